@@ -1,0 +1,1 @@
+"""Subcommands of the ``face-anything`` CLI, one module each (see cli.py)."""
