@@ -12,7 +12,7 @@ import importlib
 import logging
 import sys
 
-COMMAND_MODULES = ("synth", "train", "evaluate", "bench", "run", "replay", "stress")
+COMMAND_MODULES = ("demo", "synth", "train", "evaluate", "bench", "run", "replay", "stress")
 
 
 def build_parser() -> argparse.ArgumentParser:
