@@ -1,0 +1,116 @@
+"""sensor_msgs/Image <-> numpy, without cv_bridge (not installable from wheels).
+
+Works on any object with the Image fields (rclpy message or rosbags dataclass). Sizes are checked
+before any reshaping, so a malformed message raises ``ImageDecodeError`` with the reason instead
+of crashing the node or silently mis-reading memory.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+# encoding -> (numpy element dtype, channels)
+ENCODINGS: dict[str, tuple[str, int]] = {
+    "rgb8": ("u1", 3),
+    "bgr8": ("u1", 3),
+    "rgba8": ("u1", 4),
+    "bgra8": ("u1", 4),
+    "mono8": ("u1", 1),
+    "8UC1": ("u1", 1),
+    "8UC3": ("u1", 3),
+    "mono16": ("u2", 1),
+    "16UC1": ("u2", 1),
+    "32FC1": ("f4", 1),
+    "bayer_rggb8": ("u1", 1),
+    "bayer_bggr8": ("u1", 1),
+    "bayer_gbrg8": ("u1", 1),
+    "bayer_grbg8": ("u1", 1),
+    "bayer_rggb16": ("u2", 1),
+    "bayer_bggr16": ("u2", 1),
+    "bayer_gbrg16": ("u2", 1),
+    "bayer_grbg16": ("u2", 1),
+}
+
+# ROS Bayer pattern (colour of pixel (0,0), (0,1), (1,0), (1,1)) -> OpenCV conversion code
+# (OpenCV names patterns by the second row; same mapping as cv_bridge).
+_BAYER_TO_RGB = {
+    "rggb": cv2.COLOR_BayerBG2RGB,
+    "bggr": cv2.COLOR_BayerRG2RGB,
+    "gbrg": cv2.COLOR_BayerGR2RGB,
+    "grbg": cv2.COLOR_BayerGB2RGB,
+}
+
+# Encodings that carry measurements rather than light: a face model cannot run on them.
+NON_COLOUR_ENCODINGS = ("16UC1", "32FC1")
+
+
+class ImageDecodeError(ValueError):
+    """The Image message cannot be turned into an array (reason in the message)."""
+
+
+def image_to_numpy(msg: Any) -> np.ndarray:
+    """The image as an (H, W) or (H, W, C) array in its own encoding and dtype (a copy)."""
+    encoding = str(msg.encoding)
+    if encoding not in ENCODINGS:
+        raise ImageDecodeError(f"unsupported encoding '{encoding}' (supported: {', '.join(ENCODINGS)})")
+    dtype_code, channels = ENCODINGS[encoding]
+    height, width, step = int(msg.height), int(msg.width), int(msg.step)
+    if height <= 0 or width <= 0:
+        raise ImageDecodeError(f"empty image {width}x{height}")
+    dtype = np.dtype(dtype_code).newbyteorder(">" if msg.is_bigendian else "<")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise ImageDecodeError(
+            f"step {step} is smaller than width*bytes_per_pixel = {row_bytes} ({encoding}, width {width})"
+        )
+    buffer = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
+    if buffer.size != step * height:
+        raise ImageDecodeError(
+            f"data has {buffer.size} bytes but step*height = {step}*{height} = {step * height}"
+        )
+    rows = buffer.reshape(height, step)[:, :row_bytes]
+    pixels = np.ascontiguousarray(rows).view(dtype).astype(dtype.newbyteorder("="))
+    return pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
+
+
+def image_to_rgb8(msg: Any) -> np.ndarray:
+    """The image as (H, W, 3) uint8 RGB, the face pipeline's input (debayers, drops alpha)."""
+    encoding = str(msg.encoding)
+    if encoding in NON_COLOUR_ENCODINGS:
+        raise ImageDecodeError(f"encoding '{encoding}' is a depth/measurement image, not a camera image")
+    pixels = image_to_numpy(msg)
+    if pixels.dtype == np.uint16:
+        pixels = (pixels >> 8).astype(np.uint8)
+    if encoding.startswith("bayer_"):
+        return cv2.cvtColor(pixels, _BAYER_TO_RGB[encoding.split("_")[1][:4]])
+    if encoding in ("rgb8",):
+        return pixels
+    if encoding in ("bgr8", "8UC3"):
+        return cv2.cvtColor(pixels, cv2.COLOR_BGR2RGB)
+    if encoding == "rgba8":
+        return cv2.cvtColor(pixels, cv2.COLOR_RGBA2RGB)
+    if encoding == "bgra8":
+        return cv2.cvtColor(pixels, cv2.COLOR_BGRA2RGB)
+    return cv2.cvtColor(pixels, cv2.COLOR_GRAY2RGB)  # mono8, 8UC1, mono16
+
+
+def numpy_to_image_fields(pixels: np.ndarray, encoding: str) -> dict[str, Any]:
+    """Image fields (height, width, encoding, is_bigendian, step, data bytes) for an array."""
+    if encoding not in ENCODINGS:
+        raise ValueError(f"unsupported encoding '{encoding}'")
+    dtype_code, channels = ENCODINGS[encoding]
+    pixels = np.ascontiguousarray(pixels, dtype=np.dtype(dtype_code).newbyteorder("<"))
+    if pixels.ndim != (3 if channels > 1 else 2) or (channels > 1 and pixels.shape[2] != channels):
+        raise ValueError(f"array of shape {pixels.shape} does not fit encoding '{encoding}'")
+    height, width = pixels.shape[:2]
+    return {
+        "height": height,
+        "width": width,
+        "encoding": encoding,
+        "is_bigendian": 0,
+        "step": width * channels * pixels.dtype.itemsize,
+        "data": pixels.tobytes(),
+    }

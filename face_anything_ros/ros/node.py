@@ -1,0 +1,368 @@
+"""The face_anything ROS 2 node: a thin rclpy shell over ``runtime.pipeline.FacePipeline``.
+
+Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces``, ``face_mesh``,
+``face_mesh_topology`` (latched), optionally ``canonical_image`` and ``overlay``, and
+``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
+subscription callback never blocks and latency never grows with a queue. Several cameras = one
+node per camera in its own namespace (see launch/multi_camera.launch.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections import Counter, deque
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import rclpy
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.node import Node
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_sensor_data,
+)
+
+from face_anything_ros.offline.visualize import canonical_image, overlay_image
+from face_anything_ros.ros import conversions
+from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
+from face_anything_ros.ros.frame_worker import LatestFrameWorker
+from face_anything_ros.ros.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.ros.message_kit import RclpyKit
+from face_anything_ros.ros.params import (
+    NODE_NAME,
+    PARAMETER_SPECS,
+    NodeParams,
+    ParameterError,
+    ParamSpec,
+    pipeline_config_from_params,
+    with_values,
+)
+
+LOGGER = logging.getLogger(__name__)
+OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+LATCHED_QOS = QoSProfile(
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    history=HistoryPolicy.KEEP_LAST,
+)
+STATS_WINDOW = 100  # frames averaged in the diagnostics
+
+
+@dataclass
+class Frame:
+    """An image waiting for inference, with the intrinsics known when it arrived."""
+
+    image: Any
+    camera_info: Any
+    received_s: float
+
+
+@dataclass
+class NodeStats:
+    """Counters and recent timings reported on /diagnostics."""
+
+    frames_in: int = 0
+    frames_out: int = 0
+    failed: int = 0
+    rejected: Counter = field(default_factory=Counter)
+    latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    stage_ms: dict[str, deque] = field(default_factory=dict)
+    out_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+
+    def add_timings(self, timings_ms: dict[str, float]) -> None:
+        for stage, ms in timings_ms.items():
+            self.stage_ms.setdefault(stage, deque(maxlen=STATS_WINDOW)).append(float(ms))
+
+
+def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
+    descriptor = ParameterDescriptor(description=spec.description, read_only=not spec.live)
+    if spec.choices:
+        descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
+    if isinstance(spec.default, float) and spec.min_value is not None:
+        descriptor.floating_point_range = [
+            FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)
+        ]
+    elif isinstance(spec.default, int) and not isinstance(spec.default, bool) and spec.min_value is not None:
+        descriptor.integer_range = [
+            IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)
+        ]
+    return descriptor
+
+
+class _RclpyLogHandler(logging.Handler):
+    """Bridges the library's ``logging`` records to the node's rclpy logger."""
+
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self._logger = node.get_logger()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = f"[{record.name}] {record.getMessage()}"
+        if record.levelno >= logging.ERROR:
+            self._logger.error(text)
+        elif record.levelno >= logging.WARNING:
+            self._logger.warning(text)
+        elif record.levelno >= logging.INFO:
+            self._logger.info(text)
+        else:
+            self._logger.debug(text)
+
+
+class FaceAnythingNode(Node):
+    """Image (+ CameraInfo) in; depth, point cloud, face tracks, mesh and diagnostics out."""
+
+    def __init__(self, node_name: str = NODE_NAME, pipeline: Any | None = None, **node_kwargs: Any) -> None:
+        """``pipeline``: an already-built FacePipeline to share (default: built from the parameters)."""
+        super().__init__(node_name, **node_kwargs)
+        self._kit = RclpyKit()
+        self.params = NodeParams()
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        for spec in PARAMETER_SPECS:
+            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+        self.stats = NodeStats()
+        self._logged_once: set[str] = set()
+        self._camera_info: Any = None
+        self._lock = threading.Lock()
+
+        if pipeline is None:
+            from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
+
+            pipeline = FacePipeline(pipeline_config_from_params(self.params))
+        self.pipeline = pipeline
+        self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
+
+        input_qos = QoSProfile(
+            depth=self.params.qos_depth,
+            reliability=ReliabilityPolicy.RELIABLE
+            if self.params.qos_reliability == "reliable"
+            else qos_profile_sensor_data.reliability,
+            durability=qos_profile_sensor_data.durability,
+            history=HistoryPolicy.KEEP_LAST,
+        )
+        self.create_subscription(
+            self._kit.message_class("sensor_msgs/msg/Image"), "image", self._on_image, input_qos
+        )
+        self.create_subscription(
+            self._kit.message_class("sensor_msgs/msg/CameraInfo"),
+            "camera_info",
+            self._on_camera_info,
+            input_qos,
+        )
+        image_type = self._kit.message_class("sensor_msgs/msg/Image")
+        self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
+        self.pub_points = self.create_publisher(
+            self._kit.message_class("sensor_msgs/msg/PointCloud2"), "points", OUTPUT_QOS
+        )
+        self.pub_faces = self.create_publisher(
+            self._kit.message_class(conversions.FACE_TRACK_ARRAY), "faces", OUTPUT_QOS
+        )
+        self.pub_mesh = self.create_publisher(
+            self._kit.message_class("visualization_msgs/msg/MarkerArray"), "face_mesh", OUTPUT_QOS
+        )
+        self.pub_canonical = self.create_publisher(image_type, "canonical_image", OUTPUT_QOS)
+        self.pub_overlay = self.create_publisher(image_type, "overlay", OUTPUT_QOS)
+        self.pub_diagnostics = self.create_publisher(
+            self._kit.message_class("diagnostic_msgs/msg/DiagnosticArray"), "/diagnostics", OUTPUT_QOS
+        )
+        topology = self.create_publisher(
+            self._kit.message_class(conversions.FACE_MESH_TOPOLOGY), "face_mesh_topology", LATCHED_QOS
+        )
+        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
+        topology.publish(conversions.mesh_topology_message(self._kit, header))
+        self._topology_publisher = topology  # keep it alive: late subscribers get the latched message
+
+        self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
+        self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
+        self.get_logger().info(
+            f"ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
+            f"qos={self.params.qos_reliability}/{self.params.qos_depth}"
+        )
+
+    # --- parameters ---------------------------------------------------------------------------
+
+    def _on_set_parameters(self, parameters: list[Any]) -> SetParametersResult:
+        """Validate every change (declaration included); apply it to ``self.params`` if all pass."""
+        known = {f.name for f in fields(NodeParams)}
+        values = {p.name: p.value for p in parameters if p.name in known}
+        try:
+            updated = with_values(self.params, values)
+        except ParameterError as exc:
+            self.get_logger().warning(f"parameter rejected: {exc}")
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.params = updated
+        return SetParametersResult(successful=True)
+
+    # --- inputs -------------------------------------------------------------------------------
+
+    def _on_camera_info(self, msg: Any) -> None:
+        with self._lock:
+            self._camera_info = msg
+
+    def _on_image(self, msg: Any) -> None:
+        self.stats.frames_in += 1
+        with self._lock:
+            camera_info = self._camera_info
+        self.worker.submit(Frame(image=msg, camera_info=camera_info, received_s=time.monotonic()))
+
+    def _log_once(self, key: str, text: str, level: int = logging.WARNING) -> None:
+        if key in self._logged_once:
+            return
+        self._logged_once.add(key)
+        logger = self.get_logger()
+        (logger.warning if level >= logging.WARNING else logger.info)(text)
+
+    def _intrinsics(self, frame: Frame, width: int, height: int) -> Any:
+        from face_anything_ros.runtime.geometry import Intrinsics
+
+        intrinsics = intrinsics_from_camera_info(frame.camera_info) if frame.camera_info is not None else None
+        if intrinsics is None:
+            reason = "never arrived" if frame.camera_info is None else "has an empty/invalid K"
+            self._log_once(
+                f"no_camera_info_{reason}",
+                f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
+                "horizontal field of view (metric depth and pose scale follow this assumption)",
+            )
+            return Intrinsics.from_fov(width, height, self.params.default_fov_deg)
+        if (intrinsics.width, intrinsics.height) != (width, height):
+            self._log_once(
+                "camera_info_size",
+                f"camera_info is {intrinsics.width}x{intrinsics.height} but images are {width}x{height}: "
+                "scaling the intrinsics",
+            )
+        return intrinsics_for_image(intrinsics, width, height)
+
+    # --- inference + outputs (worker thread) --------------------------------------------------
+
+    def _process_frame(self, frame: Frame) -> None:
+        msg = frame.image
+        try:
+            rgb = image_to_rgb8(msg)
+        except ImageDecodeError as exc:
+            reason = str(exc)
+            self.stats.rejected[reason.split(" (")[0][:60]] += 1
+            self._log_once(f"reject:{msg.encoding}:{reason}", f"image rejected: {reason}")
+            return
+        height, width = rgb.shape[:2]
+        intrinsics = self._intrinsics(frame, width, height)
+        stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        try:
+            result = self.pipeline.process(rgb, intrinsics, stamp_s)
+        except Exception as exc:
+            self.stats.failed += 1
+            self.get_logger().error(f"inference failed on frame at t={stamp_s:.3f}: {exc!r}")
+            return
+        publish_start = time.perf_counter()
+        self._publish_result(msg.header, rgb, result, intrinsics)
+        timings = dict(result.timings_ms)
+        timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
+        self.stats.add_timings(timings)
+        self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))
+        self.stats.out_times.append(time.monotonic())
+        self.stats.frames_out += 1
+
+    def _publish_result(self, header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> None:
+        params, kit = self.params, self._kit
+        if params.publish_depth:
+            self.pub_depth.publish(conversions.depth_message(kit, header, result.depth))
+        if params.publish_points:
+            points = conversions.point_array(result, intrinsics, params.points_stride)
+            self.pub_points.publish(conversions.point_cloud_message(kit, header, points))
+        if params.publish_faces:
+            self.pub_faces.publish(conversions.face_track_array(kit, header, result))
+        if params.publish_mesh:
+            self.pub_mesh.publish(conversions.mesh_marker_array(kit, header, result))
+        if params.publish_canonical_image:
+            self.pub_canonical.publish(
+                conversions.image_message(kit, header, canonical_image(result.canonical), "rgb8")
+            )
+        if params.publish_overlay:
+            self.pub_overlay.publish(
+                conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
+            )
+
+    # --- diagnostics --------------------------------------------------------------------------
+
+    def diagnostic_values(self) -> dict[str, Any]:
+        """The numbers published on /diagnostics (also used by the demo's summary)."""
+        stats, now = self.stats, time.monotonic()
+        recent = [t for t in stats.out_times if now - t <= max(5.0, self.params.diagnostics_period_s)]
+        rate = (
+            (len(recent) - 1) / (recent[-1] - recent[0])
+            if len(recent) > 1 and recent[-1] > recent[0]
+            else 0.0
+        )
+        values: dict[str, Any] = {
+            "backend": self.pipeline.backend_name,
+            "rate_hz": f"{rate:.2f}",
+            "frames_in": stats.frames_in,
+            "frames_out": stats.frames_out,
+            "dropped_frames": self.worker.dropped,
+            "rejected_frames": sum(stats.rejected.values()),
+            "failed_frames": stats.failed,
+            "camera_info": "received"
+            if self._camera_info is not None
+            else f"none (default {self.params.default_fov_deg:.0f} deg FOV)",
+            "latency_ms_mean": f"{np.mean(stats.latency_ms):.1f}" if stats.latency_ms else "n/a",
+        }
+        for stage, window in sorted(stats.stage_ms.items()):
+            values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
+        for reason, count in stats.rejected.items():
+            values[f"rejected: {reason}"] = count
+        return values
+
+    def _publish_diagnostics(self) -> None:
+        values = self.diagnostic_values()
+        problems = int(values["rejected_frames"]) + int(values["failed_frames"])
+        level, text = (1, "some input frames rejected or failed") if problems else (0, "ok")
+        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
+        self.pub_diagnostics.publish(
+            conversions.diagnostic_array(
+                self._kit,
+                header,
+                name=f"face_anything: {self.get_fully_qualified_name()}",
+                hardware_id=str(values["backend"]),
+                level=level,
+                message=text,
+                values=values,
+            )
+        )
+
+    def destroy_node(self) -> None:
+        self.worker.stop()
+        super().destroy_node()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``face_anything_node`` (and of ``ros2 run face_anything_ros face_anything_node``)."""
+    rclpy.init(args=argv if argv is not None else sys.argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    node = None
+    try:
+        node = FaceAnythingNode()
+        logging.getLogger("face_anything_ros").addHandler(_RclpyLogHandler(node))
+        logging.getLogger("face_anything_ros").propagate = False
+        rclpy.spin(node)
+    except KeyboardInterrupt:
+        pass
+    except Exception as exc:  # start-up errors (bad parameters, missing weights): one clear line
+        message = str(exc) or type(exc).__name__
+        logging.getLogger(NODE_NAME).error(f"face_anything_node cannot start: {message}")
+        return 1
+    finally:
+        if node is not None:
+            node.destroy_node()
+        if rclpy.ok():
+            rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
