@@ -1,0 +1,70 @@
+"""FaceAnythingModel: conv stem → transformer over stride-16 tokens → dense decoder.
+
+Input (B, 3, S, S) RGB in [0, 1], or (B, T, 3, S, S) for a multi-frame window
+(frames attend to each other). Output dict, each (B[, T], C, S, S):
+``depth`` (depth / median face depth, positive), ``canonical`` (xyz),
+``mask_logits`` and ``confidence`` (positive). No data-dependent control flow,
+so torch.export, ONNX and torch.compile trace it; the mode follows the input rank.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from .blocks import AlternatingTransformer
+from .config import ModelConfig
+from .decoder import HEAD_CHANNELS, DenseDecoder
+from .encoder import EfficientNetLiteEncoder
+
+# The pretrained Lite encoders expect inputs scaled to about [-1, 1].
+INPUT_MEAN = 0.5
+INPUT_STD = 0.5
+# Bound on |log relative depth|: a face crop spans far less than e^±3.
+LOG_DEPTH_LIMIT = 3.0
+
+
+class FaceAnythingModel(nn.Module):
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        cfg = self.config
+        self.encoder = EfficientNetLiteEncoder(cfg.encoder)
+        c2, c4, c8, c16 = self.encoder.channels
+        self.token_proj = nn.Conv2d(c16, cfg.embed_dim, 1)
+        # Convolutional position encoding: resolution-free, export-friendly.
+        self.pos_conv = nn.Conv2d(cfg.embed_dim, cfg.embed_dim, 3, padding=1, groups=cfg.embed_dim)
+        self.transformer = AlternatingTransformer(cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio)
+        self.decoder = DenseDecoder(cfg.embed_dim, (c2, c4, c8), cfg.decoder_dim)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        multi_frame = images.dim() == 5
+        if multi_frame:
+            batch, frames = images.shape[0], images.shape[1]
+            flat = images.flatten(0, 1)
+        else:
+            frames = 1
+            flat = images
+        height, width = flat.shape[-2], flat.shape[-1]
+        x = (flat - INPUT_MEAN) / INPUT_STD
+        f2, f4, f8, f16 = self.encoder(x)
+        tokens = self.token_proj(f16)
+        tokens = tokens + self.pos_conv(tokens)
+        bt, c, h, w = tokens.shape
+        seq = self.transformer(tokens.flatten(2).transpose(1, 2), frames)
+        tokens = seq.transpose(1, 2).reshape(bt, c, h, w)
+        raw = self.decoder(f2, f4, f8, tokens, (height, width))
+        outputs = self._activate(raw)
+        if multi_frame:
+            outputs = {k: v.unflatten(0, (batch, frames)) for k, v in outputs.items()}
+        return outputs
+
+    def _activate(self, raw: torch.Tensor) -> dict[str, torch.Tensor]:
+        log_depth, canonical, mask_logits, confidence = torch.split(raw, list(HEAD_CHANNELS.values()), dim=1)
+        return {
+            "depth": torch.exp(torch.clamp(log_depth, -LOG_DEPTH_LIMIT, LOG_DEPTH_LIMIT)),
+            "canonical": self.config.canonical_range * torch.tanh(canonical),
+            "mask_logits": mask_logits,
+            "confidence": 1.0 + F.softplus(confidence),
+        }
