@@ -1,0 +1,270 @@
+"""``face-anything evaluate``: the method and its baselines on the same sequences.
+
+For every sequence folder (evaluation format, docs/ARCHITECTURE.md) the product's
+pipeline runs on every frame; its depth is scored against ground-truth depth and its
+canonical-lookup tracks against ground-truth tracks. The baselines (LK, DIS, Farnebäck,
+MediaPipe mesh, fitted-template depth) run on the same frames and queries. Metrics pool
+over all sequences (per-sequence results are kept too); whatever ground truth a sequence
+lacks is skipped with a logged reason. Predictions are written per sequence in the
+ground-truth format so an outside scorer can check them.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from face_anything_ros.evaluation import metrics as M
+from face_anything_ros.evaluation.report import (
+    OURS,
+    add_ratios,
+    markdown_table,
+    per_sequence_table,
+    tracks_overlay,
+    write_report,
+)
+from face_anything_ros.evaluation.sequence_io import (
+    EvalSequence,
+    SequenceError,
+    load_sequence,
+    write_predictions,
+)
+
+LOG = logging.getLogger(__name__)
+TRACKING_BASELINES = ("lk", "dis", "farneback", "mediapipe")
+DEPTH_BASELINES = ("template",)
+ALL_BASELINES = TRACKING_BASELINES + DEPTH_BASELINES
+
+
+@dataclass
+class EvaluateConfig:
+    out_dir: Path
+    weights: Path | None = None  # None: the shipped default weights
+    baselines: tuple[str, ...] = ALL_BASELINES
+    max_frames: int | None = None
+    device: str = "cpu"
+    run_method: bool = True  # False: baselines only (e.g. when no weights exist yet)
+
+
+@dataclass
+class MethodResults:
+    """Everything pooled for one method over the evaluated sequences."""
+
+    tracking: list[M.TrackingSamples] = field(default_factory=list)
+    depth: list[M.DepthSamples] = field(default_factory=list)
+    frame_ms: list[float] = field(default_factory=list)
+
+    def summary(self) -> dict[str, float]:
+        result: dict[str, float] = {}
+        if self.tracking:
+            result.update(M.summarize_tracking(M.TrackingSamples.concat(self.tracking)))
+        if self.depth:
+            result.update(M.summarize_depth(M.DepthSamples.concat(self.depth)))
+        result.update(M.summarize_speed(self.frame_ms))
+        return result
+
+
+@dataclass
+class SequencePredictions:
+    """One method's predictions on one sequence (None where it predicts nothing)."""
+
+    tracks: np.ndarray | None = None
+    visible: np.ndarray | None = None
+    depth: np.ndarray | None = None
+    frame_ms: list[float] = field(default_factory=list)
+
+
+def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
+    mask = seq.mask if seq.mask is not None else [None] * len(depth)
+    return M.DepthSamples.concat(
+        [M.depth_frame_samples(d, g, m) for d, g, m in zip(depth, seq.depth, mask, strict=True)]
+    )
+
+
+def score(
+    seq: EvalSequence, pred: SequencePredictions
+) -> tuple[M.TrackingSamples | None, M.DepthSamples | None]:
+    tracking = None
+    if seq.tracks is not None and pred.tracks is not None:
+        tracking = M.tracking_samples(
+            pred.tracks, pred.visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw
+        )
+    depth = depth_samples(seq, pred.depth) if seq.depth is not None and pred.depth is not None else None
+    return tracking, depth
+
+
+def _timed(fn: Callable, num_frames: int):
+    start = time.perf_counter()
+    value = fn()
+    per_frame = 1000.0 * (time.perf_counter() - start) / max(num_frames, 1)
+    return value, [per_frame] * num_frames
+
+
+def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, SequencePredictions]:
+    """Every requested baseline on one sequence (MediaPipe landmarks shared by mesh and template)."""
+    from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
+    from face_anything_ros.evaluation.baselines.lk import track_lk
+    from face_anything_ros.evaluation.baselines.mediapipe_mesh import detect_landmarks, landmarks_to_tracks
+    from face_anything_ros.evaluation.baselines.template_depth import template_depth
+    from face_anything_ros.runtime.geometry import Intrinsics
+
+    num_frames = len(seq.frames)
+    out: dict[str, SequencePredictions] = {}
+    queries = seq.queries
+    landmarks, landmark_ms = (None, [])
+    if {"mediapipe", "template"} & set(names):
+        landmarks, landmark_ms = _timed(lambda: detect_landmarks(seq.frames), num_frames)
+    for name in names:
+        if name in ("lk", "dis", "farneback", "mediapipe") and queries is None:
+            continue  # no ground-truth queries: nothing to track
+        if name == "lk":
+            (tracks, visible), ms = _timed(lambda: track_lk(seq.frames, queries), num_frames)
+        elif name in ("dis", "farneback"):
+            config = FlowConfig(method=name)
+            (tracks, visible), ms = _timed(
+                lambda config=config: track_flow(seq.frames, queries, config), num_frames
+            )
+        elif name == "mediapipe":
+            (tracks, visible), ms = _timed(
+                lambda: landmarks_to_tracks(landmarks, queries, num_frames), num_frames
+            )
+            ms = [a + b for a, b in zip(ms, landmark_ms, strict=True)]
+        elif name == "template":
+            if seq.depth is None:
+                continue
+            camera = Intrinsics(
+                **{k: seq.intrinsics[k] for k in ("fx", "fy", "cx", "cy")},
+                width=seq.image_hw[1],
+                height=seq.image_hw[0],
+            )
+            depth, ms = _timed(
+                lambda camera=camera: template_depth(landmarks, camera, seq.image_hw), num_frames
+            )
+            ms = [a + b for a, b in zip(ms, landmark_ms, strict=True)]
+            out[name] = SequencePredictions(depth=depth, frame_ms=ms)
+            continue
+        else:
+            raise ValueError(f"unknown baseline {name!r}; choose from {ALL_BASELINES}")
+        out[name] = SequencePredictions(tracks=tracks, visible=visible, frame_ms=ms)
+    return out
+
+
+def run_ours(seq: EvalSequence, config: EvaluateConfig) -> SequencePredictions:
+    from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
+
+    output = run_pipeline(seq.frames, seq.intrinsics, config.weights, config.device)
+    pred = SequencePredictions(
+        depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms
+    )  # frame 0 warms up
+    if seq.queries is not None:
+        pred.tracks, pred.visible = track_by_canonical_lookup(output.canonical, output.weight, seq.queries)
+    return pred
+
+
+def evaluate_sequence(seq: EvalSequence, config: EvaluateConfig) -> dict[str, SequencePredictions]:
+    predictions: dict[str, SequencePredictions] = {}
+    if config.run_method:
+        predictions[OURS] = run_ours(seq, config)
+    predictions.update(run_baselines(seq, config.baselines))
+    return predictions
+
+
+def save_sequence_outputs(
+    seq: EvalSequence, predictions: dict[str, SequencePredictions], out_dir: Path
+) -> None:
+    """Predictions in the ground-truth format (ours at DIR/<seq>/, baselines under baselines/) and the overlay."""
+    for name, pred in predictions.items():
+        folder = out_dir / seq.name if name == OURS else out_dir / seq.name / "baselines" / name
+        write_predictions(folder, seq.frame_names, pred.tracks, pred.visible, seq.queries, pred.depth)
+    if seq.tracks is None:
+        return
+    trackers = {n: p for n, p in predictions.items() if p.tracks is not None}
+    shown = {}
+    if OURS in trackers:
+        shown[OURS] = trackers[OURS].tracks
+    baseline_epe = {
+        n: float(np.nanmedian(np.linalg.norm(p.tracks - seq.tracks, axis=-1)[seq.visible]))
+        for n, p in trackers.items()
+        if n != OURS
+    }
+    if baseline_epe:
+        best = min(baseline_epe, key=baseline_epe.get)
+        shown[best] = trackers[best].tracks
+    tracks_overlay(seq.frames, seq.tracks, seq.visible, shown, out_dir / f"{seq.name}_tracks.png")
+
+
+def evaluate(
+    sequence_folders: list[Path], config: EvaluateConfig, progress: bool = True
+) -> tuple[dict, str, int]:
+    """Evaluate every folder; returns (report dict, markdown, number of unreadable folders)."""
+    from tqdm import tqdm
+
+    pooled: dict[str, MethodResults] = {}
+    per_sequence: dict[str, dict[str, dict[str, float]]] = {}
+    skipped: dict[str, list[str]] = {}
+    failures: dict[str, str] = {}
+    config.out_dir.mkdir(parents=True, exist_ok=True)
+    for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
+        try:
+            seq = load_sequence(folder, config.max_frames)
+        except SequenceError as exc:
+            LOG.error("%s", exc)
+            failures[folder.name] = str(exc)
+            continue
+        skipped[seq.name] = list(seq.skipped)
+        predictions = evaluate_sequence(seq, config)
+        per_sequence[seq.name] = {}
+        for name, pred in predictions.items():
+            tracking, depth = score(seq, pred)
+            pooled.setdefault(name, MethodResults())
+            single = MethodResults(frame_ms=pred.frame_ms)
+            if tracking is not None:
+                pooled[name].tracking.append(tracking)
+                single.tracking.append(tracking)
+            if depth is not None:
+                pooled[name].depth.append(depth)
+                single.depth.append(depth)
+            pooled[name].frame_ms.extend(pred.frame_ms)
+            per_sequence[seq.name][name] = single.summary()
+        save_sequence_outputs(seq, predictions, config.out_dir)
+    methods = {name: results.summary() for name, results in pooled.items()}
+    best_flow = add_ratios(methods)
+    report = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "weights": str(config.weights) if config.weights else "shipped default",
+        "max_frames": config.max_frames,
+        "sequences": list(per_sequence),
+        "best_flow_baseline": best_flow,
+        "methods": methods,
+        "per_sequence": per_sequence,
+        "skipped": skipped,
+        "failures": failures,
+    }
+    markdown = build_markdown(report)
+    write_report(config.out_dir, report, markdown)
+    return report, markdown, len(failures)
+
+
+def build_markdown(report: dict) -> str:
+    lines = [
+        f"Sequences: {len(report['sequences'])}; best flow baseline: {report['best_flow_baseline'] or '–'}; "
+        f"weights: {report['weights']}",
+        "",
+        markdown_table(report["methods"]),
+    ]
+    tracked = [m for m in report["methods"] if np.isfinite(report["methods"][m].get("epe_median_px", np.nan))]
+    if tracked and len(report["per_sequence"]) > 1:
+        lines += ["", per_sequence_table(report["per_sequence"], tracked)]
+    notes = [f"- {seq}: {reason}" for seq, reasons in report["skipped"].items() for reason in reasons]
+    notes += [f"- {seq}: not evaluated: {reason}" for seq, reason in report["failures"].items()]
+    if notes:
+        lines += ["", "Skipped:", *notes]
+    return "\n".join(lines)

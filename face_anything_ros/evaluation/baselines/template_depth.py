@@ -1,0 +1,97 @@
+"""Depth baseline: the face template fitted to MediaPipe landmarks and rendered.
+
+The 468 template vertices (metric, average adult face) are posed by PnP against the
+MediaPipe landmarks with the sequence's intrinsics, then rasterised with a z-buffer.
+Its metric scale rests on the same average-face prior as the method's; its shape is
+the neutral template (no identity, no expression), which is what it measures.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from face_anything_ros.face_template import CANONICAL_UNIT_M, load_face_template
+from face_anything_ros.runtime.geometry import Intrinsics
+
+# canonical (y up, z towards the viewer) to OpenCV camera axes (y down, z forward)
+CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+
+
+def template_points_m() -> np.ndarray:
+    """Template vertices in metres in a camera-aligned frontal orientation."""
+    return load_face_template().canonical.astype(np.float64) * CANONICAL_UNIT_M @ CANONICAL_TO_CAMERA.T
+
+
+def fit_template_pose(
+    landmarks_xy: np.ndarray, intrinsics: Intrinsics
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Rotation (3, 3) and translation (3,) putting the template onto the landmarks, or None."""
+    obj = template_points_m()
+    img = np.ascontiguousarray(np.asarray(landmarks_xy, dtype=np.float64)[:, :2])
+    guess_t = np.array([0.0, 0.0, 0.5])
+    ok, rvec, tvec = cv2.solvePnP(obj, img, intrinsics.matrix, None, flags=cv2.SOLVEPNP_EPNP)
+    if not ok:
+        return None
+    ok, rvec, tvec = cv2.solvePnP(
+        obj, img, intrinsics.matrix, None, rvec, tvec if tvec[2, 0] > 0 else guess_t.reshape(3, 1), True
+    )
+    if not ok or tvec[2, 0] <= 0:
+        return None
+    return cv2.Rodrigues(rvec)[0], tvec.ravel()
+
+
+def render_depth(
+    vertices_cam: np.ndarray, faces: np.ndarray, intrinsics: Intrinsics, image_hw: tuple[int, int]
+) -> np.ndarray:
+    """Z-buffer rendering of a triangle mesh in camera coordinates; NaN where empty.
+
+    Depth is interpolated perspective-correctly (linearly in 1/z across the screen).
+    """
+    height, width = image_hw
+    depth = np.full((height, width), np.inf)
+    z = vertices_cam[:, 2]
+    u = intrinsics.fx * vertices_cam[:, 0] / z + intrinsics.cx
+    v = intrinsics.fy * vertices_cam[:, 1] / z + intrinsics.cy
+    for tri in faces:
+        if np.any(z[tri] <= 0):
+            continue
+        tu, tv, inv_z = u[tri], v[tri], 1.0 / z[tri]
+        x0, x1 = max(int(np.floor(tu.min())), 0), min(int(np.ceil(tu.max())), width - 1)
+        y0, y1 = max(int(np.floor(tv.min())), 0), min(int(np.ceil(tv.max())), height - 1)
+        if x0 > x1 or y0 > y1:
+            continue
+        area = (tu[1] - tu[0]) * (tv[2] - tv[0]) - (tu[2] - tu[0]) * (tv[1] - tv[0])
+        if abs(area) < 1e-12:
+            continue
+        gx, gy = np.meshgrid(np.arange(x0, x1 + 1, dtype=np.float64), np.arange(y0, y1 + 1, dtype=np.float64))
+        w1 = ((gx - tu[0]) * (tv[2] - tv[0]) - (tu[2] - tu[0]) * (gy - tv[0])) / area
+        w2 = ((tu[1] - tu[0]) * (gy - tv[0]) - (gx - tu[0]) * (tv[1] - tv[0])) / area
+        w0 = 1.0 - w1 - w2
+        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
+        if not inside.any():
+            continue
+        tri_depth = 1.0 / (w0 * inv_z[0] + w1 * inv_z[1] + w2 * inv_z[2])
+        window = depth[y0 : y1 + 1, x0 : x1 + 1]
+        closer = inside & (tri_depth < window)
+        window[closer] = tri_depth[closer]
+    depth[~np.isfinite(depth)] = np.nan
+    return depth.astype(np.float32)
+
+
+def template_depth(
+    landmarks: list[np.ndarray | None], intrinsics: Intrinsics, image_hw: tuple[int, int]
+) -> np.ndarray:
+    """(T, H, W) metric depth of the fitted template per frame (all NaN without a face)."""
+    faces = load_face_template().faces
+    obj = template_points_m()
+    out = np.full((len(landmarks), *image_hw), np.nan, dtype=np.float32)
+    for t, lms in enumerate(landmarks):
+        if lms is None:
+            continue
+        pose = fit_template_pose(lms, intrinsics)
+        if pose is None:
+            continue
+        rotation, translation = pose
+        out[t] = render_depth(obj @ rotation.T + translation, faces, intrinsics, image_hw)
+    return out

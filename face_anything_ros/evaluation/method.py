@@ -1,0 +1,169 @@
+"""The method under evaluation: the product's runtime pipeline plus canonical-lookup tracking.
+
+Every frame goes through ``runtime.pipeline.FacePipeline.process`` exactly as the node
+runs it (default settings unless a weights file is given). A query point's canonical
+coordinate is read from the predicted canonical map in its query frame (bilinear, NaN
+aware) and found in every other frame with ``runtime.tracking.locate_canonical``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+LOG = logging.getLogger(__name__)
+# nearest-valid-pixel search radius when a query lands just off the predicted face (px)
+QUERY_SNAP_RADIUS_PX = 2
+
+
+@dataclass
+class MethodOutput:
+    """Per-frame maps the evaluation needs from the pipeline."""
+
+    depth: np.ndarray  # (T, H, W) metres, NaN off-face
+    canonical: np.ndarray  # (T, H, W, 3) NaN off-face
+    weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
+    frame_ms: list[float] = field(default_factory=list)
+    stage_ms: dict[str, float] = field(default_factory=dict)
+
+
+def sample_canonical(canonical_map: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Bilinear canonical coordinates (N, 3) at (N, 2) pixels, ignoring NaN neighbours.
+
+    Where all four neighbours are NaN the nearest finite pixel within
+    ``QUERY_SNAP_RADIUS_PX`` is used; NaN if there is none.
+    """
+    height, width = canonical_map.shape[:2]
+    out = np.full((len(points), 3), np.nan)
+    for n, (x, y) in enumerate(np.asarray(points, dtype=np.float64)):
+        if not (np.isfinite(x) and np.isfinite(y)):
+            continue
+        x0, y0 = int(np.floor(x)), int(np.floor(y))
+        fx, fy = x - x0, y - y0
+        total, weight_sum = np.zeros(3), 0.0
+        for dx, dy, w in (
+            (0, 0, (1 - fx) * (1 - fy)),
+            (1, 0, fx * (1 - fy)),
+            (0, 1, (1 - fx) * fy),
+            (1, 1, fx * fy),
+        ):
+            xi, yi = x0 + dx, y0 + dy
+            if 0 <= xi < width and 0 <= yi < height and w > 0 and np.all(np.isfinite(canonical_map[yi, xi])):
+                total += w * canonical_map[yi, xi]
+                weight_sum += w
+        if weight_sum > 0:
+            out[n] = total / weight_sum
+            continue
+        r = QUERY_SNAP_RADIUS_PX
+        ys, xs = np.mgrid[max(y0 - r, 0) : min(y0 + r + 2, height), max(x0 - r, 0) : min(x0 + r + 2, width)]
+        window = canonical_map[ys, xs]
+        finite = np.all(np.isfinite(window), axis=-1)
+        if finite.any():
+            d2 = (xs - x) ** 2 + (ys - y) ** 2
+            d2[~finite] = np.inf
+            k = np.unravel_index(np.argmin(d2), d2.shape)
+            out[n] = window[k]
+    return out
+
+
+def track_by_canonical_lookup(
+    canonical_maps: np.ndarray,
+    weight_maps: np.ndarray,
+    queries: np.ndarray,
+    max_distance: float | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Tracks (T, N, 2) and visibility (T, N) of queries (N, 3: t, x, y) by canonical lookup.
+
+    A query is its own pixel in its query frame. Where a frame has no valid pixel at all
+    the point holds its previous position (invisible); a query whose canonical coordinate
+    cannot be read (off the predicted face) stays at its query pixel, invisible.
+    """
+    from face_anything_ros.runtime.tracking import DEFAULT_MAX_CANONICAL_DISTANCE, locate_canonical
+
+    limit = DEFAULT_MAX_CANONICAL_DISTANCE if max_distance is None else max_distance
+    queries = np.asarray(queries, dtype=np.float64)
+    num_frames = canonical_maps.shape[0]
+    query_frames = queries[:, 0].astype(np.int64)
+    query_canonical = np.full((len(queries), 3), np.nan)
+    for t in np.unique(query_frames):
+        sel = query_frames == t
+        query_canonical[sel] = sample_canonical(canonical_maps[t], queries[sel, 1:3])
+    known = np.all(np.isfinite(query_canonical), axis=1)
+    if not known.all():
+        LOG.info(
+            "%d of %d queries fall off the predicted face in their query frame", (~known).sum(), len(queries)
+        )
+    tracks = np.full((num_frames, len(queries), 2), np.nan)
+    visible = np.zeros((num_frames, len(queries)), dtype=bool)
+    idx = np.flatnonzero(known)
+    for t in range(num_frames):
+        if idx.size:
+            pixels, vis = locate_canonical(canonical_maps[t], weight_maps[t], query_canonical[idx], limit)
+            tracks[t, idx] = pixels
+            visible[t, idx] = vis & np.all(np.isfinite(pixels), axis=1)
+    own = np.arange(len(queries))
+    tracks[query_frames, own] = queries[:, 1:3]
+    visible[query_frames, own] = True
+    _fill_gaps(tracks)
+    return tracks, visible
+
+
+def _fill_gaps(tracks: np.ndarray) -> None:
+    """Fill NaN positions from the nearest earlier frame, then the nearest later one (in place)."""
+    for t in range(1, len(tracks)):
+        gap = np.isnan(tracks[t, :, 0])
+        tracks[t, gap] = tracks[t - 1, gap]
+    for t in range(len(tracks) - 2, -1, -1):
+        gap = np.isnan(tracks[t, :, 0])
+        tracks[t, gap] = tracks[t + 1, gap]
+
+
+def run_pipeline(
+    frames: np.ndarray,
+    intrinsics: dict[str, float],
+    weights: Path | None,
+    device: str = "cpu",
+    fps: float = 30.0,
+) -> MethodOutput:
+    """Run the product's pipeline on every frame; time each ``process`` call."""
+    from face_anything_ros.runtime.geometry import Intrinsics
+    from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
+
+    config = PipelineConfig(weights=None if weights is None else str(weights))
+    if hasattr(config, "device"):
+        config.device = device
+    pipeline = FacePipeline(config)
+    camera = Intrinsics(
+        fx=intrinsics["fx"],
+        fy=intrinsics["fy"],
+        cx=intrinsics["cx"],
+        cy=intrinsics["cy"],
+        width=int(intrinsics["width"]),
+        height=int(intrinsics["height"]),
+    )
+    num_frames, height, width = frames.shape[:3]
+    out = MethodOutput(
+        depth=np.full((num_frames, height, width), np.nan, dtype=np.float32),
+        canonical=np.full((num_frames, height, width, 3), np.nan, dtype=np.float32),
+        weight=np.zeros((num_frames, height, width), dtype=np.float32),
+    )
+    stage_totals: dict[str, float] = {}
+    for t, frame in enumerate(frames):
+        start = time.perf_counter()
+        result = pipeline.process(np.ascontiguousarray(frame), camera, t / fps)
+        out.frame_ms.append(1000.0 * (time.perf_counter() - start))
+        out.depth[t] = result.depth
+        out.canonical[t] = result.canonical
+        weight = np.asarray(result.mask, dtype=np.float32)
+        confidence = getattr(result, "confidence", None)
+        if confidence is not None:
+            weight = weight * np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0)
+        out.weight[t] = weight
+        for stage, ms in (result.timings_ms or {}).items():
+            stage_totals[stage] = stage_totals.get(stage, 0.0) + float(ms)
+    out.stage_ms = {stage: total / max(num_frames, 1) for stage, total in stage_totals.items()}
+    return out

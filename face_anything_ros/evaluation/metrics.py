@@ -1,0 +1,204 @@
+"""Metric definitions of the evaluation protocol (pure numpy, no I/O).
+
+Each metric is computed in two steps so that results pool correctly over many
+sequences: ``*_samples`` turns one sequence's predictions and ground truth into flat
+per-sample arrays (one entry per evaluated pixel or per evaluated point-frame), the
+samples of several sequences are concatenated, and ``summarize_*`` turns them into
+numbers. Conventions follow TAP-Vid: the query frame itself is never scored, position
+accuracy is scored on ground-truth-visible points only, and pixel thresholds are
+measured after scaling the image to 256 x 256.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+TAPVID_THRESHOLDS_PX: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+TAPVID_IMAGE_SIZE = 256
+DEPTH_DELTA_THRESHOLD = 1.05
+# A ground-truth point is "static" between two frames when it moves less than this (px).
+STATIC_MOTION_PX = 0.1
+
+
+# ----------------------------------------------------------------------------- depth
+
+
+@dataclass
+class DepthSamples:
+    """Per-pixel depth ratios prediction / ground truth on ground-truth face pixels."""
+
+    ratio_metric: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    ratio_aligned: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    gt_pixels: int = 0  # face pixels with valid ground truth
+    predicted_pixels: int = 0  # of those, pixels the method predicted a finite depth for
+
+    @staticmethod
+    def concat(parts: list[DepthSamples]) -> DepthSamples:
+        if not parts:
+            return DepthSamples()
+        return DepthSamples(
+            ratio_metric=np.concatenate([p.ratio_metric for p in parts]),
+            ratio_aligned=np.concatenate([p.ratio_aligned for p in parts]),
+            gt_pixels=sum(p.gt_pixels for p in parts),
+            predicted_pixels=sum(p.predicted_pixels for p in parts),
+        )
+
+
+def depth_frame_samples(
+    pred_depth: np.ndarray, gt_depth: np.ndarray, face_mask: np.ndarray | None = None
+) -> DepthSamples:
+    """Depth ratios of one frame on ground-truth face pixels.
+
+    Face pixels are ``face_mask`` (if given) intersected with finite, positive ground
+    truth. Pixels the method left NaN count against coverage but not against AbsRel.
+    The aligned ratios use one scale per frame: median(gt) / median(pred).
+    """
+    pred = np.asarray(pred_depth, dtype=np.float64)
+    gt = np.asarray(gt_depth, dtype=np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"depth shapes differ: prediction {pred.shape} vs ground truth {gt.shape}")
+    valid_gt = np.isfinite(gt) & (gt > 0)
+    if face_mask is not None:
+        valid_gt &= np.asarray(face_mask, dtype=bool)
+    valid = valid_gt & np.isfinite(pred) & (pred > 0)
+    out = DepthSamples(gt_pixels=int(valid_gt.sum()), predicted_pixels=int(valid.sum()))
+    if out.predicted_pixels == 0:
+        return out
+    ratio = pred[valid] / gt[valid]
+    scale = np.median(gt[valid]) / np.median(pred[valid])
+    out.ratio_metric = ratio
+    out.ratio_aligned = ratio * scale
+    return out
+
+
+def summarize_depth(samples: DepthSamples) -> dict[str, float]:
+    """AbsRel = mean |pred - gt| / gt, δ<1.05 = share with max(pred/gt, gt/pred) < 1.05."""
+    result: dict[str, float] = {
+        "depth_coverage": samples.predicted_pixels / samples.gt_pixels if samples.gt_pixels else float("nan")
+    }
+    for name, ratio in (("aligned", samples.ratio_aligned), ("metric", samples.ratio_metric)):
+        if ratio.size == 0:
+            result[f"absrel_{name}"] = float("nan")
+            result[f"delta105_{name}"] = float("nan")
+            continue
+        result[f"absrel_{name}"] = float(np.mean(np.abs(ratio - 1.0)))
+        result[f"delta105_{name}"] = float(np.mean(np.maximum(ratio, 1.0 / ratio) < DEPTH_DELTA_THRESHOLD))
+    return result
+
+
+# -------------------------------------------------------------------------- tracking
+
+
+@dataclass
+class TrackingSamples:
+    """Flat per point-frame samples of one or more sequences (query frames excluded)."""
+
+    error_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    error_256: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    gt_visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    pred_visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    jitter_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+
+    @staticmethod
+    def concat(parts: list[TrackingSamples]) -> TrackingSamples:
+        if not parts:
+            return TrackingSamples()
+        return TrackingSamples(
+            **{
+                name: np.concatenate([getattr(p, name) for p in parts])
+                for name in ("error_px", "error_256", "gt_visible", "pred_visible", "jitter_px")
+            }
+        )
+
+
+def evaluation_mask(query_frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """(T, N) True on every frame except each point's own query frame."""
+    frames = np.arange(num_frames)[:, None]
+    return frames != np.asarray(query_frames, dtype=np.int64)[None, :]
+
+
+def static_pairs(
+    gt_tracks: np.ndarray, gt_visible: np.ndarray, threshold_px: float = STATIC_MOTION_PX
+) -> np.ndarray:
+    """(T-1, N) True where a point is visible in frames t and t+1 and moves < threshold."""
+    motion = np.linalg.norm(np.diff(gt_tracks, axis=0), axis=-1)
+    return (motion < threshold_px) & gt_visible[:-1] & gt_visible[1:]
+
+
+def tracking_samples(
+    pred_tracks: np.ndarray,
+    pred_visible: np.ndarray,
+    gt_tracks: np.ndarray,
+    gt_visible: np.ndarray,
+    query_frames: np.ndarray,
+    image_hw: tuple[int, int],
+) -> TrackingSamples:
+    """Samples for TAP-Vid metrics and jitter of one sequence.
+
+    Tracks are (T, N, 2) pixel positions (x, y), visibilities (T, N) bool. Errors at
+    256 px scale x and y separately (TAP-Vid resizes every video to 256 x 256).
+    Non-finite predicted positions count as infinitely wrong.
+    """
+    pred = np.asarray(pred_tracks, dtype=np.float64)
+    gt = np.asarray(gt_tracks, dtype=np.float64)
+    if pred.shape != gt.shape:
+        raise ValueError(f"track shapes differ: prediction {pred.shape} vs ground truth {gt.shape}")
+    gt_vis = np.asarray(gt_visible, dtype=bool)
+    pred_vis = np.asarray(pred_visible, dtype=bool)
+    height, width = image_hw
+    scale = np.array([TAPVID_IMAGE_SIZE / width, TAPVID_IMAGE_SIZE / height])
+    diff = pred - gt
+    error_px = np.linalg.norm(diff, axis=-1)
+    error_256 = np.linalg.norm(diff * scale, axis=-1)
+    error_px[~np.isfinite(error_px)] = np.inf
+    error_256[~np.isfinite(error_256)] = np.inf
+    scored = evaluation_mask(query_frames, gt.shape[0])
+    static = static_pairs(gt, gt_vis)
+    jitter = np.linalg.norm(np.diff(pred, axis=0), axis=-1)[static]
+    return TrackingSamples(
+        error_px=error_px[scored],
+        error_256=error_256[scored],
+        gt_visible=gt_vis[scored],
+        pred_visible=pred_vis[scored],
+        jitter_px=jitter[np.isfinite(jitter)],
+    )
+
+
+def summarize_tracking(samples: TrackingSamples) -> dict[str, float]:
+    """δ_avg, δ per threshold, median EPE (px), occlusion accuracy and jitter (px)."""
+    result: dict[str, float] = {}
+    visible_errors = samples.error_256[samples.gt_visible]
+    for threshold in TAPVID_THRESHOLDS_PX:
+        result[f"delta_{threshold:g}px"] = (
+            float(np.mean(visible_errors < threshold)) if visible_errors.size else float("nan")
+        )
+    result["delta_avg"] = (
+        float(np.mean([result[f"delta_{t:g}px"] for t in TAPVID_THRESHOLDS_PX]))
+        if visible_errors.size
+        else float("nan")
+    )
+    visible_px = samples.error_px[samples.gt_visible]
+    result["epe_median_px"] = float(np.median(visible_px)) if visible_px.size else float("nan")
+    result["occlusion_accuracy"] = (
+        float(np.mean(samples.pred_visible == samples.gt_visible))
+        if samples.gt_visible.size
+        else float("nan")
+    )
+    result["jitter_px"] = float(np.mean(samples.jitter_px)) if samples.jitter_px.size else float("nan")
+    result["tracked_points"] = int(samples.gt_visible.size)
+    result["static_pairs"] = int(samples.jitter_px.size)
+    return result
+
+
+# ----------------------------------------------------------------------------- speed
+
+
+def summarize_speed(frame_times_ms: list[float] | np.ndarray) -> dict[str, float]:
+    """Mean ms per frame and the matching frames per second."""
+    times = np.asarray(frame_times_ms, dtype=np.float64)
+    if times.size == 0:
+        return {"ms_per_frame": float("nan"), "fps": float("nan")}
+    mean_ms = float(np.mean(times))
+    return {"ms_per_frame": mean_ms, "fps": 1000.0 / mean_ms if mean_ms > 0 else float("inf")}

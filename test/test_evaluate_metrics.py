@@ -1,0 +1,129 @@
+"""Metric definitions on hand-built cases whose answers are known exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from face_anything_ros.evaluation import metrics as M
+
+
+def test_depth_absrel_and_delta_on_face_pixels_only():
+    gt = np.full((2, 2), 2.0)
+    pred = np.array([[2.0, 2.2], [1.96, 100.0]])  # the 100 sits off the face
+    mask = np.array([[True, True], [True, False]])
+    s = M.summarize_depth(M.depth_frame_samples(pred, gt, mask))
+    assert s["absrel_metric"] == pytest.approx((0 + 0.1 + 0.02) / 3)
+    assert s["delta105_metric"] == pytest.approx(2 / 3)  # 2.2 / 2 = 1.1 fails, 2 / 1.96 = 1.02 passes
+    assert s["depth_coverage"] == 1.0
+
+
+def test_depth_median_alignment_removes_a_global_scale():
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0.4, 0.6, size=(16, 16))
+    s = M.summarize_depth(M.depth_frame_samples(1.7 * gt, gt))
+    assert s["absrel_aligned"] == pytest.approx(0.0, abs=1e-12)
+    assert s["delta105_aligned"] == 1.0
+    assert s["absrel_metric"] == pytest.approx(0.7)
+    assert s["delta105_metric"] == 0.0
+
+
+def test_depth_nan_predictions_lower_coverage_not_absrel():
+    gt = np.ones((1, 4))
+    pred = np.array([[1.0, np.nan, 1.0, np.nan]])
+    s = M.summarize_depth(M.depth_frame_samples(pred, gt))
+    assert s["depth_coverage"] == 0.5
+    assert s["absrel_metric"] == 0.0
+
+
+def test_depth_nan_ground_truth_pixels_are_ignored():
+    gt = np.array([[1.0, np.nan, 0.0]])
+    pred = np.array([[1.1, 5.0, 5.0]])
+    samples = M.depth_frame_samples(pred, gt)
+    assert samples.gt_pixels == 1
+    assert M.summarize_depth(samples)["absrel_metric"] == pytest.approx(0.1)
+
+
+def test_depth_shape_mismatch_raises():
+    with pytest.raises(ValueError, match="shapes differ"):
+        M.depth_frame_samples(np.ones((2, 2)), np.ones((3, 3)))
+
+
+def _static_gt(num_frames=4, num_points=3):
+    gt = np.zeros((num_frames, num_points, 2))
+    gt[..., 0] = np.arange(num_points) * 10.0
+    return gt, np.ones((num_frames, num_points), bool), np.zeros(num_points, int)
+
+
+def test_tracking_perfect_prediction_scores_one():
+    gt, vis, q = _static_gt()
+    s = M.summarize_tracking(M.TrackingSamples.concat([M.tracking_samples(gt, vis, gt, vis, q, (256, 256))]))
+    assert s["delta_avg"] == 1.0
+    assert s["epe_median_px"] == 0.0
+    assert s["occlusion_accuracy"] == 1.0
+    assert s["tracked_points"] == 9  # query frame 0 is excluded: 3 frames x 3 points
+
+
+def test_tracking_thresholds_scale_to_256_pixels():
+    gt, vis, q = _static_gt(num_frames=2, num_points=1)
+    pred = gt.copy()
+    pred[1, 0, 0] += 6.0  # 6 px in a 512-wide image = 3 px at 256
+    s = M.summarize_tracking(M.tracking_samples(pred, vis, gt, vis, q, (512, 512)))
+    # within 4, 8, 16 but not 1, 2
+    assert s["delta_avg"] == pytest.approx(3 / 5)
+    assert s["epe_median_px"] == pytest.approx(6.0)
+
+
+def test_tracking_excludes_query_frame_and_scores_position_on_visible_only():
+    gt, vis, _ = _static_gt(num_frames=3, num_points=2)
+    q = np.array([0, 2])
+    pred = gt.copy()
+    pred[0, 0] += 100.0  # query frame of point 0: not scored
+    pred[1, 1] += 100.0  # point 1 occluded at t=1: position not scored
+    vis[1, 1] = False
+    pred_vis = np.ones_like(vis)  # predicted visible everywhere: wrong at (1, 1)
+    samples = M.tracking_samples(pred, pred_vis, gt, vis, q, (256, 256))
+    s = M.summarize_tracking(samples)
+    assert s["delta_avg"] == 1.0
+    assert s["occlusion_accuracy"] == pytest.approx(3 / 4)
+
+
+def test_tracking_nan_prediction_counts_as_miss():
+    gt, vis, q = _static_gt(num_frames=2, num_points=2)
+    pred = gt.copy()
+    pred[1, 0] = np.nan
+    s = M.summarize_tracking(M.tracking_samples(pred, vis, gt, vis, q, (256, 256)))
+    assert s["delta_avg"] == pytest.approx(0.5)
+
+
+def test_jitter_measured_only_on_static_ground_truth_frames():
+    num_frames = 5
+    gt = np.zeros((num_frames, 1, 2))
+    gt[3:, 0, 0] = 5.0  # moves between frames 2 and 3 only
+    vis = np.ones((num_frames, 1), bool)
+    pred = gt.copy()
+    pred[:, 0, 1] = [0.0, 0.2, 0.0, 0.2, 0.2]  # wobbles 0.2 px in y
+    samples = M.tracking_samples(pred, vis, gt, vis, np.array([0]), (256, 256))
+    # static pairs: (0,1), (1,2), (3,4) -> motions 0.2, 0.2, 0.0
+    assert samples.jitter_px.size == 3
+    assert M.summarize_tracking(samples)["jitter_px"] == pytest.approx(0.4 / 3)
+
+
+def test_pooling_two_sequences_equals_one_concatenated():
+    rng = np.random.default_rng(1)
+    parts = []
+    errors = []
+    for _ in range(2):
+        gt, vis, q = _static_gt(num_frames=3, num_points=4)
+        noise = rng.normal(scale=3.0, size=gt.shape)
+        parts.append(M.tracking_samples(gt + noise, vis, gt, vis, q, (256, 256)))
+        errors.append(np.linalg.norm(noise, axis=-1)[1:].ravel())
+    s = M.summarize_tracking(M.TrackingSamples.concat(parts))
+    assert s["epe_median_px"] == pytest.approx(np.median(np.concatenate(errors)))
+
+
+def test_speed_summary():
+    s = M.summarize_speed([10.0, 30.0])
+    assert s["ms_per_frame"] == 20.0
+    assert s["fps"] == 50.0
+    assert np.isnan(M.summarize_speed([])["fps"])
