@@ -1,0 +1,79 @@
+"""The method's tracking plumbing: canonical lookup is exact when fed ground-truth canonical maps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from face_anything_ros.evaluation import metrics as M
+from face_anything_ros.evaluation.method import sample_canonical, track_by_canonical_lookup
+
+SIZE = 128
+NUM_FRAMES = 6
+
+
+def canonical_of_base(points: np.ndarray) -> np.ndarray:
+    """A smooth, one-to-one canonical field over a face-sized disc of the base image."""
+    u = (points[..., 0] - 64.0) / 60.0
+    v = -(points[..., 1] - 64.0) / 60.0
+    return np.stack([u, v, 0.3 * (1.0 - u**2 - v**2)], axis=-1)
+
+
+def motion(t: int) -> tuple[np.ndarray, np.ndarray]:
+    angle = 0.05 * t
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]]) * (1.0 + 0.02 * t)
+    return rotation, np.array([2.3 * t, -1.7 * t])
+
+
+def ground_truth_maps() -> tuple[np.ndarray, np.ndarray]:
+    """Canonical maps (T, H, W, 3), NaN off the face, and the face weight maps."""
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
+    pixels = np.stack([xs, ys], axis=-1)
+    maps, weights = [], []
+    for t in range(NUM_FRAMES):
+        a, b = motion(t)
+        base = (pixels - b) @ np.linalg.inv(a).T
+        on_face = np.linalg.norm(base - 64.0, axis=-1) < 45.0
+        canonical = canonical_of_base(base)
+        canonical[~on_face] = np.nan
+        maps.append(canonical.astype(np.float32))
+        weights.append(on_face.astype(np.float32))
+    return np.stack(maps), np.stack(weights)
+
+
+def test_lookup_tracking_with_ground_truth_maps_is_exact():
+    maps, weights = ground_truth_maps()
+    rng = np.random.default_rng(0)
+    base_points = 64.0 + rng.uniform(-30, 30, size=(40, 2))
+    truth = np.stack([base_points @ motion(t)[0].T + motion(t)[1] for t in range(NUM_FRAMES)])
+    query_frames = rng.integers(0, NUM_FRAMES, size=40)
+    queries = np.column_stack([query_frames, truth[query_frames, np.arange(40)]])
+    tracks, visible = track_by_canonical_lookup(maps, weights, queries)
+    gt_visible = np.ones((NUM_FRAMES, 40), bool)
+    summary = M.summarize_tracking(M.tracking_samples(tracks, visible, truth, gt_visible, query_frames, (SIZE, SIZE)))
+    assert summary["epe_median_px"] < 0.05, summary
+    assert summary["delta_avg"] == 1.0
+    assert summary["occlusion_accuracy"] == 1.0
+
+
+def test_lookup_marks_points_that_leave_the_face_invisible():
+    maps, weights = ground_truth_maps()
+    weights[3:] = 0.0  # the face vanishes from frame 3 on
+    queries = np.array([[0, 64.0, 64.0]])
+    tracks, visible = track_by_canonical_lookup(maps, weights, queries)
+    assert visible[:3, 0].all() and not visible[3:, 0].any()
+    np.testing.assert_allclose(tracks[3:, 0], np.repeat(tracks[2:3, 0], NUM_FRAMES - 3, axis=0))
+
+
+def test_query_off_the_predicted_face_is_never_visible():
+    maps, weights = ground_truth_maps()
+    queries = np.array([[1, 2.0, 2.0]])  # a corner pixel, far from the face
+    tracks, visible = track_by_canonical_lookup(maps, weights, queries)
+    assert visible[:, 0].tolist() == [t == 1 for t in range(NUM_FRAMES)]
+    np.testing.assert_allclose(tracks[:, 0], np.tile([2.0, 2.0], (NUM_FRAMES, 1)))
+
+
+def test_sample_canonical_snaps_to_the_nearest_face_pixel_at_the_edge():
+    canonical = np.full((8, 8, 3), np.nan, np.float32)
+    canonical[4, 5] = [0.1, 0.2, 0.3]
+    np.testing.assert_allclose(sample_canonical(canonical, np.array([[3.4, 3.6]]))[0], [0.1, 0.2, 0.3], rtol=1e-6)
+    assert np.isnan(sample_canonical(canonical, np.array([[0.0, 0.0]]))).all()
