@@ -200,11 +200,6 @@ def replay_bag(
         bar = progress(total) if progress else None
         storage = options.storage or _storage_of(Path(in_bag))
         with _OutputBag(out_bag, storage, typestore) as bag:
-            bag.write(
-                f"{OUTPUT_NAMESPACE}/face_mesh_topology",
-                conversions.mesh_topology_message(kit, kit.new("std_msgs/msg/Header")),
-                0,
-            )
             start = time.perf_counter()
             try:
                 _replay_messages(reader, wanted, bag, kit, pipeline, params, options, summary, bar)
@@ -250,6 +245,9 @@ def _replay_messages(
             )
             LOGGER.warning("stopping: %s", summary.stopped_early)
             return
+        if bag.written == 0:  # the latched topology first, at the bag's start time
+            topology = conversions.mesh_topology_message(kit, msg.header)
+            bag.write(f"{OUTPUT_NAMESPACE}/face_mesh_topology", topology, timestamp_ns)
         if options.copy_inputs:
             bag.write(connection.topic, msg, timestamp_ns)
         if connection.msgtype == CAMERA_INFO_TYPE:

@@ -1,0 +1,62 @@
+"""One camera: face_anything_node on <image>/<camera_info>, outputs under /<namespace>/.
+
+    ros2 launch face_anything_ros single_camera.launch.py image:=/camera/image_raw \
+        camera_info:=/camera/camera_info
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch.actions import DeclareLaunchArgument
+from launch.conditions import IfCondition
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import Node
+
+from launch import LaunchDescription
+
+PACKAGE = "face_anything_ros"
+
+
+def generate_launch_description():
+    share = get_package_share_directory(PACKAGE)
+    arguments = [
+        DeclareLaunchArgument("image", default_value="/camera/image_raw", description="input image topic"),
+        DeclareLaunchArgument(
+            "camera_info", default_value="/camera/camera_info", description="input camera_info topic"
+        ),
+        DeclareLaunchArgument(
+            "namespace", default_value="face_anything", description="namespace of the outputs"
+        ),
+        DeclareLaunchArgument(
+            "params_file",
+            default_value=os.path.join(share, "config", "face_anything.yaml"),
+            description="parameter file of the node",
+        ),
+        DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag replay)"),
+        DeclareLaunchArgument(
+            "rviz", default_value="false", description="also start RViz with the shipped view"
+        ),
+    ]
+    node = Node(
+        package=PACKAGE,
+        executable="face_anything_node",
+        name="face_anything_node",
+        namespace=LaunchConfiguration("namespace"),
+        parameters=[
+            LaunchConfiguration("params_file"),
+            {"use_sim_time": LaunchConfiguration("use_sim_time")},
+        ],
+        remappings=[
+            ("image", LaunchConfiguration("image")),
+            ("camera_info", LaunchConfiguration("camera_info")),
+        ],
+        output="screen",
+        emulate_tty=True,
+    )
+    rviz = Node(
+        package="rviz2",
+        executable="rviz2",
+        arguments=["-d", os.path.join(share, "rviz", "face_anything.rviz")],
+        condition=IfCondition(LaunchConfiguration("rviz")),
+    )
+    return LaunchDescription([*arguments, node, rviz])
