@@ -29,7 +29,9 @@ def translated_frames(num_frames: int = 6) -> np.ndarray:
     frames = []
     for t in range(num_frames):
         shift = np.array([[1, 0, STEP[0] * t], [0, 1, STEP[1] * t]], dtype=np.float64)
-        frames.append(cv2.warpAffine(texture, shift, (SIZE, SIZE), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT))
+        frames.append(
+            cv2.warpAffine(texture, shift, (SIZE, SIZE), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT)
+        )
     return np.clip(np.stack(frames), 0, 255).astype(np.uint8)
 
 
@@ -45,7 +47,11 @@ def translation_queries() -> tuple[np.ndarray, np.ndarray]:
 
 @pytest.mark.parametrize(
     "tracker",
-    [track_lk, lambda f, q: track_flow(f, q, FlowConfig("dis")), lambda f, q: track_flow(f, q, FlowConfig("farneback"))],
+    [
+        track_lk,
+        lambda f, q: track_flow(f, q, FlowConfig("dis")),
+        lambda f, q: track_flow(f, q, FlowConfig("farneback")),
+    ],
     ids=["lk", "dis", "farneback"],
 )
 def test_chained_trackers_follow_a_pure_translation(tracker):

@@ -49,7 +49,9 @@ def test_lookup_tracking_with_ground_truth_maps_is_exact():
     queries = np.column_stack([query_frames, truth[query_frames, np.arange(40)]])
     tracks, visible = track_by_canonical_lookup(maps, weights, queries)
     gt_visible = np.ones((NUM_FRAMES, 40), bool)
-    summary = M.summarize_tracking(M.tracking_samples(tracks, visible, truth, gt_visible, query_frames, (SIZE, SIZE)))
+    summary = M.summarize_tracking(
+        M.tracking_samples(tracks, visible, truth, gt_visible, query_frames, (SIZE, SIZE))
+    )
     assert summary["epe_median_px"] < 0.05, summary
     assert summary["delta_avg"] == 1.0
     assert summary["occlusion_accuracy"] == 1.0
@@ -75,5 +77,7 @@ def test_query_off_the_predicted_face_is_never_visible():
 def test_sample_canonical_snaps_to_the_nearest_face_pixel_at_the_edge():
     canonical = np.full((8, 8, 3), np.nan, np.float32)
     canonical[4, 5] = [0.1, 0.2, 0.3]
-    np.testing.assert_allclose(sample_canonical(canonical, np.array([[3.4, 3.6]]))[0], [0.1, 0.2, 0.3], rtol=1e-6)
+    np.testing.assert_allclose(
+        sample_canonical(canonical, np.array([[3.4, 3.6]]))[0], [0.1, 0.2, 0.3], rtol=1e-6
+    )
     assert np.isnan(sample_canonical(canonical, np.array([[0.0, 0.0]]))).all()

@@ -33,7 +33,9 @@ def textured_base() -> np.ndarray:
 
 def sample(image: np.ndarray, points: np.ndarray) -> np.ndarray:
     xy = points.astype(np.float32)
-    return cv2.remap(image.astype(np.float32), xy[:, :1], xy[:, 1:2], cv2.INTER_LINEAR).reshape(len(points), -1)
+    return cv2.remap(image.astype(np.float32), xy[:, :1], xy[:, 1:2], cv2.INTER_LINEAR).reshape(
+        len(points), -1
+    )
 
 
 def test_warp_inverse_undoes_forward():
@@ -45,7 +47,9 @@ def test_warp_inverse_undoes_forward():
 
 
 def test_ground_truth_tracks_land_on_the_same_texture():
-    spec = MotionSpec(name="check", lighting=0.0, occluder=False, expression=1.0, yaw_deg=20.0, static_frames=1)
+    spec = MotionSpec(
+        name="check", lighting=0.0, occluder=False, expression=1.0, yaw_deg=20.0, static_frames=1
+    )
     base = textured_base()
     landmarks = fake_landmarks()
     warp = build_warp(spec, landmarks, SIZE, NUM_FRAMES, np.random.default_rng(0))
