@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# One command from a fresh clone (Python 3.11, no ROS install) to a working environment:
+#   bash scripts/setup_env.sh           # set up or update .venv (fast no-op when up to date)
+#   bash scripts/setup_env.sh --check   # only check the machine's prerequisites
+#   bash scripts/setup_env.sh --force   # redo every step
+#
+# What it does (the "wheel route"; on a machine with ROS 2 use colcon instead, see README):
+#  1. checks Python 3.11 (with venv and its C headers), a C and C++ compiler and cmake;
+#  2. creates .venv and installs the pinned requirements.txt (ROS 2 Kilted wheels, torch, ...),
+#     requirements-nodeps.txt with --no-deps, and this project editable (pip install -e .);
+#  3. generates and builds the messages in msg/ with CMake/rosidl and installs them into the venv
+#     (libraries into .venv/lib next to the ROS wheels' libraries, Python modules into
+#     .venv/ros_overlay/site-packages, which face_anything_ros/__init__.py adds to its path);
+#  4. writes .venv/.../face_anything_ros_env.pth, which puts the venv on AMENT_PREFIX_PATH for
+#     every Python process of the venv, so nothing has to be sourced by hand;
+#  5. verifies `import rclpy` and `from face_anything_ros.msg import FaceTrackArray`.
+# Re-runs compare a hash of the inputs (requirements, setup.py, msg/, CMakeLists.txt, ...) with
+# stamps in the venv and skip the steps whose inputs did not change.
+#
+# Environment: FACE_ANYTHING_VENV (default <repo>/.venv), FACE_ANYTHING_PYTHON (default python3.11).
+set -euo pipefail
+
+REPO_DIR="$(cd "${BASH_SOURCE[0]%/*}/.." && pwd)"
+VENV_DIR="${FACE_ANYTHING_VENV:-$REPO_DIR/.venv}"
+PYTHON_CMD="${FACE_ANYTHING_PYTHON:-python3.11}"
+REQUIRED_PYTHON="3.11"
+OVERLAY_DIR="$VENV_DIR/ros_overlay"
+STAMP_DIR="$VENV_DIR/.face_anything_stamps"
+
+log() { echo "[setup_env] $*"; }
+fail() {
+    echo "[setup_env] ERROR: $*" >&2
+    exit 1
+}
+
+# --- 1. prerequisites ------------------------------------------------------------------------------
+# Uses only shell builtins and the tools it checks, so it also works with a minimal PATH.
+check_prerequisites() {
+    local missing=()
+    if ! command -v "$PYTHON_CMD" >/dev/null 2>&1; then
+        missing+=("Python $REQUIRED_PYTHON ('$PYTHON_CMD' not on PATH): apt install python3.11 python3.11-venv python3.11-dev, or set FACE_ANYTHING_PYTHON=/path/to/python3.11")
+    else
+        local version
+        version="$("$PYTHON_CMD" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo unknown)"
+        if [[ "$version" != "$REQUIRED_PYTHON" ]]; then
+            missing+=("Python $REQUIRED_PYTHON ('$PYTHON_CMD' is Python $version; the ROS 2 Kilted wheels are cp311 only): install python3.11 or set FACE_ANYTHING_PYTHON=/path/to/python3.11")
+        else
+            if ! "$PYTHON_CMD" -c 'import venv, ensurepip' >/dev/null 2>&1; then
+                missing+=("the Python venv module with ensurepip: apt install python3.11-venv")
+            fi
+            if ! "$PYTHON_CMD" -c 'import os, sysconfig, sys; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' >/dev/null 2>&1; then
+                missing+=("the Python $REQUIRED_PYTHON C headers (Python.h, needed to build the message bindings): apt install python3.11-dev")
+            fi
+        fi
+    fi
+    if ! command -v cc >/dev/null 2>&1 && ! command -v gcc >/dev/null 2>&1; then
+        missing+=("a C compiler (cc/gcc): apt install build-essential")
+    fi
+    if ! command -v c++ >/dev/null 2>&1 && ! command -v g++ >/dev/null 2>&1; then
+        missing+=("a C++ compiler (c++/g++): apt install build-essential")
+    fi
+    if ! command -v cmake >/dev/null 2>&1 && [[ ! -x "$VENV_DIR/bin/cmake" ]]; then
+        missing+=("cmake (3.16 or newer): apt install cmake, or pip install cmake into $VENV_DIR")
+    fi
+    if ((${#missing[@]})); then
+        echo "[setup_env] ERROR: missing prerequisites:" >&2
+        local item
+        for item in "${missing[@]}"; do
+            echo "[setup_env]   - $item" >&2
+        done
+        return 1
+    fi
+    return 0
+}
+
+# Hash of the given files (sorted names + contents), to detect changed inputs.
+inputs_hash() {
+    (cd "$REPO_DIR" && sha256sum "$@" | sha256sum | cut -d' ' -f1)
+}
+
+stamp_matches() { [[ -f "$STAMP_DIR/$1" && "$(cat "$STAMP_DIR/$1")" == "$2" ]]; }
+write_stamp() {
+    mkdir -p "$STAMP_DIR"
+    echo "$2" >"$STAMP_DIR/$1"
+}
+
+# --- 2. virtual environment and Python packages ----------------------------------------------------
+install_python_packages() {
+    if [[ ! -x "$VENV_DIR/bin/python" ]]; then
+        log "creating virtual environment $VENV_DIR"
+        "$PYTHON_CMD" -m venv "$VENV_DIR"
+    fi
+    local pip=("$VENV_DIR/bin/python" -m pip --disable-pip-version-check)
+    log "installing pinned requirements (requirements.txt)"
+    "${pip[@]}" install -q -r "$REPO_DIR/requirements.txt"
+    log "installing requirements-nodeps.txt without dependencies"
+    "${pip[@]}" install -q --no-deps -r "$REPO_DIR/requirements-nodeps.txt"
+    log "installing face_anything_ros (editable)"
+    "${pip[@]}" install -q --no-deps -e "$REPO_DIR"
+}
+
+# --- 3. messages -----------------------------------------------------------------------------------
+build_messages() {
+    local build_dir="$OVERLAY_DIR/build"
+    local python="$VENV_DIR/bin/python"
+    rm -rf "$build_dir" "$OVERLAY_DIR/site-packages"
+    log "generating and building the messages (msg/*.msg) with rosidl + cmake"
+    # The venv is the ROS prefix: CMake finds the wheels' packages there, and rosidl finds its
+    # typesupports through AMENT_PREFIX_PATH.
+    PATH="$VENV_DIR/bin:$PATH" CMAKE_PREFIX_PATH="$VENV_DIR" AMENT_PREFIX_PATH="$VENV_DIR" \
+        cmake -S "$REPO_DIR" -B "$build_dir" \
+        -DCMAKE_BUILD_TYPE=Release \
+        -DBUILD_TESTING=OFF \
+        -DFACE_ANYTHING_INSTALL_PYTHON_PACKAGE=OFF \
+        -DPython3_EXECUTABLE="$python" \
+        -DCMAKE_INSTALL_PREFIX="$VENV_DIR" \
+        -DPYTHON_INSTALL_DIR="ros_overlay/site-packages" \
+        -DCMAKE_INSTALL_RPATH="$VENV_DIR/lib" \
+        >"$OVERLAY_DIR/cmake-configure.log" 2>&1 ||
+        fail "cmake configure failed, see $OVERLAY_DIR/cmake-configure.log"
+    PATH="$VENV_DIR/bin:$PATH" cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)" \
+        >"$OVERLAY_DIR/cmake-build.log" 2>&1 ||
+        fail "message build failed, see $OVERLAY_DIR/cmake-build.log"
+    cmake --install "$build_dir" >"$OVERLAY_DIR/cmake-install.log" 2>&1 ||
+        fail "message install failed, see $OVERLAY_DIR/cmake-install.log"
+}
+
+# --- 4. environment without sourcing ---------------------------------------------------------------
+# A .pth file runs at the start of every Python process of the venv (before the ROS wheels'
+# bootstrapper, which re-executes Python with LD_LIBRARY_PATH=<venv>/lib and a copy of the
+# environment). It appends the venv to AMENT_PREFIX_PATH so ament_index lookups
+# (e.g. get_package_share_directory("face_anything_ros")) find this package.
+write_env_pth() {
+    local site_packages
+    site_packages="$("$VENV_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    cat >"$site_packages/face_anything_ros_env.pth" <<'EOF'
+import os, sys; _p = os.environ.get("AMENT_PREFIX_PATH", ""); os.environ["AMENT_PREFIX_PATH"] = _p if sys.prefix in _p.split(os.pathsep) else os.pathsep.join(x for x in (_p, sys.prefix) if x)
+EOF
+}
+
+# --- 5. verification -------------------------------------------------------------------------------
+verify_environment() {
+    (cd / && env -u AMENT_PREFIX_PATH "$VENV_DIR/bin/python" -c \
+        'import rclpy; from face_anything_ros.msg import FaceTrackArray, FaceTrack, FaceMeshTopology' \
+        >/dev/null 2>&1)
+}
+
+main() {
+    local force=0
+    case "${1:-}" in
+    --check)
+        check_prerequisites && log "prerequisites OK"
+        return
+        ;;
+    --force) force=1 ;;
+    "") ;;
+    *) fail "unknown argument '$1' (use --check or --force)" ;;
+    esac
+
+    check_prerequisites || exit 1
+
+    local python_hash message_hash
+    python_hash="$(cd "$REPO_DIR" && inputs_hash requirements.txt requirements-nodeps.txt setup.py pyproject.toml scripts/setup_env.sh)"
+    message_hash="$(cd "$REPO_DIR" && inputs_hash msg/*.msg CMakeLists.txt package.xml scripts/setup_env.sh)"
+
+    if ((!force)) && stamp_matches python "$python_hash" && stamp_matches messages "$message_hash" &&
+        verify_environment; then
+        log "environment up to date: $VENV_DIR"
+        return
+    fi
+
+    if ((force)) || ! stamp_matches python "$python_hash" || [[ ! -x "$VENV_DIR/bin/python" ]]; then
+        install_python_packages
+        write_stamp python "$python_hash"
+    fi
+    mkdir -p "$OVERLAY_DIR"
+    write_env_pth
+    if ((force)) || ! stamp_matches messages "$message_hash" || ! verify_environment; then
+        build_messages
+        write_stamp messages "$message_hash"
+    fi
+    verify_environment || fail "the environment does not import: run
+  $VENV_DIR/bin/python -c 'import rclpy; from face_anything_ros.msg import FaceTrackArray'
+to see why, or re-run with --force"
+    log "ready: $VENV_DIR (messages: face_anything_ros.msg; run tools as $VENV_DIR/bin/...)"
+}
+
+main "$@"
