@@ -239,7 +239,7 @@ def evaluate(
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
-        "weights": str(config.weights) if config.weights else "shipped default",
+        "weights": _weights_label(config),
         "max_frames": config.max_frames,
         "sequences": list(per_sequence),
         "best_flow_baseline": best_flow,
@@ -251,6 +251,12 @@ def evaluate(
     markdown = build_markdown(report)
     write_report(config.out_dir, report, markdown)
     return report, markdown, len(failures)
+
+
+def _weights_label(config: EvaluateConfig) -> str:
+    if not config.run_method:
+        return "none (baselines only)"
+    return str(config.weights) if config.weights else "shipped default"
 
 
 def build_markdown(report: dict) -> str:
