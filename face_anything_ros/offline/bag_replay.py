@@ -81,7 +81,7 @@ def _decode_image(connection: Any, msg: Any) -> np.ndarray:
     if connection.msgtype.endswith("CompressedImage"):
         bgr = cv2.imdecode(np.asarray(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise ImageDecodeError(f"cannot decode compressed image (format '{msg.format}')")
+            raise ImageDecodeError(f"cannot decode compressed image (format '{msg.format}')", "encoding")
         return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return image_to_rgb8(msg)
 

@@ -48,28 +48,39 @@ NON_COLOUR_ENCODINGS = ("16UC1", "32FC1")
 
 
 class ImageDecodeError(ValueError):
-    """The Image message cannot be turned into an array (reason in the message)."""
+    """The Image message cannot be turned into an array (reason in the message).
+
+    ``kind`` names the class of problem ("encoding", "size") for counters that must not grow
+    one entry per distinct message.
+    """
+
+    def __init__(self, message: str, kind: str) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 def image_to_numpy(msg: Any) -> np.ndarray:
     """The image as an (H, W) or (H, W, C) array in its own encoding and dtype (a copy)."""
     encoding = str(msg.encoding)
     if encoding not in ENCODINGS:
-        raise ImageDecodeError(f"unsupported encoding '{encoding}' (supported: {', '.join(ENCODINGS)})")
+        raise ImageDecodeError(
+            f"unsupported encoding '{encoding}' (supported: {', '.join(ENCODINGS)})", "encoding"
+        )
     dtype_code, channels = ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
-        raise ImageDecodeError(f"empty image {width}x{height}")
+        raise ImageDecodeError(f"empty image {width}x{height}", "size")
     dtype = np.dtype(dtype_code).newbyteorder(">" if msg.is_bigendian else "<")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
         raise ImageDecodeError(
-            f"step {step} is smaller than width*bytes_per_pixel = {row_bytes} ({encoding}, width {width})"
+            f"step {step} is smaller than width*bytes_per_pixel = {row_bytes} ({encoding}, width {width})",
+            "size",
         )
     buffer = np.frombuffer(bytes(msg.data) if not isinstance(msg.data, np.ndarray) else msg.data, np.uint8)
     if buffer.size != step * height:
         raise ImageDecodeError(
-            f"data has {buffer.size} bytes but step*height = {step}*{height} = {step * height}"
+            f"data has {buffer.size} bytes but step*height = {step}*{height} = {step * height}", "size"
         )
     rows = buffer.reshape(height, step)[:, :row_bytes]
     pixels = np.ascontiguousarray(rows).view(dtype).astype(dtype.newbyteorder("="))
@@ -80,7 +91,9 @@ def image_to_rgb8(msg: Any) -> np.ndarray:
     """The image as (H, W, 3) uint8 RGB, the face pipeline's input (debayers, drops alpha)."""
     encoding = str(msg.encoding)
     if encoding in NON_COLOUR_ENCODINGS:
-        raise ImageDecodeError(f"encoding '{encoding}' is a depth/measurement image, not a camera image")
+        raise ImageDecodeError(
+            f"encoding '{encoding}' is a depth/measurement image, not a camera image", "encoding"
+        )
     pixels = image_to_numpy(msg)
     if pixels.dtype == np.uint16:
         pixels = (pixels >> 8).astype(np.uint8)

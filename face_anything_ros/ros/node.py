@@ -246,9 +246,10 @@ class FaceAnythingNode(Node):
         try:
             rgb = image_to_rgb8(msg)
         except ImageDecodeError as exc:
-            reason = str(exc)
-            self.stats.rejected[reason.split(" (")[0][:60]] += 1
-            self._log_once(f"reject:{msg.encoding}:{reason}", f"image rejected: {reason}")
+            self.stats.rejected[exc.kind] += 1
+            self._log_once(
+                f"reject:{exc.kind}:{msg.encoding}", f"image rejected (logged once per kind): {exc}"
+            )
             return
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics(frame, width, height)
@@ -315,7 +316,7 @@ class FaceAnythingNode(Node):
         for stage, window in sorted(stats.stage_ms.items()):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
-            values[f"rejected: {reason}"] = count
+            values[f"rejected_{reason}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:

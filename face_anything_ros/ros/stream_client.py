@@ -1,0 +1,152 @@
+"""A camera-side rclpy client of face_anything_node: publishes frames, collects every output by stamp.
+
+Used by ``face-anything demo`` (the bundled sample through the real node over DDS) and by the
+node's integration tests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+from face_anything_ros.offline.image_bag import camera_info_message, header
+from face_anything_ros.ros import conversions
+from face_anything_ros.ros.message_kit import RclpyKit
+from face_anything_ros.runtime.geometry import Intrinsics
+
+RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+LATCHED = QoSProfile(
+    depth=1,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.TRANSIENT_LOCAL,
+    history=HistoryPolicy.KEEP_LAST,
+)
+# output topic -> message type
+OUTPUT_TOPICS: dict[str, str] = {
+    "depth": "sensor_msgs/msg/Image",
+    "points": "sensor_msgs/msg/PointCloud2",
+    "faces": conversions.FACE_TRACK_ARRAY,
+    "face_mesh": "visualization_msgs/msg/MarkerArray",
+    "canonical_image": "sensor_msgs/msg/Image",
+    "overlay": "sensor_msgs/msg/Image",
+}
+
+
+def stamp_ns_of(msg_header: Any) -> int:
+    return int(msg_header.stamp.sec) * 1_000_000_000 + int(msg_header.stamp.nanosec)
+
+
+@dataclass
+class Received:
+    """Outputs of one input frame, keyed by topic, with arrival times."""
+
+    messages: dict[str, Any] = field(default_factory=dict)
+    arrival_s: dict[str, float] = field(default_factory=dict)
+
+
+class StreamClient(Node):
+    """Publishes ``<camera>/image_raw`` + ``camera_info``; subscribes the node's outputs in ``<outputs>``."""
+
+    def __init__(
+        self, camera_namespace: str, output_namespace: str, name: str = "face_anything_client"
+    ) -> None:
+        super().__init__(name)
+        self.kit = RclpyKit()
+        self.image_topic = f"{camera_namespace}/image_raw"
+        self.camera_info_topic = f"{camera_namespace}/camera_info"
+        self.pub_image = self.create_publisher(
+            self.kit.message_class("sensor_msgs/msg/Image"), self.image_topic, RELIABLE
+        )
+        self.pub_info = self.create_publisher(
+            self.kit.message_class("sensor_msgs/msg/CameraInfo"), self.camera_info_topic, RELIABLE
+        )
+        self._lock = threading.Condition()
+        self.received: dict[int, Received] = {}
+        self.sent_s: dict[int, float] = {}
+        self.topology: Any = None
+        self.diagnostics: list[Any] = []
+        for topic, type_name in OUTPUT_TOPICS.items():
+            self.create_subscription(
+                self.kit.message_class(type_name),
+                f"{output_namespace}/{topic}",
+                self._collector(topic),
+                RELIABLE,
+            )
+        self.create_subscription(
+            self.kit.message_class(conversions.FACE_MESH_TOPOLOGY),
+            f"{output_namespace}/face_mesh_topology",
+            self._on_topology,
+            LATCHED,
+        )
+        self.create_subscription(
+            self.kit.message_class("diagnostic_msgs/msg/DiagnosticArray"),
+            "/diagnostics",
+            self._on_diagnostics,
+            RELIABLE,
+        )
+
+    def _collector(self, topic: str) -> Callable[[Any], None]:
+        def collect(msg: Any) -> None:
+            msg_header = msg.markers[0].header if topic == "face_mesh" else msg.header
+            with self._lock:
+                entry = self.received.setdefault(stamp_ns_of(msg_header), Received())
+                entry.messages[topic] = msg
+                entry.arrival_s[topic] = time.monotonic()
+                self._lock.notify_all()
+
+        return collect
+
+    def _on_topology(self, msg: Any) -> None:
+        with self._lock:
+            self.topology = msg
+            self._lock.notify_all()
+
+    def _on_diagnostics(self, msg: Any) -> None:
+        with self._lock:
+            self.diagnostics.append(msg)
+
+    def wait_for_node(self, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
+        """Wait until the node subscribes to the image topic (model loaded, ready)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and alive():
+            if self.count_subscribers(self.image_topic) > 0:
+                return True
+            time.sleep(0.1)
+        return False
+
+    def send(
+        self,
+        rgb: np.ndarray,
+        intrinsics: Intrinsics | None,
+        stamp_ns: int,
+        frame_id: str = "camera_optical_frame",
+        encoding: str = "rgb8",
+    ) -> None:
+        """Publish CameraInfo (if intrinsics) and the frame with the same header."""
+        msg_header = header(self.kit, stamp_ns, frame_id)
+        if intrinsics is not None:
+            self.pub_info.publish(camera_info_message(self.kit, msg_header, intrinsics))
+        pixels = np.ascontiguousarray(rgb[..., ::-1]) if encoding in ("bgr8", "bgra8") else rgb
+        self.sent_s[stamp_ns] = time.monotonic()
+        self.pub_image.publish(conversions.image_message(self.kit, msg_header, pixels, encoding))
+
+    def publish_raw(self, msg: Any) -> None:
+        """Publish an arbitrary (possibly malformed) Image message."""
+        self.pub_image.publish(msg)
+
+    def wait_for(self, stamp_ns: int, topics: tuple[str, ...], timeout_s: float) -> Received | None:
+        """Outputs of frame ``stamp_ns`` once all ``topics`` arrived (None on timeout)."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            done = self._lock.wait_for(
+                lambda: set(topics) <= set(self.received.get(stamp_ns, Received()).messages),
+                max(0.0, deadline - time.monotonic()),
+            )
+            return self.received[stamp_ns] if done else None
