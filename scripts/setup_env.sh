@@ -26,6 +26,7 @@ PYTHON_CMD="${FACE_ANYTHING_PYTHON:-python3.11}"
 REQUIRED_PYTHON="3.11"
 OVERLAY_DIR="$VENV_DIR/ros_overlay"
 STAMP_DIR="$VENV_DIR/.face_anything_stamps"
+LOG_DIR="$VENV_DIR/setup-logs"
 
 log() { echo "[setup_env] $*"; }
 fail() {
@@ -78,6 +79,17 @@ inputs_hash() {
     (cd "$REPO_DIR" && sha256sum "$@" | sha256sum | cut -d' ' -f1)
 }
 
+# Runs a command with its output in $LOG_DIR/<name>.log; on failure shows the log's tail and stops.
+run_logged() {
+    local name="$1"
+    shift
+    mkdir -p "$LOG_DIR"
+    if ! "$@" >"$LOG_DIR/$name.log" 2>&1; then
+        tail -n 25 "$LOG_DIR/$name.log" >&2
+        fail "step '$name' failed (command: $*); full log: $LOG_DIR/$name.log"
+    fi
+}
+
 stamp_matches() { [[ -f "$STAMP_DIR/$1" && "$(cat "$STAMP_DIR/$1")" == "$2" ]]; }
 write_stamp() {
     mkdir -p "$STAMP_DIR"
@@ -90,13 +102,13 @@ install_python_packages() {
         log "creating virtual environment $VENV_DIR"
         "$PYTHON_CMD" -m venv "$VENV_DIR"
     fi
-    local pip=("$VENV_DIR/bin/python" -m pip --disable-pip-version-check)
+    local pip=("$VENV_DIR/bin/python" -m pip --disable-pip-version-check install)
     log "installing pinned requirements (requirements.txt)"
-    "${pip[@]}" install -q -r "$REPO_DIR/requirements.txt"
+    run_logged pip-requirements "${pip[@]}" -r "$REPO_DIR/requirements.txt"
     log "installing requirements-nodeps.txt without dependencies"
-    "${pip[@]}" install -q --no-deps -r "$REPO_DIR/requirements-nodeps.txt"
+    run_logged pip-nodeps "${pip[@]}" --no-deps -r "$REPO_DIR/requirements-nodeps.txt"
     log "installing face_anything_ros (editable)"
-    "${pip[@]}" install -q --no-deps -e "$REPO_DIR"
+    run_logged pip-editable "${pip[@]}" --no-deps -e "$REPO_DIR"
 }
 
 # --- 3. messages -----------------------------------------------------------------------------------
@@ -107,22 +119,18 @@ build_messages() {
     log "generating and building the messages (msg/*.msg) with rosidl + cmake"
     # The venv is the ROS prefix: CMake finds the wheels' packages there, and rosidl finds its
     # typesupports through AMENT_PREFIX_PATH.
-    PATH="$VENV_DIR/bin:$PATH" CMAKE_PREFIX_PATH="$VENV_DIR" AMENT_PREFIX_PATH="$VENV_DIR" \
-        cmake -S "$REPO_DIR" -B "$build_dir" \
+    export PATH="$VENV_DIR/bin:$PATH" # the venv's tools (and a pip-installed cmake, if any)
+    CMAKE_PREFIX_PATH="$VENV_DIR" AMENT_PREFIX_PATH="$VENV_DIR" \
+        run_logged cmake-configure cmake -S "$REPO_DIR" -B "$build_dir" \
         -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_TESTING=OFF \
         -DFACE_ANYTHING_INSTALL_PYTHON_PACKAGE=OFF \
         -DPython3_EXECUTABLE="$python" \
         -DCMAKE_INSTALL_PREFIX="$VENV_DIR" \
         -DPYTHON_INSTALL_DIR="ros_overlay/site-packages" \
-        -DCMAKE_INSTALL_RPATH="$VENV_DIR/lib" \
-        >"$OVERLAY_DIR/cmake-configure.log" 2>&1 ||
-        fail "cmake configure failed, see $OVERLAY_DIR/cmake-configure.log"
-    PATH="$VENV_DIR/bin:$PATH" cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)" \
-        >"$OVERLAY_DIR/cmake-build.log" 2>&1 ||
-        fail "message build failed, see $OVERLAY_DIR/cmake-build.log"
-    cmake --install "$build_dir" >"$OVERLAY_DIR/cmake-install.log" 2>&1 ||
-        fail "message install failed, see $OVERLAY_DIR/cmake-install.log"
+        -DCMAKE_INSTALL_RPATH="$VENV_DIR/lib"
+    run_logged cmake-build cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)"
+    run_logged cmake-install cmake --install "$build_dir"
 }
 
 # --- 4. environment without sourcing ---------------------------------------------------------------
@@ -158,6 +166,13 @@ main() {
     esac
 
     check_prerequisites || exit 1
+
+    # One setup at a time per venv (CI and developers may start it concurrently).
+    mkdir -p "$VENV_DIR"
+    if command -v flock >/dev/null 2>&1; then
+        exec 9>"$VENV_DIR/.setup.lock"
+        flock 9
+    fi
 
     local python_hash message_hash
     python_hash="$(cd "$REPO_DIR" && inputs_hash requirements.txt requirements-nodeps.txt setup.py pyproject.toml scripts/setup_env.sh)"
