@@ -127,3 +127,25 @@ def test_speed_summary():
     assert s["ms_per_frame"] == 20.0
     assert s["fps"] == 50.0
     assert np.isnan(M.summarize_speed([])["fps"])
+
+
+def test_after_occlusion_marks_points_that_reappear_after_being_hidden():
+    # point 0 queried at t=0, hidden at t=2, back at t=3, 4; point 1 queried at t=4, hidden at t=1
+    vis = np.ones((5, 2), bool)
+    vis[2, 0] = False
+    vis[1, 1] = False
+    since = M.occluded_since_query(vis, np.array([0, 4]))
+    assert since[:, 0].tolist() == [False, False, True, True, True]
+    assert since[:, 1].tolist() == [True, True, False, False, False]
+
+
+def test_delta_after_occlusion_scores_only_reappeared_points():
+    gt = np.zeros((4, 2, 2))
+    vis = np.ones((4, 2), bool)
+    vis[1, 0] = False  # point 0 reappears at t = 2, 3
+    pred = gt.copy()
+    pred[2:, 0] += 50.0  # ... where it is lost
+    s = M.summarize_tracking(M.tracking_samples(pred, vis, gt, vis, np.zeros(2, int), (256, 256)))
+    assert s["delta_avg_after_occlusion"] == 0.0
+    assert s["points_after_occlusion"] == 2
+    assert s["delta_avg"] == pytest.approx(3 / 5)

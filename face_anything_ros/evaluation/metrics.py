@@ -99,6 +99,8 @@ class TrackingSamples:
     error_256: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     gt_visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     pred_visible: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
+    # visible again after having been occluded since the query frame (re-detection test)
+    after_occlusion: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     jitter_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @staticmethod
@@ -108,7 +110,14 @@ class TrackingSamples:
         return TrackingSamples(
             **{
                 name: np.concatenate([getattr(p, name) for p in parts])
-                for name in ("error_px", "error_256", "gt_visible", "pred_visible", "jitter_px")
+                for name in (
+                    "error_px",
+                    "error_256",
+                    "gt_visible",
+                    "pred_visible",
+                    "after_occlusion",
+                    "jitter_px",
+                )
             }
         )
 
@@ -117,6 +126,17 @@ def evaluation_mask(query_frames: np.ndarray, num_frames: int) -> np.ndarray:
     """(T, N) True on every frame except each point's own query frame."""
     frames = np.arange(num_frames)[:, None]
     return frames != np.asarray(query_frames, dtype=np.int64)[None, :]
+
+
+def occluded_since_query(gt_visible: np.ndarray, query_frames: np.ndarray) -> np.ndarray:
+    """(T, N) True where the point was invisible at some frame between its query frame and t."""
+    num_frames = gt_visible.shape[0]
+    hidden = ~np.asarray(gt_visible, dtype=bool)
+    frames = np.arange(num_frames)[:, None]
+    query = np.asarray(query_frames, dtype=np.int64)[None, :]
+    forward = np.maximum.accumulate(hidden & (frames >= query), axis=0)
+    backward = np.maximum.accumulate((hidden & (frames <= query))[::-1], axis=0)[::-1]
+    return np.where(frames >= query, forward, backward)
 
 
 def static_pairs(
@@ -162,6 +182,7 @@ def tracking_samples(
         error_256=error_256[scored],
         gt_visible=gt_vis[scored],
         pred_visible=pred_vis[scored],
+        after_occlusion=(occluded_since_query(gt_vis, query_frames) & gt_vis)[scored],
         jitter_px=jitter[np.isfinite(jitter)],
     )
 
@@ -186,6 +207,13 @@ def summarize_tracking(samples: TrackingSamples) -> dict[str, float]:
         if samples.gt_visible.size
         else float("nan")
     )
+    reappeared = samples.error_256[samples.after_occlusion]
+    result["delta_avg_after_occlusion"] = (
+        float(np.mean([np.mean(reappeared < t) for t in TAPVID_THRESHOLDS_PX]))
+        if reappeared.size
+        else float("nan")
+    )
+    result["points_after_occlusion"] = int(reappeared.size)
     result["jitter_px"] = float(np.mean(samples.jitter_px)) if samples.jitter_px.size else float("nan")
     result["tracked_points"] = int(samples.gt_visible.size)
     result["static_pairs"] = int(samples.jitter_px.size)

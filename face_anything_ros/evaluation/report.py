@@ -17,6 +17,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("epe_median_px", "EPE px ↓", "{:.2f}"),
     ("epe_gain_vs_best_flow", "EPE gain vs best flow ↑", "{:.2f}x"),
     ("occlusion_accuracy", "OA ↑", "{:.3f}"),
+    ("delta_avg_after_occlusion", "δ_avg after occlusion ↑", "{:.3f}"),
     ("jitter_px", "jitter px ↓", "{:.3f}"),
     ("absrel_aligned", "AbsRel aligned ↓", "{:.4f}"),
     ("delta105_aligned", "δ<1.05 aligned ↑", "{:.3f}"),
