@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
 from face_anything_ros.offline.msg_types import face_anything_typestore
 from face_anything_ros.offline.visualize import canonical_image, overlay_image
 from face_anything_ros.ros import conversions
@@ -150,6 +151,24 @@ def _write_outputs(
         bag.write(f"{ns}/overlay", image, timestamp_ns)
 
 
+def _open_reader(in_bag: Path, typestore: Any, summary: ReplaySummary) -> Any:
+    """rosbags' reader, or the salvage reader for a damaged bag (noted in the summary)."""
+    from rosbags.highlevel import AnyReader
+
+    try:
+        reader = AnyReader([in_bag], default_typestore=typestore)
+        reader.open()
+        return reader
+    except Exception as exc:
+        damage = f"{type(exc).__name__}: {exc}"
+    try:
+        reader = SalvageReader(in_bag, typestore)
+    except SalvageError as exc:
+        raise ReplayError(f"cannot read bag {in_bag}: {damage}; salvage failed: {exc}") from exc
+    summary.notes.append(f"bag damaged ({damage}): reading what survives of {reader.file.name}")
+    return reader
+
+
 def replay_bag(
     in_bag: Path,
     out_bag: Path,
@@ -162,8 +181,6 @@ def replay_bag(
 
     ``progress(total)`` may return a tqdm-like object (``update()``, ``close()``).
     """
-    from rosbags.highlevel import AnyReader
-
     if out_bag.exists():
         raise ReplayError(f"output {out_bag} already exists: choose another --out or delete it")
     if not out_bag.parent.exists():
@@ -171,11 +188,7 @@ def replay_bag(
     typestore = face_anything_typestore()
     kit = RosbagsKit(typestore)
     summary = ReplaySummary()
-    try:
-        reader = AnyReader([Path(in_bag)], default_typestore=typestore)
-        reader.open()
-    except Exception as exc:
-        raise ReplayError(f"cannot read bag {in_bag}: {exc}") from exc
+    reader = _open_reader(Path(in_bag), typestore, summary)
     try:
         image_connections = [c for c in reader.connections if c.msgtype in IMAGE_TYPES]
         if options.image_topic:
