@@ -1,0 +1,225 @@
+"""Typed configuration of the runtime pipeline, loadable from a YAML dict.
+
+Every tunable number of the runtime lives here with its default and a comment on
+why, so that no function hides a magic number. ``PipelineConfig.from_dict`` is
+the one validation edge: unknown keys and out-of-range values raise
+``ConfigError`` with the offending key named.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from face_anything_ros.crop import DEFAULT_CROP_SCALE
+from face_anything_ros.face_template import CANONICAL_UNIT_M
+
+# Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
+HARD_MAX_FACES = 50
+
+DETECTION_METHODS = ("face_mesh", "face_detection")
+BACKEND_NAMES = ("auto", "tensorrt", "compile", "onnxruntime", "eager")
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or out of range."""
+
+
+@dataclass
+class DetectionConfig:
+    """Face detector (MediaPipe) settings."""
+
+    # face_mesh: 468 landmarks whose box is exactly the crop policy's face box.
+    # face_detection: cheaper box detector, also long range; its box is mapped to a face box.
+    method: str = "face_mesh"
+    max_faces: int = 8
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    # face_detection only: the full-range model (faces up to ~5 m) instead of short range (~2 m).
+    long_range: bool = False
+    # face_detection only: MediaPipe's detection box covers eyes-to-mouth; the landmark face box is
+    # larger (forehead to chin). Side scale and downward centre shift (fraction of the box side).
+    detection_box_scale: float = 1.25
+    detection_box_shift_y: float = 0.05
+    # Faces whose box overlaps the image by less than this fraction of its area are dropped.
+    min_visible_fraction: float = 0.25
+
+    def validate(self) -> None:
+        _check(self.method in DETECTION_METHODS, "detection.method", f"one of {DETECTION_METHODS}")
+        _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
+        for name in ("min_detection_confidence", "min_tracking_confidence", "min_visible_fraction"):
+            _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
+        _check(self.detection_box_scale > 0, "detection.detection_box_scale", "> 0")
+
+
+@dataclass
+class IdConfig:
+    """Track-id assignment (Hungarian matching on box overlap + centre distance)."""
+
+    # A detection may continue a track only if IoU >= min_iou OR the centre moved less than
+    # max_center_distance (in units of the track's box diagonal).
+    min_iou: float = 0.1
+    max_center_distance: float = 0.5
+    center_weight: float = 0.5  # weight of normalised centre distance in the matching cost
+    max_missed_frames: int = 5  # a track survives this many frames without a detection
+
+    def validate(self) -> None:
+        _check(0.0 <= self.min_iou <= 1.0, "ids.min_iou", "in [0, 1]")
+        _check(self.max_center_distance >= 0, "ids.max_center_distance", ">= 0")
+        _check(self.center_weight >= 0, "ids.center_weight", ">= 0")
+        _check(self.max_missed_frames >= 0, "ids.max_missed_frames", ">= 0")
+
+
+@dataclass
+class GeometryConfig:
+    """Intrinsics default, metric scale and head pose fit."""
+
+    default_hfov_deg: float = 60.0  # pinhole assumed when no intrinsics are given
+    canonical_unit_m: float = CANONICAL_UNIT_M  # metres per canonical unit (average adult face)
+    max_fit_points: int = 800  # face pixels sampled for the similarity fit
+    min_fit_points: int = 30
+    ransac_iterations: int = 64
+    ransac_inlier_threshold_m: float = 0.01  # residual (metres, at the fitted scale) of an inlier
+    min_inlier_ratio: float = 0.3
+    min_depth_m: float = 0.05  # fitted median depth outside this range -> pose invalid
+    max_depth_m: float = 20.0
+    seed: int = 0  # RANSAC sampling is deterministic per frame
+
+    def validate(self) -> None:
+        _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
+        _check(self.canonical_unit_m > 0, "geometry.canonical_unit_m", "> 0")
+        _check(self.min_fit_points >= 4, "geometry.min_fit_points", ">= 4")
+        _check(self.max_fit_points >= self.min_fit_points, "geometry.max_fit_points", ">= min_fit_points")
+        _check(self.ransac_iterations >= 1, "geometry.ransac_iterations", ">= 1")
+        _check(self.ransac_inlier_threshold_m > 0, "geometry.ransac_inlier_threshold_m", "> 0")
+        _check(0.0 <= self.min_inlier_ratio <= 1.0, "geometry.min_inlier_ratio", "in [0, 1]")
+        _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
+
+
+@dataclass
+class TrackingConfig:
+    """Dense tracking by canonical lookup."""
+
+    # Query set: named landmarks (face_template.NAMED_LANDMARKS; [] = none, None = all) plus, when
+    # dense_vertices, every template vertex, plus extra canonical points [[x, y, z], ...].
+    landmarks: list[str] | None = None
+    dense_vertices: bool = True
+    extra_queries: list[list[float]] = field(default_factory=list)
+    # A query is visible when its nearest predicted canonical coordinate is this close
+    # (canonical units; 0.05 = 5 mm on an average face), the pixel is on the mask with enough
+    # confidence, and its surface normal faces the camera.
+    max_canonical_distance: float = 0.05
+    min_confidence: float = 0.0
+    min_facing_cos: float = 0.0
+    # Optional One-Euro smoothing of query pixels (off: no lag).
+    smoothing: bool = False
+    one_euro_min_cutoff_hz: float = 1.0
+    one_euro_beta: float = 0.05
+    one_euro_d_cutoff_hz: float = 1.0
+
+    def validate(self) -> None:
+        from face_anything_ros.face_template import NAMED_LANDMARKS
+
+        for name in self.landmarks or []:
+            _check(name in NAMED_LANDMARKS, "tracking.landmarks", f"names from {sorted(NAMED_LANDMARKS)}")
+        for point in self.extra_queries:
+            ok = len(point) == 3 and all(math.isfinite(float(v)) for v in point)
+            _check(ok, "tracking.extra_queries", "a list of finite [x, y, z] triples")
+        _check(self.max_canonical_distance > 0, "tracking.max_canonical_distance", "> 0")
+        _check(-1.0 <= self.min_facing_cos <= 1.0, "tracking.min_facing_cos", "in [-1, 1]")
+        for name in ("one_euro_min_cutoff_hz", "one_euro_d_cutoff_hz"):
+            _check(getattr(self, name) > 0, f"tracking.{name}", "> 0")
+        _check(self.one_euro_beta >= 0, "tracking.one_euro_beta", ">= 0")
+
+
+@dataclass
+class BackendConfig:
+    """Inference backend choice."""
+
+    name: str = "auto"  # auto | tensorrt | compile | onnxruntime | eager
+    device: str = "auto"  # auto (cuda when available) | cpu | cuda | cuda:N
+    fp16: bool = True  # half precision on CUDA (autocast for compile, fp16 engine for TensorRT)
+    cache_dir: str = "~/.cache/face_anything_ros"  # TensorRT engines and ONNX exports
+    # Batches are padded up to the next bucket so compiled backends see a few fixed shapes.
+    batch_buckets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 50])
+    # A backend is accepted only if its outputs on a probe batch match eager within these.
+    parity_atol: float = 1e-3
+    parity_atol_fp16: float = 5e-2
+
+    def validate(self) -> None:
+        _check(self.name in BACKEND_NAMES, "backend.name", f"one of {BACKEND_NAMES}")
+        ok_device = self.device in ("auto", "cpu", "cuda") or self.device.startswith("cuda:")
+        _check(ok_device, "backend.device", "auto, cpu, cuda or cuda:N")
+        buckets = list(self.batch_buckets)
+        _check(
+            bool(buckets) and buckets == sorted(set(buckets)) and buckets[0] >= 1,
+            "backend.batch_buckets",
+            "a strictly increasing list of positive batch sizes",
+        )
+        _check(buckets[-1] >= HARD_MAX_FACES, "backend.batch_buckets", f"to end at >= {HARD_MAX_FACES}")
+        _check(self.parity_atol > 0 and self.parity_atol_fp16 > 0, "backend.parity_atol", "> 0")
+
+    @property
+    def cache_path(self) -> Path:
+        return Path(self.cache_dir).expanduser()
+
+
+@dataclass
+class PipelineConfig:
+    """Everything ``FacePipeline`` needs; the YAML ``runtime:`` section maps onto it."""
+
+    weights: str | None = None  # None: the shipped default weights
+    crop_scale: float = DEFAULT_CROP_SCALE
+    mask_threshold: float = 0.5  # sigmoid(mask_logits) above this is face
+    detection: DetectionConfig = field(default_factory=DetectionConfig)
+    ids: IdConfig = field(default_factory=IdConfig)
+    geometry: GeometryConfig = field(default_factory=GeometryConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    backend: BackendConfig = field(default_factory=BackendConfig)
+
+    def validate(self) -> PipelineConfig:
+        _check(self.crop_scale >= 1.0, "crop_scale", ">= 1")
+        _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
+        for section in (self.detection, self.ids, self.geometry, self.tracking, self.backend):
+            section.validate()
+        return self
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> PipelineConfig:
+        """Build and validate from a (YAML-loaded) dict; unknown keys are errors."""
+        config = _from_dict(cls, data or {}, prefix="")
+        try:
+            return config.validate()
+        except TypeError as exc:  # e.g. a string where a number belongs
+            raise ConfigError(f"config value of the wrong type: {exc}") from exc
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {[prefix + k for k in unknown]}; known: {sorted(fields)}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = fields[name].default_factory() if callable(fields[name].default_factory) else None
+        if dataclasses.is_dataclass(default):
+            kwargs[name] = _from_dict(type(default), value, prefix=f"{prefix}{name}.")
+        else:
+            kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
+
+
+def _check(ok: bool, key: str, expectation: str) -> None:
+    if not ok:
+        raise ConfigError(f"config key {key!r} must be {expectation}")

@@ -1,0 +1,148 @@
+"""Face detection with MediaPipe, returning face boxes in the crop policy's convention.
+
+The crop policy (crop.py) defines the face box as the box of the 468 template landmarks.
+MediaPipe's face mesh predicts exactly those 468 landmarks, so in ``face_mesh`` mode the
+detector's box *is* the face box (tracking mode: landmarks of the previous frame seed the
+next, detection only runs when faces are missing). ``face_detection`` mode is cheaper and
+has a long-range model; its eyes-to-mouth box is mapped to a face box by a fixed scale and
+shift (``DetectionConfig.detection_box_scale/shift_y``).
+
+Border and count policy: boxes are not clipped (the crop zero-fills outside the image);
+a face is dropped when less than ``min_visible_fraction`` of its box lies in the image.
+At most ``max_faces`` (<= HARD_MAX_FACES) faces are returned, largest first.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
+
+LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One detected face."""
+
+    box_xyxy: np.ndarray  # (4,) float64 image pixels, may extend past the image border
+    score: float  # detector confidence; NaN when the detector exposes none (face mesh)
+    landmarks: np.ndarray | None = None  # (468, 2) image pixels in face_mesh mode
+
+
+class FaceDetector(Protocol):
+    def detect(self, rgb: np.ndarray) -> list[Detection]: ...
+
+    def close(self) -> None: ...
+
+
+def visible_fraction(box_xyxy: np.ndarray, width: int, height: int) -> float:
+    """Fraction of the box's area that lies inside the image."""
+    x0, y0, x1, y1 = box_xyxy
+    area = max(x1 - x0, 0.0) * max(y1 - y0, 0.0)
+    if area <= 0:
+        return 0.0
+    inter = max(min(x1, width) - max(x0, 0.0), 0.0) * max(min(y1, height) - max(y0, 0.0), 0.0)
+    return float(inter / area)
+
+
+def select_faces(
+    detections: list[Detection], width: int, height: int, config: DetectionConfig
+) -> list[Detection]:
+    """Apply the border and count policy: drop mostly-outside faces, keep the largest ``max_faces``."""
+    kept = [
+        d for d in detections if visible_fraction(d.box_xyxy, width, height) >= config.min_visible_fraction
+    ]
+    kept.sort(key=lambda d: -float((d.box_xyxy[2] - d.box_xyxy[0]) * (d.box_xyxy[3] - d.box_xyxy[1])))
+    limit = min(config.max_faces, HARD_MAX_FACES)
+    if len(kept) > limit:
+        LOGGER.debug("%d faces detected, keeping the %d largest", len(kept), limit)
+    return kept[:limit]
+
+
+class MediaPipeFaceMeshDetector:
+    """MediaPipe face mesh in tracking mode: landmark box = face box."""
+
+    def __init__(self, config: DetectionConfig, static_images: bool = False) -> None:
+        import mediapipe as mp
+
+        self._config = config
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=static_images,
+            max_num_faces=min(config.max_faces, HARD_MAX_FACES),
+            refine_landmarks=False,
+            min_detection_confidence=config.min_detection_confidence,
+            min_tracking_confidence=config.min_tracking_confidence,
+        )
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        result = self._mesh.process(np.ascontiguousarray(rgb))
+        detections = []
+        for face in result.multi_face_landmarks or []:
+            xy = np.array([(p.x * width, p.y * height) for p in face.landmark], dtype=np.float64)
+            box = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
+            if box[2] > box[0] and box[3] > box[1]:
+                detections.append(Detection(box_xyxy=box, score=float("nan"), landmarks=xy))
+        return select_faces(detections, width, height, self._config)
+
+    def close(self) -> None:
+        self._mesh.close()
+
+
+class MediaPipeBoxDetector:
+    """MediaPipe face detection (BlazeFace): a box per face, mapped to the landmark face box."""
+
+    def __init__(self, config: DetectionConfig) -> None:
+        import mediapipe as mp
+
+        self._config = config
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1 if config.long_range else 0,
+            min_detection_confidence=config.min_detection_confidence,
+        )
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        height, width = rgb.shape[:2]
+        result = self._detector.process(np.ascontiguousarray(rgb))
+        detections = []
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            box = face_box_from_detection_box(
+                np.array(
+                    [
+                        rel.xmin * width,
+                        rel.ymin * height,
+                        (rel.xmin + rel.width) * width,
+                        (rel.ymin + rel.height) * height,
+                    ]
+                ),
+                self._config,
+            )
+            if box[2] > box[0] and box[3] > box[1]:
+                detections.append(Detection(box_xyxy=box, score=float(det.score[0])))
+        return select_faces(detections, width, height, self._config)
+
+    def close(self) -> None:
+        self._detector.close()
+
+
+def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -> np.ndarray:
+    """Map a BlazeFace box (eyes to mouth) to the crop policy's landmark face box."""
+    x0, y0, x1, y1 = (float(v) for v in box_xyxy)
+    side_x = (x1 - x0) * config.detection_box_scale
+    side_y = (y1 - y0) * config.detection_box_scale
+    cx = 0.5 * (x0 + x1)
+    cy = 0.5 * (y0 + y1) + config.detection_box_shift_y * (y1 - y0)
+    return np.array([cx - side_x / 2, cy - side_y / 2, cx + side_x / 2, cy + side_y / 2])
+
+
+def make_detector(config: DetectionConfig, static_images: bool = False) -> FaceDetector:
+    """The detector named by ``config.method``; ``static_images`` disables frame-to-frame tracking."""
+    if config.method == "face_mesh":
+        return MediaPipeFaceMeshDetector(config, static_images=static_images)
+    return MediaPipeBoxDetector(config)

@@ -1,0 +1,218 @@
+"""Camera geometry: intrinsics, back-projection, metric scale and head pose.
+
+Scale model (docs/ARCHITECTURE.md): the network predicts relative depth
+``d_rel = z / z_median``. Face pixels back-projected with relative depth along their
+camera rays give a face shaped correctly but scaled by ``1 / z_median``. A robust
+similarity (Umeyama inside RANSAC) from the canonical coordinates (x ``canonical_unit_m``
+metres for the average adult face) to those points has scale ``s = 1 / z_median``;
+so metric depth = ``d_rel / s``. The same fit gives the head pose (canonical face frame
+-> camera frame): ``X_cam = canonical_unit_m * R @ c + t``. Metric depth therefore
+assumes an average-sized face; its error is proportional to the real head-size deviation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from face_anything_ros.crop import CropBox, crop_intrinsics
+from face_anything_ros.runtime.config import GeometryConfig
+
+
+@dataclass(frozen=True)
+class Intrinsics:
+    """Pinhole intrinsics of an image (OpenCV convention: x right, y down, z forward)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+
+    def __post_init__(self) -> None:
+        values = (self.fx, self.fy, self.cx, self.cy)
+        if not all(
+            isinstance(v, int | float | np.floating | np.integer) and math.isfinite(v) for v in values
+        ):
+            raise ValueError(f"intrinsics must be finite numbers, got fx,fy,cx,cy={values}")
+        if self.fx <= 0 or self.fy <= 0:
+            raise ValueError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
+        if int(self.width) <= 0 or int(self.height) <= 0:
+            raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
+        """Square-pixel pinhole with the given horizontal field of view, centred principal point."""
+        if not 0.0 < hfov_deg < 180.0:
+            raise ValueError(f"horizontal FOV must be in (0, 180) degrees, got {hfov_deg}")
+        focal = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
+        return cls(fx=focal, fy=focal, cx=width / 2.0, cy=height / 2.0, width=int(width), height=int(height))
+
+    @classmethod
+    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> Intrinsics:
+        k = np.asarray(k, dtype=np.float64).reshape(3, 3)
+        return cls(fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], width=int(width), height=int(height))
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
+
+    def for_crop(self, box: CropBox, size: int) -> Intrinsics:
+        """Intrinsics of the ``size`` x ``size`` crop resampled from ``box``."""
+        fx, fy, cx, cy = crop_intrinsics(self.fx, self.fy, self.cx, self.cy, box, size)
+        return Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=size, height=size)
+
+
+def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
+    """(H, W, 3) rays with z = 1 through every pixel centre."""
+    u = (np.arange(intrinsics.width, dtype=np.float32) - intrinsics.cx) / intrinsics.fx
+    v = (np.arange(intrinsics.height, dtype=np.float32) - intrinsics.cy) / intrinsics.fy
+    rays = np.ones((intrinsics.height, intrinsics.width, 3), dtype=np.float32)
+    rays[..., 0] = u[None, :]
+    rays[..., 1] = v[:, None]
+    return rays
+
+
+def backproject(depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Camera-frame points (H, W, 3) from z-depth (H, W); NaN depth gives NaN points."""
+    return pixel_rays(intrinsics) * depth[..., None].astype(np.float32)
+
+
+def backproject_pixels(pixels: np.ndarray, depth: np.ndarray, intrinsics: Intrinsics) -> np.ndarray:
+    """Camera-frame points (N, 3) for sub-pixel positions (N, 2) with depths (N,)."""
+    x = (pixels[:, 0] - intrinsics.cx) / intrinsics.fx
+    y = (pixels[:, 1] - intrinsics.cy) / intrinsics.fy
+    return np.stack([x * depth, y * depth, depth], axis=1)
+
+
+def umeyama(
+    src: np.ndarray, dst: np.ndarray, weights: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Weighted similarity ``dst ~ s R src + t`` for batches: src, dst (K, N, 3), weights (K, N).
+
+    Returns scale (K,), rotation (K, 3, 3) (proper, det = +1), translation (K, 3).
+    """
+    if weights is None:
+        weights = np.ones(src.shape[:2])
+    w = weights / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
+    mu_src = np.einsum("kn,knd->kd", w, src)
+    mu_dst = np.einsum("kn,knd->kd", w, dst)
+    src_c = src - mu_src[:, None]
+    dst_c = dst - mu_dst[:, None]
+    cov = np.einsum("kn,kni,knj->kij", w, dst_c, src_c)
+    u, sigma, vt = np.linalg.svd(cov)
+    sign = np.sign(np.linalg.det(u) * np.linalg.det(vt))
+    sign[sign == 0] = 1.0
+    d = np.ones((len(src), 3))
+    d[:, 2] = sign
+    rotation = np.einsum("kij,kj,kjl->kil", u, d, vt)
+    var_src = np.einsum("kn,kn->k", w, (src_c**2).sum(axis=2))
+    scale = (sigma * d).sum(axis=1) / np.maximum(var_src, 1e-12)
+    translation = mu_dst - scale[:, None] * np.einsum("kij,kj->ki", rotation, mu_src)
+    return scale, rotation, translation
+
+
+@dataclass(frozen=True)
+class SimilarityFit:
+    scale: float
+    rotation: np.ndarray  # (3, 3)
+    translation: np.ndarray  # (3,)
+    inliers: np.ndarray  # (N,) bool
+    valid: bool
+
+
+def ransac_similarity(
+    src: np.ndarray,
+    dst: np.ndarray,
+    weights: np.ndarray,
+    threshold: np.ndarray | float,
+    config: GeometryConfig,
+) -> SimilarityFit:
+    """Robust similarity dst ~ s R src + t: RANSAC on minimal 3-point samples, weighted refit on inliers.
+
+    ``threshold`` is the inlier residual in dst units divided by the hypothesis scale (so it is
+    expressed in src units), which keeps it meaningful whatever the unknown scale is.
+    """
+    n = len(src)
+    rng = np.random.default_rng(config.seed)
+    samples = np.stack([rng.choice(n, size=3, replace=False) for _ in range(config.ransac_iterations)])
+    scale, rotation, translation = umeyama(src[samples], dst[samples])
+    predicted = scale[:, None, None] * np.einsum("kij,nj->kni", rotation, src) + translation[:, None]
+    residual = np.linalg.norm(predicted - dst[None], axis=2) / np.maximum(np.abs(scale), 1e-12)[:, None]
+    inlier_sets = (residual < threshold) & (scale[:, None] > 0)
+    score = (inlier_sets * weights[None]).sum(axis=1)
+    best = int(np.argmax(score))
+    inliers = inlier_sets[best]
+    s_best, r_best, t_best = float(scale[best]), rotation[best], translation[best]
+    for _ in range(2):  # refit on the inliers, then re-select inliers with the refined model
+        if inliers.sum() < 3:
+            break
+        s, r, t = umeyama(src[inliers][None], dst[inliers][None], weights[inliers][None])
+        s_best, r_best, t_best = float(s[0]), r[0], t[0]
+        residual = np.linalg.norm(s_best * src @ r_best.T + t_best - dst, axis=1) / max(abs(s_best), 1e-12)
+        inliers = residual < threshold
+    valid = bool(inliers.sum() >= max(3, config.min_inlier_ratio * n) and s_best > 0)
+    return SimilarityFit(scale=s_best, rotation=r_best, translation=t_best, inliers=inliers, valid=valid)
+
+
+@dataclass(frozen=True)
+class FaceGeometry:
+    """Metric scale and head pose of one face."""
+
+    median_depth_m: float  # metres per unit of relative depth (NaN when the fit failed)
+    rotation: np.ndarray  # (3, 3) canonical face frame -> camera
+    translation: np.ndarray  # (3,) metres, the canonical origin in the camera frame
+    scale: float  # metres per canonical unit (= canonical_unit_m: the average-face prior)
+    pose_valid: bool
+
+
+def invalid_geometry(config: GeometryConfig) -> FaceGeometry:
+    return FaceGeometry(
+        median_depth_m=float("nan"),
+        rotation=np.full((3, 3), np.nan),
+        translation=np.full(3, np.nan),
+        scale=config.canonical_unit_m,
+        pose_valid=False,
+    )
+
+
+def fit_face_geometry(
+    relative_depth: np.ndarray,
+    canonical: np.ndarray,
+    weight: np.ndarray,
+    intrinsics: Intrinsics,
+    config: GeometryConfig,
+) -> FaceGeometry:
+    """Metric scale and pose from crop-resolution maps (weight 0 = not a face pixel)."""
+    valid = (
+        (weight > 0)
+        & np.isfinite(relative_depth)
+        & (relative_depth > 0)
+        & np.isfinite(canonical).all(axis=-1)
+    )
+    rows, cols = np.nonzero(valid)
+    if len(rows) < config.min_fit_points:
+        return invalid_geometry(config)
+    if len(rows) > config.max_fit_points:
+        pick = np.random.default_rng(config.seed).choice(len(rows), size=config.max_fit_points, replace=False)
+        rows, cols = rows[pick], cols[pick]
+    pixels = np.stack([cols, rows], axis=1).astype(np.float64)
+    points_rel = backproject_pixels(pixels, relative_depth[rows, cols].astype(np.float64), intrinsics)
+    src = canonical[rows, cols].astype(np.float64) * config.canonical_unit_m
+    fit = ransac_similarity(
+        src, points_rel, weight[rows, cols].astype(np.float64), config.ransac_inlier_threshold_m, config
+    )
+    median_depth = 1.0 / fit.scale if fit.scale > 0 else float("nan")
+    pose_valid = fit.valid and config.min_depth_m <= median_depth <= config.max_depth_m
+    if not pose_valid:
+        return invalid_geometry(config)
+    return FaceGeometry(
+        median_depth_m=median_depth,
+        rotation=fit.rotation,
+        translation=fit.translation * median_depth,
+        scale=config.canonical_unit_m,
+        pose_valid=True,
+    )

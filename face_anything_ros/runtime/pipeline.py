@@ -1,0 +1,327 @@
+"""The runtime data path in one place: frame -> faces -> crops -> model -> geometry -> maps -> tracks.
+
+``FacePipeline.process`` is what the ROS node, the offline CLI, ``evaluate`` and ``bench``
+call per frame. Everything per face is done at crop resolution (fast, independent of the
+image size) and only the final maps are pasted into the frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from face_anything_ros.crop import CropBox, crop_affine
+from face_anything_ros.face_template import load_face_template
+from face_anything_ros.runtime.backends import BackendChain
+from face_anything_ros.runtime.config import PipelineConfig
+from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
+from face_anything_ros.runtime.geometry import (
+    FaceGeometry,
+    Intrinsics,
+    backproject_pixels,
+    fit_face_geometry,
+    invalid_geometry,
+)
+from face_anything_ros.runtime.ids import IdAssigner, Track
+from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
+from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
+from face_anything_ros.runtime.tracking import (
+    OneEuroFilter,
+    build_query_set,
+    locate_canonical,
+    template_vertex_normals,
+)
+
+LOGGER = logging.getLogger(__name__)
+
+STAGES = ("detect", "preprocess", "model", "geometry", "postprocess", "tracking", "total")
+
+
+@dataclass
+class FaceResult:
+    """One face in one frame (camera frame: OpenCV, metres)."""
+
+    track_id: int
+    age: int  # frames since this id first appeared
+    box_xyxy: np.ndarray  # (4,) face box, image pixels
+    score: float  # detector confidence (NaN: the face-mesh detector exposes none)
+    rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
+    translation: np.ndarray  # (3,) metres
+    scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
+    pose_valid: bool
+    median_depth_m: float  # metric median depth of the face pixels (NaN when pose_valid is False)
+    query_names: tuple[str, ...]
+    query_canonical: np.ndarray  # (N, 3)
+    query_pixels: np.ndarray  # (N, 2) x, y image pixels (NaN: not found)
+    query_points: np.ndarray  # (N, 3) camera frame metres (NaN: unknown)
+    query_visible: np.ndarray  # (N,) bool
+    mesh_vertices: np.ndarray  # (468, 3) template vertices placed by canonical lookup, camera frame
+    mesh_visible: np.ndarray  # (468,) bool
+    crop_box: CropBox
+
+
+@dataclass
+class FrameResult:
+    stamp_s: float
+    depth: np.ndarray  # (H, W) float32 metres, NaN off-face
+    canonical: np.ndarray  # (H, W, 3) float32, NaN off-face
+    mask: np.ndarray  # (H, W) bool
+    confidence: np.ndarray  # (H, W) float32, 0 off-face
+    faces: list[FaceResult]
+    intrinsics: Intrinsics
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+class _StageTimer:
+    def __init__(self) -> None:
+        self.timings: dict[str, float] = dict.fromkeys(STAGES, 0.0)
+        self._start = self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] += (now - self._last) * 1e3
+        self._last = now
+
+    def finish(self) -> dict[str, float]:
+        self.timings["total"] = (time.perf_counter() - self._start) * 1e3
+        return self.timings
+
+
+class FacePipeline:
+    """Stateful per-stream processor (keeps track ids, detector tracking and filters)."""
+
+    def __init__(
+        self,
+        config: PipelineConfig | None = None,
+        model: torch.nn.Module | None = None,
+        detector: FaceDetector | None = None,
+    ) -> None:
+        self.config = (config or PipelineConfig()).validate()
+        if model is None:
+            from face_anything_ros.model import load_model
+
+            model = load_model(self.config.weights, device="cpu")
+        model_config = getattr(model, "config", None)
+        self.input_size = int(getattr(model_config, "image_size", 128))
+        self._backend = BackendChain(model, self.config.backend, self.input_size)
+        self._detector = detector if detector is not None else make_detector(self.config.detection)
+        self._ids = IdAssigner(self.config.ids)
+        self._queries = build_query_set(self.config.tracking)
+        template = load_face_template()
+        self._lookup_canonical = np.concatenate([self._queries.canonical, template.canonical]).astype(
+            np.float64
+        )
+        self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
+        self._num_queries = len(self._queries.names)
+        self._filters: dict[int, OneEuroFilter] = {}
+        self._warned_default_intrinsics = False
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend.name
+
+    @property
+    def backend_description(self) -> str:
+        return self._backend.describe()
+
+    @property
+    def backend_failures(self) -> list[str]:
+        return list(self._backend.failures)
+
+    @property
+    def query_names(self) -> tuple[str, ...]:
+        return self._queries.names
+
+    def reset(self) -> None:
+        """Forget ids and filter state (e.g. when a stream restarts)."""
+        self._ids.reset()
+        self._filters.clear()
+
+    def close(self) -> None:
+        self._detector.close()
+
+    def process(
+        self,
+        frame: np.ndarray,
+        intrinsics: Intrinsics | None = None,
+        stamp_s: float = 0.0,
+        detections: list[Detection] | None = None,
+    ) -> FrameResult:
+        """Process one frame (uint8 RGB; grey and RGBA are converted, see ``to_rgb_uint8``).
+
+        ``detections`` bypasses the detector (boxes from elsewhere, e.g. ground truth).
+        Raises ``InvalidFrameError`` for unusable frames and ``ValueError`` for intrinsics
+        that do not fit the frame.
+        """
+        timer = _StageTimer()
+        rgb = to_rgb_uint8(frame)
+        height, width = rgb.shape[:2]
+        intrinsics = self._intrinsics_for(intrinsics, width, height)
+        if detections is None:
+            detections = self._detector.detect(rgb)
+        detections = detections[: self.config.detection.max_faces]
+        tracks = self._ids.update(np.array([d.box_xyxy for d in detections]).reshape(-1, 4))
+        self._drop_dead_filters()
+        timer.lap("detect")
+        maps = FrameMaps.empty(height, width)
+        faces: list[FaceResult] = []
+        if detections:
+            images, boxes = crop_batch(
+                rgb, [d.box_xyxy for d in detections], self.input_size, self.config.crop_scale
+            )
+            timer.lap("preprocess")
+            outputs = self._backend(images)
+            timer.lap("model")
+            crops = split_crop_maps(outputs, self.config.mask_threshold)
+            crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
+            weights = [self._weight(crop) for crop in crops]
+            geometries = [
+                fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
+                if w.any()
+                else invalid_geometry(self.config.geometry)
+                for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
+            ]
+            timer.lap("geometry")
+            paste_faces(
+                maps, crops, boxes, [g.median_depth_m for g in geometries], self.config.mask_threshold
+            )
+            timer.lap("postprocess")
+            faces = [
+                self._face_result(*parts, stamp_s)
+                for parts in zip(
+                    detections, tracks, boxes, crops, weights, crop_intrinsics, geometries, strict=True
+                )
+            ]
+            timer.lap("tracking")
+        return FrameResult(
+            stamp_s=stamp_s,
+            depth=maps.depth,
+            canonical=maps.canonical,
+            mask=maps.mask,
+            confidence=maps.confidence,
+            faces=faces,
+            intrinsics=intrinsics,
+            timings_ms=timer.finish(),
+        )
+
+    def _intrinsics_for(self, intrinsics: Intrinsics | None, width: int, height: int) -> Intrinsics:
+        if intrinsics is None:
+            if not self._warned_default_intrinsics:
+                LOGGER.warning(
+                    "no camera intrinsics given: assuming a pinhole with %.0f deg horizontal field of view",
+                    self.config.geometry.default_hfov_deg,
+                )
+                self._warned_default_intrinsics = True
+            return Intrinsics.from_fov(width, height, self.config.geometry.default_hfov_deg)
+        if not isinstance(intrinsics, Intrinsics):
+            raise ValueError(
+                f"intrinsics must be an Intrinsics instance or None, got {type(intrinsics).__name__}"
+            )
+        if (intrinsics.width, intrinsics.height) != (width, height):
+            raise ValueError(
+                f"intrinsics are for {intrinsics.width}x{intrinsics.height} but the frame is {width}x{height}"
+            )
+        return intrinsics
+
+    def _weight(self, crop: CropMaps) -> np.ndarray:
+        """Per-pixel reliability used by the pose fit and the lookup: mask x confidence."""
+        usable = crop.mask & (crop.confidence > self.config.tracking.min_confidence)
+        return np.where(usable, crop.confidence, 0.0).astype(np.float32)
+
+    def _face_result(
+        self,
+        detection: Detection,
+        track: Track,
+        box: CropBox,
+        crop: CropMaps,
+        weight: np.ndarray,
+        crop_intrinsics: Intrinsics,
+        geometry: FaceGeometry,
+        stamp_s: float,
+    ) -> FaceResult:
+        tracking = self.config.tracking
+        crop_pixels, found = locate_canonical(
+            crop.canonical, weight, self._lookup_canonical, tracking.max_canonical_distance
+        )
+        metric_depth = sample_bilinear(crop.relative_depth, crop_pixels) * geometry.median_depth_m
+        points = backproject_pixels(crop_pixels, metric_depth, crop_intrinsics)
+        visible = found & self._facing(geometry, points)
+        image_pixels = crop_to_image_pixels(crop_pixels, box, self.input_size)
+        n = self._num_queries
+        query_pixels = image_pixels[:n]
+        if tracking.smoothing:
+            query_pixels = self._filters.setdefault(
+                track.track_id,
+                OneEuroFilter(
+                    tracking.one_euro_min_cutoff_hz, tracking.one_euro_beta, tracking.one_euro_d_cutoff_hz
+                ),
+            )(query_pixels, stamp_s)
+        return FaceResult(
+            track_id=track.track_id,
+            age=track.age,
+            box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
+            score=detection.score,
+            rotation=geometry.rotation,
+            translation=geometry.translation,
+            scale=geometry.scale,
+            pose_valid=geometry.pose_valid,
+            median_depth_m=geometry.median_depth_m,
+            query_names=self._queries.names,
+            query_canonical=self._queries.canonical,
+            query_pixels=query_pixels,
+            query_points=points[:n],
+            query_visible=visible[:n],
+            mesh_vertices=points[n:],
+            mesh_visible=visible[n:],
+            crop_box=box,
+        )
+
+    def _facing(self, geometry: FaceGeometry, points: np.ndarray) -> np.ndarray:
+        """True where the query's template normal, rotated by the head pose, faces the camera."""
+        if not geometry.pose_valid:
+            return np.ones(len(points), dtype=bool)  # unknown pose: do not reject on facing
+        normals = self._lookup_normals @ geometry.rotation.T
+        view = -points / np.maximum(np.linalg.norm(points, axis=1, keepdims=True), 1e-12)
+        cosine = np.einsum("ij,ij->i", normals, view)
+        return ~(cosine < self.config.tracking.min_facing_cos)  # NaN points are not rejected here
+
+    def _drop_dead_filters(self) -> None:
+        live = {t.track_id for t in self._ids.tracks}
+        for track_id in list(self._filters):
+            if track_id not in live:
+                del self._filters[track_id]
+
+
+def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Map crop pixel coordinates (N, 2) to image pixel coordinates (inverse of crop_affine)."""
+    affine = crop_affine(box, size)
+    scale = affine[0, 0]
+    return (pixels - affine[:, 2][None, :]) / scale
+
+
+def sample_bilinear(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Bilinear samples of (H, W) at (N, 2) x, y; falls back to the nearest pixel next to NaNs."""
+    height, width = image.shape
+    values = np.full(len(pixels), np.nan)
+    finite = np.isfinite(pixels).all(axis=1)
+    if not finite.any():
+        return values
+    x = np.clip(pixels[finite, 0], 0, width - 1)
+    y = np.clip(pixels[finite, 1], 0, height - 1)
+    x0 = np.minimum(np.floor(x).astype(int), width - 2) if width > 1 else np.zeros(len(x), int)
+    y0 = np.minimum(np.floor(y).astype(int), height - 2) if height > 1 else np.zeros(len(y), int)
+    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
+    fx, fy = x - x0, y - y0
+    bilinear = (
+        image[y0, x0] * (1 - fx) * (1 - fy)
+        + image[y0, x1] * fx * (1 - fy)
+        + image[y1, x0] * (1 - fx) * fy
+        + image[y1, x1] * fx * fy
+    )
+    nearest = image[np.rint(y).astype(int), np.rint(x).astype(int)]
+    values[finite] = np.where(np.isfinite(bilinear), bilinear, nearest)
+    return values

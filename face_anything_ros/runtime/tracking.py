@@ -1,0 +1,175 @@
+"""Dense tracking by canonical lookup.
+
+A tracked point is a fixed canonical coordinate. In each frame it is found at the pixel
+whose predicted canonical coordinate is nearest (k-d tree over the valid pixels), then
+refined to sub-pixel precision by fitting the canonical field linearly in the pixel's 3x3
+neighbourhood and solving for the offset that reaches the query. It is visible when the
+nearest predicted coordinate is close enough and the pixel's weight (mask x confidence) is
+positive; the pipeline adds a normal-facing test from the head pose.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from face_anything_ros.face_template import NAMED_LANDMARKS, load_face_template
+from face_anything_ros.runtime.config import TrackingConfig
+
+DEFAULT_MAX_CANONICAL_DISTANCE = 0.05  # canonical units (5 mm on an average face)
+_NEIGHBOUR_OFFSETS = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.int64)
+
+
+def locate_canonical(
+    canonical_map: np.ndarray,
+    weight_map: np.ndarray,
+    queries: np.ndarray,
+    max_distance: float = DEFAULT_MAX_CANONICAL_DISTANCE,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Find canonical ``queries`` (N, 3) in a canonical map (H, W, 3).
+
+    ``weight_map`` (H, W): 0 (or NaN) marks invalid pixels. Returns sub-pixel positions
+    (N, 2) as (x, y) pixel-centre coordinates (NaN when no valid pixel exists) and
+    visibility (N,) (nearest canonical within ``max_distance``).
+    """
+    queries = np.asarray(queries, dtype=np.float64).reshape(-1, 3)
+    weight = np.nan_to_num(np.asarray(weight_map, dtype=np.float64), nan=0.0)
+    valid = (weight > 0) & np.isfinite(canonical_map).all(axis=-1)
+    pixels = np.full((len(queries), 2), np.nan)
+    visible = np.zeros(len(queries), dtype=bool)
+    rows, cols = np.nonzero(valid)
+    if len(rows) == 0 or len(queries) == 0:
+        return pixels, visible
+    values = canonical_map[rows, cols].astype(np.float64)
+    distance, nearest = cKDTree(values).query(queries, k=1)
+    px, py = cols[nearest], rows[nearest]
+    offset = _subpixel_offsets(canonical_map, valid, px, py, queries)
+    pixels[:, 0] = px + offset[:, 0]
+    pixels[:, 1] = py + offset[:, 1]
+    visible = distance <= max_distance
+    return pixels, visible
+
+
+def _subpixel_offsets(
+    canonical_map: np.ndarray, valid: np.ndarray, px: np.ndarray, py: np.ndarray, queries: np.ndarray
+) -> np.ndarray:
+    """Offsets (N, 2) in [-1, 1] from a weighted least-squares linear fit of the 3x3 neighbourhood."""
+    height, width = valid.shape
+    nx = px[:, None] + _NEIGHBOUR_OFFSETS[None, :, 0]
+    ny = py[:, None] + _NEIGHBOUR_OFFSETS[None, :, 1]
+    inside = (nx >= 0) & (nx < width) & (ny >= 0) & (ny < height)
+    nxc, nyc = np.clip(nx, 0, width - 1), np.clip(ny, 0, height - 1)
+    use = inside & valid[nyc, nxc]
+    values = np.where(use[..., None], canonical_map[nyc, nxc].astype(np.float64), 0.0)  # (N, 9, 3)
+    w = use.astype(np.float64)
+    design = np.concatenate(
+        [np.ones((*w.shape, 1)), np.broadcast_to(_NEIGHBOUR_OFFSETS, (*w.shape, 2))], axis=2
+    )
+    # Normal equations of c(dx, dy) = c0 + J [dx, dy] over the valid neighbours.
+    ata = np.einsum("nk,nki,nkj->nij", w, design, design)
+    atb = np.einsum("nk,nki,nkc->nic", w, design, values)
+    enough = use.sum(axis=1) >= 4
+    ata[~enough] = np.eye(3)
+    coeffs = np.linalg.solve(ata + 1e-9 * np.eye(3), atb)  # (N, 3, 3): rows c0, d/dx, d/dy
+    c0, jac = coeffs[:, 0, :], coeffs[:, 1:, :].transpose(0, 2, 1)  # jac (N, 3, 2)
+    rhs = queries - c0
+    jtj = np.einsum("nci,ncj->nij", jac, jac) + 1e-9 * np.eye(2)
+    jtr = np.einsum("nci,nc->ni", jac, rhs)
+    offset = np.linalg.solve(jtj, jtr[..., None])[..., 0]
+    offset[~enough | ~np.isfinite(offset).all(axis=1)] = 0.0
+    return np.clip(offset, -1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class QuerySet:
+    """The canonical points tracked on every face."""
+
+    names: tuple[str, ...]
+    canonical: np.ndarray  # (N, 3) float32
+    normals: np.ndarray  # (N, 3) unit template normals, canonical frame (for the facing test)
+
+
+def template_vertex_normals() -> np.ndarray:
+    """Unit per-vertex normals of the template, pointing out of the face (towards +z)."""
+    template = load_face_template()
+    v = template.canonical.astype(np.float64)
+    tri = template.faces
+    face_normals = np.cross(v[tri[:, 1]] - v[tri[:, 0]], v[tri[:, 2]] - v[tri[:, 0]])
+    normals = np.zeros_like(v)
+    for corner in range(3):
+        np.add.at(normals, tri[:, corner], face_normals)
+    if normals[:, 2].sum() < 0:  # orient outward (the face looks along +z)
+        normals = -normals
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def build_query_set(config: TrackingConfig) -> QuerySet:
+    """Named landmarks, then (optionally) every template vertex, then the extra points."""
+    template = load_face_template()
+    vertex_normals = template_vertex_normals()
+    names: list[str] = []
+    canonical: list[np.ndarray] = []
+    normals: list[np.ndarray] = []
+    landmark_names = list(NAMED_LANDMARKS) if config.landmarks is None else list(config.landmarks)
+    for name in landmark_names:
+        index = NAMED_LANDMARKS[name]
+        names.append(name)
+        canonical.append(template.canonical[index])
+        normals.append(vertex_normals[index])
+    if config.dense_vertices:
+        for index in range(template.num_vertices):
+            names.append(f"vertex_{index}")
+            canonical.append(template.canonical[index])
+            normals.append(vertex_normals[index])
+    if config.extra_queries:
+        tree = cKDTree(template.canonical)
+        for k, point in enumerate(config.extra_queries):
+            names.append(f"extra_{k}")
+            canonical.append(np.asarray(point, dtype=np.float32))
+            normals.append(vertex_normals[tree.query(point)[1]])
+    return QuerySet(
+        names=tuple(names),
+        canonical=np.asarray(canonical, dtype=np.float32).reshape(-1, 3),
+        normals=np.asarray(normals, dtype=np.float64).reshape(-1, 3),
+    )
+
+
+class OneEuroFilter:
+    """One-Euro filter (Casiez et al. 2012) over arrays: adaptive low-pass, little lag when moving."""
+
+    def __init__(self, min_cutoff_hz: float, beta: float, d_cutoff_hz: float) -> None:
+        self._min_cutoff = min_cutoff_hz
+        self._beta = beta
+        self._d_cutoff = d_cutoff_hz
+        self._previous: np.ndarray | None = None
+        self._derivative: np.ndarray | None = None
+        self._stamp: float | None = None
+
+    @staticmethod
+    def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+        tau = 1.0 / (2.0 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, value: np.ndarray, stamp_s: float) -> np.ndarray:
+        value = np.asarray(value, dtype=np.float64)
+        if (
+            self._previous is None
+            or self._stamp is None
+            or stamp_s <= self._stamp
+            or value.shape != self._previous.shape
+        ):
+            self._previous, self._derivative, self._stamp = value.copy(), np.zeros_like(value), stamp_s
+            return value
+        dt = stamp_s - self._stamp
+        derivative = (value - self._previous) / dt
+        derivative = np.where(np.isfinite(derivative), derivative, 0.0)
+        a_d = self._alpha(self._d_cutoff, dt)
+        self._derivative = a_d * derivative + (1 - a_d) * self._derivative
+        cutoff = self._min_cutoff + self._beta * np.abs(self._derivative)
+        a = self._alpha(cutoff, dt)
+        filtered = np.where(np.isfinite(self._previous), a * value + (1 - a) * self._previous, value)
+        self._previous, self._stamp = filtered, stamp_s
+        return filtered
