@@ -1,0 +1,76 @@
+"""A contact sheet (one PNG) of synthetic sequences: frames, canonical colour map, depth, tracks."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from face_anything_ros.face_template import canonical_to_rgb
+from face_anything_ros.sequence_format import SequenceData
+
+TILE = 160
+FRAMES_PER_ROW = 3
+
+
+def depth_to_rgb(depth: np.ndarray) -> np.ndarray:
+    """Turbo colour map of the finite depths (near = red), black where NaN."""
+    out = np.zeros((*depth.shape, 3), np.uint8)
+    finite = np.isfinite(depth)
+    if finite.any():
+        lo, hi = np.percentile(depth[finite], [1, 99])
+        scaled = np.nan_to_num(np.clip((hi - depth) / max(hi - lo, 1e-6), 0, 1))
+        colour = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
+        out[finite] = colour[finite]
+    return out
+
+
+def _tile(image: np.ndarray) -> np.ndarray:
+    h, w = image.shape[:2]
+    scale = TILE / max(h, w)
+    resized = cv2.resize(
+        image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA
+    )
+    canvas = np.zeros((TILE, TILE, 3), np.uint8)
+    canvas[: resized.shape[0], : resized.shape[1]] = resized
+    return canvas
+
+
+def _frame_with_tracks(seq: SequenceData, t: int) -> np.ndarray:
+    frame = seq.frames[t].copy()
+    if seq.tracks is not None and seq.visible is not None:
+        radius = max(1, round(max(frame.shape[:2]) / 200))
+        for (x, y), vis in zip(seq.tracks[t], seq.visible[t], strict=True):
+            if vis:
+                cv2.circle(frame, (round(float(x)), round(float(y))), radius, (0, 255, 0), -1)
+    return frame
+
+
+def contact_sheet(sequences: list[SequenceData]) -> np.ndarray:
+    """Rows = sequences; each row shows FRAMES_PER_ROW frames as (frame+tracks, canonical, depth)."""
+    rows = []
+    for seq in sequences:
+        idx = np.linspace(0, seq.num_frames - 1, min(FRAMES_PER_ROW, seq.num_frames)).round().astype(int)
+        tiles = []
+        for t in idx:
+            tiles.append(_tile(_frame_with_tracks(seq, int(t))))
+            if seq.canonical is not None:
+                tiles.append(_tile(canonical_to_rgb(seq.canonical[t])))
+            if seq.depth is not None:
+                tiles.append(_tile(depth_to_rgb(seq.depth[t])))
+        rows.append(np.concatenate(tiles, axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
+    return np.concatenate(rows, axis=0)
+
+
+def crops_sheet(batch: dict[str, np.ndarray], columns: int = 8) -> np.ndarray:
+    """Grid of training crops: image row, canonical row, depth row per group of ``columns``."""
+    n = batch["image"].shape[0]
+    rows = []
+    for start in range(0, n, columns):
+        sl = slice(start, min(n, start + columns))
+        rows.append(np.concatenate(list(batch["image"][sl]), axis=1))
+        rows.append(np.concatenate(list(canonical_to_rgb(batch["canonical"][sl])), axis=1))
+        rows.append(np.concatenate([depth_to_rgb(d) for d in batch["depth"][sl]], axis=1))
+    width = max(r.shape[1] for r in rows)
+    return np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)

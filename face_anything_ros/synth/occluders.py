@@ -1,0 +1,149 @@
+"""2D occluders drawn over the rendered faces (hands, hair strands, glasses, face masks, objects).
+
+They lie in front of everything, so the pixels they cover lose their face ground truth
+(mask 0, NaN depth/canonical) and tracked points beneath them become invisible. Each
+occluder is sampled once per face and drawn every frame relative to the face's
+projected landmarks, so it moves with the face (or drifts, for hands/objects).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from face_anything_ros.synth.config import SynthConfig
+from face_anything_ros.synth.mesh import FACE_OVAL
+
+RIGHT_EYE_CORNERS = (33, 133)
+LEFT_EYE_CORNERS = (362, 263)
+NOSE_BRIDGE = 6
+KINDS = ("hand", "strands", "glasses", "mask", "object")
+
+
+@dataclass
+class Occluder:
+    kind: str
+    colour: np.ndarray  # (3,) display RGB in [0, 1]
+    params: dict = field(default_factory=dict)
+
+
+def sample_occluders(
+    rng: np.random.Generator, config: SynthConfig, hair_colour: np.ndarray, skin_colour: np.ndarray
+) -> list[Occluder]:
+    out: list[Occluder] = []
+    if rng.random() < config.glasses_probability:
+        out.append(
+            Occluder(
+                "glasses",
+                rng.uniform(0, 0.5, 3) if rng.random() < 0.7 else rng.uniform(0, 1, 3),
+                {
+                    "thickness": rng.uniform(0.012, 0.04),
+                    "tint": rng.uniform(0, 0.5),
+                    "round": rng.uniform(0.6, 1.0),
+                },
+            )
+        )
+    if rng.random() < config.occluder_probability:
+        kind = str(rng.choice(["hand", "strands", "mask", "object", "hand"]))
+        colour = {
+            "hand": skin_colour * rng.uniform(0.8, 1.2, 3),
+            "strands": hair_colour,
+            "mask": rng.choice([[0.85, 0.9, 0.95], [0.4, 0.6, 0.8], [0.1, 0.1, 0.12], rng.uniform(0, 1, 3)]),
+            "object": rng.uniform(0, 1, 3),
+        }[kind]
+        params = {
+            "anchor": rng.uniform(-0.6, 0.6, 2),
+            "drift": rng.normal(0, 0.01, 2),
+            "size": rng.uniform(0.3, 0.8),
+            "angle": rng.uniform(0, 360),
+            "seed": int(rng.integers(1 << 30)),
+        }
+        out.append(Occluder(kind, np.clip(np.asarray(colour, np.float64), 0, 1), params))
+    return out
+
+
+def _pt(p: np.ndarray) -> tuple[int, int]:
+    return round(float(p[0]) * 16), round(float(p[1]) * 16)  # 4-bit sub-pixel for cv2 shift=4
+
+
+def draw_occluders(
+    image: np.ndarray,
+    covered: np.ndarray,
+    occluders: list[Occluder],
+    landmarks_px: np.ndarray,
+    frame: int,
+    yaw_deg: float,
+) -> None:
+    """Draw ``occluders`` for one face into ``image`` (H, W, 3 float) and ``covered`` (H, W bool), in place."""
+    if not occluders:
+        return
+    lo, hi = landmarks_px.min(axis=0), landmarks_px.max(axis=0)
+    center, extent = 0.5 * (lo + hi), float(np.max(hi - lo))
+    for occ in occluders:
+        layer = np.zeros(covered.shape, np.uint8)
+        p = occ.params
+        if occ.kind == "glasses":
+            if abs(yaw_deg) > 55:
+                continue
+            t = max(1, round(p["thickness"] * extent))
+            for a, b in (RIGHT_EYE_CORNERS, LEFT_EYE_CORNERS):
+                c = 0.5 * (landmarks_px[a] + landmarks_px[b])
+                half = 0.75 * np.linalg.norm(landmarks_px[a] - landmarks_px[b])
+                angle = float(np.degrees(np.arctan2(*(landmarks_px[b] - landmarks_px[a])[::-1])))
+                axes = (int(half * 16), int(half * p["round"] * 0.8 * 16))
+                if p["tint"] > 0.05:
+                    lens = np.zeros_like(layer)
+                    cv2.ellipse(lens, _pt(c), axes, angle, 0, 360, 255, -1, cv2.LINE_AA, 4)
+                    image[lens > 0] *= 1 - p["tint"] * 0.6
+                cv2.ellipse(layer, _pt(c), axes, angle, 0, 360, 255, t, cv2.LINE_AA, 4)
+            cv2.line(layer, _pt(landmarks_px[133]), _pt(landmarks_px[362]), 255, t, cv2.LINE_AA, 4)
+            for eye, ear in ((33, 234), (263, 454)):
+                cv2.line(layer, _pt(landmarks_px[eye]), _pt(landmarks_px[ear]), 255, t, cv2.LINE_AA, 4)
+        elif occ.kind == "mask":
+            pts = np.concatenate([landmarks_px[list(FACE_OVAL[8:29])], landmarks_px[[NOSE_BRIDGE]]])
+            hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
+            cv2.fillConvexPoly(layer, hull, 255, cv2.LINE_AA, 4)
+        else:
+            rng = np.random.default_rng(p["seed"])
+            anchor = center + (p["anchor"] + p["drift"] * frame) * extent * 0.5
+            size = p["size"] * extent * 0.5
+            if occ.kind == "hand":
+                cv2.ellipse(layer, _pt(anchor), (int(size * 0.6 * 16), int(size * 0.45 * 16)), p["angle"], 0, 360, 255, -1,
+                            cv2.LINE_AA, 4)  # fmt: skip
+                base_angle = np.radians(p["angle"])
+                for k in range(4):
+                    a = base_angle + (k - 1.5) * 0.3
+                    tip = anchor + size * 1.3 * np.array([np.cos(a), np.sin(a)])
+                    cv2.line(layer, _pt(anchor), _pt(tip), 255, max(1, int(size * 0.22)), cv2.LINE_AA, 4)
+            elif occ.kind == "strands":
+                top = landmarks_px[10]
+                for _ in range(int(rng.integers(3, 15))):
+                    x = top + rng.normal(0, 0.25, 2) * extent
+                    pts = [x]
+                    for _ in range(6):
+                        x = x + np.array([rng.normal(0, 0.04), rng.uniform(0.03, 0.09)]) * extent
+                        pts.append(x)
+                    poly = np.round(np.asarray(pts) * 16).astype(np.int32)
+                    cv2.polylines(
+                        layer,
+                        [poly],
+                        False,
+                        255,
+                        max(1, int(extent * rng.uniform(0.004, 0.02))),
+                        cv2.LINE_AA,
+                        4,
+                    )
+            else:  # object: a random polygon (cup, phone, microphone …)
+                n = int(rng.integers(3, 7))
+                pts = anchor + rng.normal(0, 1, (n, 2)) * size * 0.6
+                hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
+                cv2.fillConvexPoly(layer, hull, 255, cv2.LINE_AA, 4)
+        hit = layer > 127
+        if not hit.any():
+            continue
+        ys = np.nonzero(hit)[0]
+        shade = 0.75 + 0.35 * (ys - ys.min()) / max(1, ys.max() - ys.min())  # a little top-down shading
+        image[hit] = np.clip(occ.colour[None] * shade[:, None], 0, 1)
+        covered |= hit

@@ -1,0 +1,136 @@
+"""Render batches of frames with one or more heads: image (linear RGB) plus exact GT maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from face_anything_ros.synth.appearance import PixelInputs, shade_pixels
+from face_anything_ros.synth.mesh import LABEL_MOUTH, RenderMesh
+from face_anything_ros.synth.raster import rasterize
+
+# pixels per rasteriser call (bounds memory of the candidate-pixel tensors)
+MAX_PIXELS_PER_CALL = 1 << 21
+
+
+@dataclass
+class RenderedFrames:
+    """Linear RGB and ground truth for N frames (numpy)."""
+
+    rgb: np.ndarray  # (N, H, W, 3) float32 linear, background where nothing was drawn
+    depth: np.ndarray  # (N, H, W) float32 z of the visible face surface, NaN elsewhere
+    canonical: np.ndarray  # (N, H, W, 3) float32, NaN off-face
+    mask: np.ndarray  # (N, H, W) bool visible face surface (not mouth cavity, head shell, hair)
+    zbuffer: np.ndarray  # (N, H, W) float32 z of any surface (inf on background)
+    triangle: np.ndarray  # (N, H, W) int64 global triangle id (head m: m*F + f), -1 background
+
+
+class MeshRenderer:
+    """Holds the static per-vertex attributes of one render mesh as tensors."""
+
+    def __init__(self, mesh: RenderMesh, noise_volume: torch.Tensor) -> None:
+        self.mesh = mesh
+        self.faces = torch.from_numpy(np.array(mesh.faces))
+        self.labels = torch.from_numpy(np.asarray(mesh.labels).astype(np.int64))
+        canonical = np.nan_to_num(np.asarray(mesh.canonical), nan=0.0)
+        self.static = torch.from_numpy(
+            np.concatenate(
+                [np.asarray(mesh.vertices_cm), mesh.uvs, canonical, mesh.mouth_v[:, None]], axis=1
+            ).astype(np.float32)
+        )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
+        self.noise = noise_volume
+
+    def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
+        tri = verts[:, faces]  # (N, F, 3, 3)
+        fn = torch.cross(tri[:, :, 1] - tri[:, :, 0], tri[:, :, 2] - tri[:, :, 0], dim=-1)
+        normals = torch.zeros_like(verts)
+        for corner in range(3):
+            normals.index_add_(1, faces[:, corner], fn)
+        return torch.nn.functional.normalize(normals, dim=-1)
+
+    def render(
+        self,
+        verts_cam: np.ndarray,  # (N, M, V, 3) metres, camera frame
+        intrinsics: np.ndarray,  # (N, 4) fx fy cx cy
+        height: int,
+        width: int,
+        background: np.ndarray,  # (N, H, W, 3) linear
+        people: np.ndarray,  # (N, M, P) appearance vectors
+        gaze: np.ndarray,  # (N, M, 2)
+        lights: np.ndarray,  # (N, M, 10)
+    ) -> RenderedFrames:
+        n = verts_cam.shape[0]
+        chunk = max(1, MAX_PIXELS_PER_CALL // (height * width))
+        parts = [
+            self._render_chunk(
+                verts_cam[s : s + chunk], intrinsics[s : s + chunk], height, width, background[s : s + chunk],
+                people[s : s + chunk], gaze[s : s + chunk], lights[s : s + chunk],
+            )
+            for s in range(0, n, chunk)
+        ]  # fmt: skip
+        return RenderedFrames(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in RenderedFrames.__annotations__)
+        )
+
+    def _render_chunk(
+        self, verts_cam, intrinsics, height, width, background, people, gaze, lights
+    ) -> RenderedFrames:
+        n, m, v, _ = verts_cam.shape
+        num_faces = self.faces.shape[0]
+        verts = torch.from_numpy(np.ascontiguousarray(verts_cam, dtype=np.float32)).view(n, m * v, 3)
+        k = torch.from_numpy(np.asarray(intrinsics, dtype=np.float32))
+        fx, fy, cx, cy = (k[:, i : i + 1] for i in range(4))
+        z = verts[..., 2]
+        screen = torch.stack([fx * verts[..., 0] / z + cx, fy * verts[..., 1] / z + cy, z], dim=-1)
+        faces = (self.faces[None] + (torch.arange(m) * v).view(m, 1, 1)).view(-1, 3)
+        frags = rasterize(screen, faces, height, width)
+        tri = frags.triangle.view(-1)
+        hit = (tri >= 0).nonzero(as_tuple=True)[0]
+        frame = hit // (height * width)
+        rest = hit % (height * width)
+        py, px = (rest // width).float(), (rest % width).float()
+        t = tri[hit]
+        head, local = t // num_faces, t % num_faces
+        corner = self.faces[local]  # (P, 3) local vertex ids
+        bary = frags.bary.view(-1, 3)[hit]
+        static = (self.static[corner] * bary[..., None]).sum(1)
+        normals = self.vertex_normals(verts, faces)
+        normal = (normals[frame[:, None], corner + (head * v)[:, None]] * bary[..., None]).sum(1)
+        normal = torch.nn.functional.normalize(normal, dim=1)
+        depth = frags.depth.view(-1)[hit]
+        ray = torch.stack(
+            [(px - cx[frame, 0]) / fx[frame, 0], (py - cy[frame, 0]) / fy[frame, 0], torch.ones_like(px)], 1
+        )
+        view = -torch.nn.functional.normalize(ray, dim=1)
+        label = self.labels[local]
+        person = frame * m + head
+        pix = PixelInputs(
+            sample=person, label=label, template_cm=static[:, 0:3], uv=static[:, 3:5], canonical=static[:, 5:8],
+            mouth_v=static[:, 8], normal=normal, view=view,
+        )  # fmt: skip
+        rgb_hit, hair_cover = shade_pixels(
+            pix,
+            torch.from_numpy(people.reshape(n * m, -1).astype(np.float32)),
+            torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)),
+            torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32)),
+            self.noise,
+        )
+        rgb = torch.from_numpy(np.ascontiguousarray(background, dtype=np.float32)).reshape(-1, 3).clone()
+        rgb[hit] = rgb_hit
+        face = (label < LABEL_MOUTH) & ~hair_cover
+        depth_map = torch.full((n * height * width,), float("nan"))
+        depth_map[hit[face]] = depth[face]
+        canonical = torch.full((n * height * width, 3), float("nan"))
+        canonical[hit[face]] = static[face, 5:8]
+        mask = torch.zeros(n * height * width, dtype=torch.bool)
+        mask[hit[face]] = True
+        return RenderedFrames(
+            rgb=rgb.view(n, height, width, 3).numpy(),
+            depth=depth_map.view(n, height, width).numpy(),
+            canonical=canonical.view(n, height, width, 3).numpy(),
+            mask=mask.view(n, height, width).numpy(),
+            zbuffer=frags.depth.numpy(),
+            triangle=frags.triangle.numpy(),
+        )
