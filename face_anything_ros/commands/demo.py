@@ -27,6 +27,7 @@ OUTPUTS = f"{NAMESPACE}/face_anything"
 FIRST_FRAME_TIMEOUT_S = 300.0  # the first frame includes backend warm-up
 FRAME_TIMEOUT_S = 60.0
 NODE_START_TIMEOUT_S = 300.0
+DIAGNOSTICS_WAIT_S = 3.0  # for the node's diagnostics to count the last frame
 DEMO_TOPICS = ("depth", "points", "faces", "face_mesh", "canonical_image", "overlay")
 
 
@@ -42,6 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", help="node parameter file (default: the shipped config/face_anything.yaml)"
     )
+    parser.add_argument("--weights", help="model weights file (default: the shipped model)")
     parser.set_defaults(func=run)
 
 
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             "qos_depth": "5",
             "publish_canonical_image": "true",
             "publish_overlay": "true",
+            **({"weights": str(Path(args.weights).resolve())} if args.weights else {}),
         },
     )
     print(f"demo: starting {' '.join(launch.command()[1:])}")
@@ -88,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: the node did not come up; see {out / 'node.log'}")
             return 1
         received = _play(client, frames, intrinsics, process)
+        client.wait_for_diagnostics(
+            lambda values: values.get("frames_out") == str(len(received)), DIAGNOSTICS_WAIT_S
+        )
     except KeyboardInterrupt:
         print("interrupted: writing what arrived so far")
     finally:

@@ -21,6 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, help="output bag folder (must not exist)")
     parser.add_argument("--image-topic", help="image topic to process (default: the first image topic)")
     parser.add_argument("--config", help="ROS 2 parameter file of the node (e.g. config/face_anything.yaml)")
+    parser.add_argument("--weights", help="model weights file (default: the shipped model)")
     parser.add_argument(
         "--storage", choices=("sqlite3", "mcap"), help="output storage (default: as the input)"
     )
@@ -37,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     from face_anything_ros.ros.params import ParameterError
 
     try:
-        params = load_params(args.config)
+        params = load_params(args.config, args.weights)
     except (ParameterError, OSError) as exc:
         print(f"error: {exc}")
         return 2

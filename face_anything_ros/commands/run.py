@@ -23,6 +23,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", nargs="?", help="video file, image folder / sequence folder, or image")
     parser.add_argument("--out", default="out/run", help="output folder (created; default out/run)")
     parser.add_argument("--config", help="ROS 2 parameter file of the node (e.g. config/face_anything.yaml)")
+    parser.add_argument("--weights", help="model weights file (default: the shipped model)")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after this many frames (0 = all)")
     parser.add_argument(
         "--fov",
@@ -44,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         source = open_frames(args.input or sample_dir())
-        params = load_params(args.config)
+        params = load_params(args.config, args.weights)
     except (InputError, ParameterError, OSError) as exc:
         print(f"error: {exc}")
         return 2

@@ -22,6 +22,11 @@ def _write_rgb(path: Path, rgb: np.ndarray) -> None:
     cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
 
 
+def _caption(image: np.ndarray, text: str) -> None:
+    """Write ``text`` in the top-left corner (in place), readable after downscaling."""
+    cv2.putText(image, text, (10, 36), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (255, 255, 255), 3, cv2.LINE_AA)
+
+
 def _face_record(face: Any) -> dict[str, Any]:
     position, orientation = face.pose.position, face.pose.orientation
     return {
@@ -78,6 +83,9 @@ def write_demo_outputs(
             overlays.append(overlay)
             depth_pictures.append(depth_picture)
             canonicals.append(canonical)
+    for images, caption in ((overlays, "overlay"), (depth_pictures, "depth"), (canonicals, "canonical")):
+        for image in images:
+            _caption(image, caption)
     picks = np.linspace(0, len(overlays) - 1, min(PICTURE_FRAMES, len(overlays))).round().astype(int)
     rows = [[images[i] for i in picks] for images in (overlays, depth_pictures, canonicals)]
     _write_rgb(out / "demo.png", tile_grid([im for row in rows for im in row], columns=len(picks)))

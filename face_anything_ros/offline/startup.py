@@ -6,15 +6,23 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from face_anything_ros.ros.params import NodeParams, params_from_yaml, pipeline_config_from_params
+from face_anything_ros.ros.params import (
+    NodeParams,
+    params_from_yaml,
+    pipeline_config_from_params,
+    with_values,
+)
 from face_anything_ros.runtime.geometry import Intrinsics
 
 LOGGER = logging.getLogger(__name__)
 
 
-def load_params(config: str | Path | None) -> NodeParams:
+def load_params(config: str | Path | None, weights: str | None = None) -> NodeParams:
     """The node parameters from a ROS 2 parameter file (``config/face_anything.yaml``), or defaults."""
-    return params_from_yaml(config) if config else NodeParams()
+    params = params_from_yaml(config) if config else NodeParams()
+    if weights:
+        params = with_values(params, {"weights": str(weights)})
+    return params
 
 
 def build_pipeline(params: NodeParams) -> Any:

@@ -53,7 +53,8 @@ def overlay_image(rgb: np.ndarray, result: Any, style: OverlayStyle = OverlaySty
     for face in result.faces:
         x0, y0, x1, y1 = (round(float(v)) for v in face.box_xyxy)
         cv2.rectangle(out, (x0, y0), (x1, y1), style.box_colour, style.line_width)
-        label = f"id {face.track_id}  {float(face.score):.2f}"
+        score = float(face.score)
+        label = f"id {face.track_id}" + (f"  {score:.2f}" if np.isfinite(score) else "")
         cv2.putText(
             out, label, (x0, max(y0 - 6, 12)), cv2.FONT_HERSHEY_SIMPLEX, style.font_scale, style.box_colour, 2
         )

@@ -338,6 +338,9 @@ class FaceAnythingNode(Node):
 
     def destroy_node(self) -> None:
         self.worker.stop()
+        close = getattr(self.pipeline, "close", None)
+        if close is not None:
+            close()
         super().destroy_node()
 
 

@@ -111,6 +111,29 @@ class StreamClient(Node):
     def _on_diagnostics(self, msg: Any) -> None:
         with self._lock:
             self.diagnostics.append(msg)
+            self._lock.notify_all()
+
+    def latest_diagnostics(self) -> dict[str, str]:
+        """Key/values of the newest /diagnostics message ({} before the first)."""
+        with self._lock:
+            if not self.diagnostics:
+                return {}
+            return {kv.key: kv.value for status in self.diagnostics[-1].status for kv in status.values}
+
+    def wait_for_diagnostics(
+        self, predicate: Callable[[dict[str, str]], bool], timeout_s: float
+    ) -> dict[str, str]:
+        """The newest diagnostics once ``predicate(values)`` holds, or the newest at the timeout."""
+        deadline = time.monotonic() + timeout_s
+        with self._lock:
+            self._lock.wait_for(
+                lambda: (
+                    bool(self.diagnostics)
+                    and predicate({kv.key: kv.value for s in self.diagnostics[-1].status for kv in s.values})
+                ),
+                max(0.0, deadline - time.monotonic()),
+            )
+        return self.latest_diagnostics()
 
     def wait_for_node(self, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
         """Wait until the node subscribes to the image topic (model loaded, ready)."""
