@@ -15,8 +15,10 @@ import json
 import logging
 import math
 import os
+import queue
 import signal
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ from face_anything_ros.model.augment import AugmentConfig, augment_batch
 from face_anything_ros.model.config import ModelConfig
 from face_anything_ros.model.encoder import load_imagenet_weights
 from face_anything_ros.model.losses import LossWeights, Targets, compute_losses
+from face_anything_ros.model.replay import ReplayPool
 from face_anything_ros.model.targets import batch_to_tensors, targets_to
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,8 @@ class TrainConfig:
     steps: int | None = None  # stop after this many steps (None: only the time budget)
     minutes: float | None = None  # stop after this much training time
     batch: int = 16
+    generate_batch: int = 8  # crops per generator call
+    pool_size: int = 1024  # replay pool of generated crops (data echoing when rendering is slower)
     lr: float = 1e-3
     encoder_lr_scale: float = 0.3  # the pretrained stem moves slower
     weight_decay: float = 0.05
@@ -61,6 +66,8 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     pretrained: bool = True
+    freeze_stages: int = 2  # stem + first encoder stages stay at their ImageNet weights
+    frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     losses: LossWeights = field(default_factory=LossWeights)
 
@@ -76,7 +83,7 @@ def pick_device(name: str) -> torch.device:
 
 
 class SynthBatchStream(torch.utils.data.IterableDataset):
-    """Endless augmented generator batches; crops or, with ``window_prob``, windows."""
+    """Endless raw generator batches, ``("crops", batch)`` or ``("windows", batch)``."""
 
     def __init__(self, cfg: TrainConfig, seed: int) -> None:
         super().__init__()
@@ -97,13 +104,57 @@ class SynthBatchStream(torch.utils.data.IterableDataset):
         cfg = self.cfg
         while True:
             if rng.random() < cfg.window_prob:
-                windows = max(1, cfg.batch // cfg.window_frames)
-                batch = generator.sample_crop_windows(windows, cfg.window_frames, size=cfg.image_size)
+                windows = max(1, cfg.generate_batch // cfg.window_frames)
+                yield (
+                    "windows",
+                    generator.sample_crop_windows(windows, cfg.window_frames, size=cfg.image_size),
+                )
             else:
-                batch = generator.sample_crops(cfg.batch, size=cfg.image_size)
-            batch = {k: np.array(v) for k, v in batch.items()}  # writable copies
-            augment_batch(batch, rng, cfg.augment)
-            yield batch_to_tensors(batch)
+                yield "crops", generator.sample_crops(cfg.generate_batch, size=cfg.image_size)
+
+
+class BatchFeeder:
+    """Pulls generator batches in a background thread (the rendering runs in DataLoader workers)."""
+
+    def __init__(self, cfg: TrainConfig, seed: int) -> None:
+        self.loader = torch.utils.data.DataLoader(
+            SynthBatchStream(cfg, seed),
+            batch_size=None,
+            num_workers=cfg.workers,
+            persistent_workers=cfg.workers > 0,
+            prefetch_factor=2 if cfg.workers > 0 else None,
+        )
+        self.queue: queue.Queue = queue.Queue(maxsize=max(2, 2 * cfg.workers))
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="batch-feeder", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            for kind, batch in self.loader:
+                arrays = {k: np.asarray(v) for k, v in batch.items()}
+                while not self.stop.is_set():
+                    try:
+                        self.queue.put((kind, arrays), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if self.stop.is_set():
+                    return
+        except BaseException as exc:  # surfaced to the training loop
+            self.error = exc
+
+    def get(self, block: bool) -> tuple[str, dict[str, np.ndarray]] | None:
+        if self.error is not None:
+            raise RuntimeError(f"synthetic data generation failed: {self.error}") from self.error
+        try:
+            return self.queue.get(timeout=5.0) if block else self.queue.get_nowait()
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.stop.set()
 
 
 def build_model(cfg: TrainConfig) -> FaceAnythingModel:
@@ -113,6 +164,7 @@ def build_model(cfg: TrainConfig) -> FaceAnythingModel:
     model = FaceAnythingModel(model_config)
     if cfg.pretrained:
         load_imagenet_weights(model.encoder)
+    model.encoder.freeze(cfg.freeze_stages, cfg.frozen_batchnorm)
     return model
 
 
@@ -189,12 +241,15 @@ class Trainer:
             self.model = build_model(cfg).to(self.device)
             self.optimizer = build_optimizer(self.model, cfg)
         self.heldout_batch = None
+        self.pools: dict[str, ReplayPool] = {}
 
     # ---- state -------------------------------------------------------------
     def _load_checkpoint(self) -> None:
         state = torch.load(self.out / CHECKPOINT_NAME, map_location="cpu", weights_only=True)
-        self.model = FaceAnythingModel(ModelConfig.from_dict(state["model_config"])).to(self.device)
+        self.model = FaceAnythingModel(ModelConfig.from_dict(state["model_config"]))
         self.model.load_state_dict(state["model"])
+        self.model.encoder.freeze(self.cfg.freeze_stages, self.cfg.frozen_batchnorm)
+        self.model.to(self.device)
         self.optimizer = build_optimizer(self.model, self.cfg)
         self.optimizer.load_state_dict(state["optimizer"])
         self.step = int(state["step"])
@@ -217,6 +272,7 @@ class Trainer:
             "torch_threads": self.cfg.threads,
             "data": "face_anything_ros.synth FaceSequenceGenerator(SynthConfig(), split='train')",
             "heldout": self.heldout[-1] if self.heldout else None,
+            "echo_factor_last_session": round(self.pools["crops"].echo_factor, 2) if self.pools else None,
             "train_config": json.loads(json.dumps(asdict(self.cfg), default=str)),
         }
 
@@ -308,13 +364,13 @@ class Trainer:
 
         cfg = self.cfg
         self._install_signal_handlers()
-        loader = torch.utils.data.DataLoader(
-            SynthBatchStream(cfg, seed=cfg.seed + self.step),
-            batch_size=None,
-            num_workers=cfg.workers,
-            persistent_workers=cfg.workers > 0,
-            prefetch_factor=2 if cfg.workers > 0 else None,
-        )
+        feeder = BatchFeeder(cfg, seed=cfg.seed + self.step)
+        pools = {
+            "crops": ReplayPool(cfg.pool_size),
+            "windows": ReplayPool(max(1, cfg.pool_size // (4 * cfg.window_frames))),
+        }
+        rng = np.random.default_rng(cfg.seed + self.step + 1)
+        self.pools = pools
         total = cfg.steps if cfg.steps else None
         bar = tqdm(
             total=total,
@@ -327,19 +383,15 @@ class Trainer:
         last_checkpoint = time.monotonic()
         started = time.monotonic()
         images_done = 0
-        data_iter = iter(loader)
         while self.stop_reason is None:
             progress = budget_progress(cfg, self.step, self.elapsed_s)
             if progress >= 1.0:
                 self.stop_reason = "budget"
                 break
             tick = time.monotonic()
-            try:
-                images, targets = next(data_iter)
-            except RuntimeError:
-                if self.stop_reason:
-                    break
-                raise
+            images, targets = self._next_batch(feeder, pools, rng)
+            if images is None:
+                continue
             lr = learning_rate(cfg, self.step, progress)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr * group["lr_scale"]
@@ -364,6 +416,7 @@ class Trainer:
                 self.save_checkpoint()
                 last_checkpoint = time.monotonic()
         bar.close()
+        feeder.close()
         self.save_checkpoint()
         wall = time.monotonic() - started
         summary = {
@@ -371,12 +424,36 @@ class Trainer:
             "steps": self.step,
             "train_minutes": round(self.elapsed_s / 60.0, 2),
             "images_per_s_this_session": round(images_done / max(wall, 1e-6), 2),
+            "generated_crops_this_session": pools["crops"].added + cfg.window_frames * pools["windows"].added,
+            "echo_factor": round(pools["crops"].echo_factor, 2),
             "heldout": self.heldout[-1] if self.heldout else None,
             "out": str(self.out),
         }
         with open(self.out / "summary.json", "w", encoding="utf-8") as handle:
             json.dump(summary, handle, indent=2)
         return summary
+
+    def _next_batch(
+        self, feeder: BatchFeeder, pools: dict[str, ReplayPool], rng: np.random.Generator
+    ) -> tuple[torch.Tensor | None, Targets | None]:
+        """Move generated batches into the pools (waiting only for the very first), draw and augment one."""
+        while True:
+            item = feeder.get(block=pools["crops"].size < self.cfg.batch)
+            if item is None:
+                break
+            kind, batch = item
+            pools[kind].add(batch)
+            if self.stop_reason is not None:
+                return None, None
+        if pools["crops"].size < self.cfg.batch:
+            return None, None
+        use_windows = pools["windows"].size > 0 and rng.random() < self.cfg.window_prob
+        if use_windows:
+            batch = pools["windows"].sample(max(1, self.cfg.batch // self.cfg.window_frames), rng)
+        else:
+            batch = pools["crops"].sample(self.cfg.batch, rng)
+        augment_batch(batch, rng, self.cfg.augment)
+        return batch_to_tensors(batch)
 
     def _record(self, terms: dict[str, float]) -> None:
         for key, value in terms.items():
@@ -385,7 +462,7 @@ class Trainer:
             self.ema[key] = (
                 value if key not in self.ema else HISTORY_EMA * self.ema[key] + (1 - HISTORY_EMA) * value
             )
-        if self.step % 10 == 0:
+        if self.step % 10 == 0 or self.step == 1:
             self.history.append({"step": self.step, **{k: round(v, 5) for k, v in self.ema.items()}})
 
 

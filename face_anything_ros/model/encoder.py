@@ -69,6 +69,31 @@ class EfficientNetLiteEncoder(nn.Module):
         # stride 2 = stage 1, stride 4 = stage 2, stride 8 = stage 3, stride 16 = stage 5
         self.taps = (self.tap_blocks[0], self.tap_blocks[1], self.tap_blocks[2], self.tap_blocks[4])
         self.channels = (widths[0], widths[1], widths[2], widths[4])
+        self.frozen_batchnorm = False
+
+    def freeze(self, stages: int, frozen_batchnorm: bool = True) -> None:
+        """Stop training the stem and the first ``stages`` stages; optionally freeze all BN statistics.
+
+        Fine-tuning on a CPU budget: the high-resolution early layers cost most in
+        backward and hold generic ImageNet edges; frozen BN statistics make every
+        BN a cheap affine map (small batches would make them noisy anyway).
+        """
+        frozen = [self._conv_stem, self._bn0]
+        if stages > 0:
+            frozen += list(self._blocks[: self.tap_blocks[stages - 1] + 1])
+        for module in frozen:
+            for parameter in module.parameters():
+                parameter.requires_grad_(False)
+        self.frozen_batchnorm = frozen_batchnorm
+        self.train(self.training)
+
+    def train(self, mode: bool = True) -> EfficientNetLiteEncoder:
+        super().train(mode)
+        if self.frozen_batchnorm:
+            for module in self.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.eval()
+        return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         x = torch.nn.functional.relu6(self._bn0(self._conv_stem(x)))
