@@ -208,6 +208,23 @@ def _read_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+def _read_tracks_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except Exception as exc:  # numpy raises ValueError/OSError/BadZipFile for damaged files
+        raise ValueError(f"{path}: not a readable .npz archive ({exc})") from exc
+    if not isinstance(npz, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path}: not an .npz archive")
+    with npz:
+        missing = [k for k in ("queries", "tracks", "visible") if k not in npz.files]
+        if missing:
+            raise ValueError(f"{path}: missing array(s) {', '.join(missing)}")
+        try:
+            return npz["queries"], npz["tracks"], npz["visible"]
+        except Exception as exc:
+            raise ValueError(f"{path}: damaged array ({exc})") from exc
+
+
 def read_sequence(folder: str | Path) -> SequenceData:
     """Read and validate a sequence folder (see module docs)."""
     folder = Path(folder)
@@ -256,19 +273,7 @@ def read_sequence(folder: str | Path) -> SequenceData:
         data.canonical = np.stack([_read_npy(p, (*hw, 3)) for p in files]).astype(np.float32)
     path = folder / TRACKS_FILE
     if path.exists():
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                missing = [k for k in ("queries", "tracks", "visible") if k not in npz]
-                if missing:
-                    raise ValueError(f"{path}: missing array(s) {', '.join(missing)}")
-                arrays = npz["queries"], npz["tracks"], npz["visible"]
-        except (OSError, EOFError) as exc:
-            raise ValueError(f"{path}: not a readable .npz archive ({exc})") from exc
-        except Exception as exc:  # zipfile.BadZipFile and friends
-            if isinstance(exc, ValueError):
-                raise
-            raise ValueError(f"{path}: not a readable .npz archive ({exc})") from exc
-        data.queries, data.tracks, data.visible = _check_tracks(*arrays, t, str(path))
+        data.queries, data.tracks, data.visible = _check_tracks(*_read_tracks_npz(path), t, str(path))
         qpath = folder / QUERY_CANONICAL_FILE
         if qpath.exists():
             data.query_canonical = _read_npy(qpath, (len(data.queries), 3)).astype(np.float32)
