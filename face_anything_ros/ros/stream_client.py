@@ -55,9 +55,9 @@ class StreamClient(Node):
     """Publishes ``<camera>/image_raw`` + ``camera_info``; subscribes the node's outputs in ``<outputs>``."""
 
     def __init__(
-        self, camera_namespace: str, output_namespace: str, name: str = "face_anything_client"
+        self, camera_namespace: str, output_namespace: str, name: str = "face_anything_client", **node_kwargs: Any
     ) -> None:
-        super().__init__(name)
+        super().__init__(name, **node_kwargs)
         self.kit = RclpyKit()
         self.image_topic = f"{camera_namespace}/image_raw"
         self.camera_info_topic = f"{camera_namespace}/camera_info"

@@ -1,0 +1,160 @@
+"""Bag in, bag out with rosbags: outputs per image, custom types readable, damage handled."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from node_test_support import sample_frames, weights_for_tests
+from rosbags.highlevel import AnyReader
+
+from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE, ReplayError, ReplayOptions, replay_bag
+from face_anything_ros.offline.image_bag import write_image_bag
+from face_anything_ros.offline.startup import build_pipeline, load_params
+from face_anything_ros.ros.conversions import point_cloud_to_array
+from face_anything_ros.ros.image_codec import image_to_numpy
+
+FRAMES, INTRINSICS = sample_frames(4)
+OUTPUT_TOPICS = ("depth", "points", "faces", "face_mesh")
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> str:
+    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="module")
+def pipeline_and_params(weights):
+    params = load_params(None, weights)
+    return build_pipeline(params), params
+
+
+def _messages(bag: Path, topic: str) -> list:
+    """Every message of ``topic``, decoded with the types stored in the bag itself."""
+    with AnyReader([bag]) as reader:  # no default typestore: definitions must come from the bag
+        connections = [c for c in reader.connections if c.topic == topic]
+        return [reader.deserialize(raw, c.msgtype) for c, _, raw in reader.messages(connections)]
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_every_image_gets_all_outputs_with_its_header_and_types_readable_from_the_bag(
+    tmp_path, pipeline_and_params, storage
+):
+    pipeline, params = pipeline_and_params
+    write_image_bag(tmp_path / "in", FRAMES, INTRINSICS, storage=storage, encoding="bgr8")
+    summary = replay_bag(tmp_path / "in", tmp_path / "out", pipeline, params)
+    assert (summary.images, summary.processed, summary.stopped_early) == (4, 4, "")
+    assert summary.faces == 4 and not summary.skipped
+    assert any((tmp_path / "out").glob(f"*.{'mcap' if storage == 'mcap' else 'db3'}"))
+    images = _messages(tmp_path / "out", "/camera/image_raw")
+    stamps = [(m.header.stamp.sec, m.header.stamp.nanosec) for m in images]
+    assert len(stamps) == 4
+    for name in OUTPUT_TOPICS:
+        messages = _messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/{name}")
+        headers = [m.markers[0].header if name == "face_mesh" else m.header for m in messages]
+        assert [(h.stamp.sec, h.stamp.nanosec) for h in headers] == stamps, name
+    depth = image_to_numpy(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/depth")[0])
+    assert depth.shape == (480, 640)
+    cloud = point_cloud_to_array(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/points")[0])
+    assert np.all(np.isin(cloud["z"], depth[np.isfinite(depth)]))
+    faces = _messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/faces")
+    assert all(len(m.faces) == 1 for m in faces)
+    assert faces[0].__msgtype__ == "face_anything_ros/msg/FaceTrackArray"
+    assert len(faces[0].faces[0].mesh_vertices) == 468 * 3
+    (topology,) = _messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/face_mesh_topology")
+    assert len(topology.canonical_vertices) == 468 * 3
+
+
+def test_bag_without_image_topics_is_refused_naming_its_topics(tmp_path, pipeline_and_params):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    typestore = get_typestore(Stores.ROS2_KILTED)
+    with Writer(tmp_path / "in", version=Writer.VERSION_LATEST) as writer:
+        connection = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=typestore)
+        message = typestore.types["std_msgs/msg/String"](data="hi")
+        writer.write(connection, 1, typestore.serialize_cdr(message, "std_msgs/msg/String"))
+    with pytest.raises(ReplayError, match=r"has no image topic \(topics: /chatter \[std_msgs/msg/String\]\)"):
+        replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unknown_image_topic_is_refused(tmp_path, pipeline_and_params):
+    write_image_bag(tmp_path / "in", FRAMES[:1], INTRINSICS)
+    with pytest.raises(ReplayError, match="no image topic '/nope'"):
+        replay_bag(
+            tmp_path / "in", tmp_path / "out", *pipeline_and_params, ReplayOptions(image_topic="/nope")
+        )
+
+
+def test_existing_output_is_never_overwritten(tmp_path, pipeline_and_params):
+    write_image_bag(tmp_path / "in", FRAMES[:1], INTRINSICS)
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ReplayError, match="already exists"):
+        replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
+
+
+def test_cut_mcap_bag_is_salvaged_up_to_the_cut_and_the_output_stays_valid(tmp_path, pipeline_and_params):
+    write_image_bag(tmp_path / "full", FRAMES, INTRINSICS, storage="mcap")
+    shutil.copytree(tmp_path / "full", tmp_path / "cut")
+    (mcap,) = (tmp_path / "cut").glob("*.mcap")
+    data = mcap.read_bytes()
+    mcap.write_bytes(data[: int(len(data) * 0.6)])  # a recording killed mid-write
+    summary = replay_bag(tmp_path / "cut", tmp_path / "out", *pipeline_and_params)
+    assert 0 < summary.processed < len(FRAMES)
+    assert "bag unreadable after" in summary.stopped_early
+    assert any("bag damaged" in note for note in summary.notes)
+    assert len(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/faces")) == summary.processed
+
+
+def test_bag_folder_without_metadata_is_read_directly(tmp_path, pipeline_and_params):
+    write_image_bag(tmp_path / "in", FRAMES[:2], INTRINSICS)
+    (tmp_path / "in" / "metadata.yaml").unlink()  # ros2 bag record killed before closing
+    summary = replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
+    assert (summary.processed, summary.stopped_early) == (2, "")
+
+
+def test_replay_command_prints_a_summary_and_fails_clearly_on_bad_input(tmp_path, weights):
+    write_image_bag(tmp_path / "in", FRAMES[:2], None)  # no camera_info topic
+    command = [sys.executable, "-m", "face_anything_ros.cli", "replay", "--weights", weights]
+    done = subprocess.run(
+        [*command, str(tmp_path / "in"), "--out", str(tmp_path / "out")], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "2/2 images processed" in done.stdout and "no camera_info topic" in done.stdout
+    missing = subprocess.run(
+        [*command, str(tmp_path / "nope"), "--out", str(tmp_path / "o2")], capture_output=True, text=True
+    )
+    assert (
+        missing.returncode == 2
+        and missing.stdout.startswith("error: input bag")
+        and "Traceback" not in missing.stderr
+    )
+
+
+def test_ctrl_c_mid_replay_leaves_a_valid_bag_with_the_frames_done(tmp_path, weights):
+    import signal
+    import time
+
+    write_image_bag(tmp_path / "in", FRAMES * 15, INTRINSICS)  # 60 images: long enough to interrupt
+    command = [sys.executable, "-m", "face_anything_ros.cli", "replay", "--weights", weights]
+    process = subprocess.Popen(
+        [*command, str(tmp_path / "in"), "--out", str(tmp_path / "out")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "out").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 1, stderr
+    assert "stopped early: interrupted (Ctrl-C)" in stdout
+    written = len(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/faces"))
+    assert 0 < written < 60
