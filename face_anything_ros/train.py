@@ -49,6 +49,7 @@ class TrainConfig:
     batch: int = 16
     generate_batch: int = 8  # crops per generator call
     pool_size: int = 1024  # replay pool of generated crops (data echoing when rendering is slower)
+    target_echo: float = 3.0  # take new crops only once each has been drawn this often on average
     lr: float = 1e-3
     encoder_lr_scale: float = 0.3  # the pretrained stem moves slower
     weight_decay: float = 0.05
@@ -436,9 +437,17 @@ class Trainer:
     def _next_batch(
         self, feeder: BatchFeeder, pools: dict[str, ReplayPool], rng: np.random.Generator
     ) -> tuple[torch.Tensor | None, Targets | None]:
-        """Move generated batches into the pools (waiting only for the very first), draw and augment one."""
+        """Move generated batches into the pools, draw and augment one.
+
+        Rendering a crop costs several training samples' worth of CPU, so new data is
+        pulled only while the echo factor is above ``target_echo`` (the worker blocks on
+        a full queue otherwise), and the loop only waits when the pool is too small.
+        """
         while True:
-            item = feeder.get(block=pools["crops"].size < self.cfg.batch)
+            starving = pools["crops"].size < self.cfg.batch
+            if not starving and pools["crops"].echo_factor < self.cfg.target_echo:
+                break  # leave new batches queued: the worker blocks and the CPU trains instead
+            item = feeder.get(block=starving)
             if item is None:
                 break
             kind, batch = item

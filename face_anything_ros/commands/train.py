@@ -24,6 +24,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--size", type=int, default=128, help="crop size (multiple of 32)")
     parser.add_argument("--window-prob", type=float, default=0.2, help="fraction of multi-frame steps")
     parser.add_argument("--frames", type=int, default=4, help="frames per multi-frame window")
+    parser.add_argument(
+        "--echo", type=float, default=3.0, help="target uses per generated crop (replay pool; 1 = all fresh)"
+    )
     parser.add_argument("--workers", type=int, default=1, help="data generator processes (0: in-line)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--checkpoint-minutes", type=float, default=5.0, help="checkpoint interval")
@@ -57,6 +60,7 @@ def run(args: argparse.Namespace) -> int:
         window_prob=args.window_prob,
         window_frames=args.frames,
         workers=args.workers,
+        target_echo=args.echo,
         threads=args.threads,
         checkpoint_minutes=args.checkpoint_minutes,
         device=args.device,
