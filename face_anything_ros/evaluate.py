@@ -12,6 +12,7 @@ ground-truth format so an outside scorer can check them.
 from __future__ import annotations
 
 import logging
+import os
 import platform
 import time
 from collections.abc import Callable
@@ -49,7 +50,7 @@ class EvaluateConfig:
     weights: Path | None = None  # None: the shipped default weights
     baselines: tuple[str, ...] = ALL_BASELINES
     max_frames: int | None = None
-    device: str = "cpu"
+    device: str | None = None  # None: the pipeline's default (cuda when available)
     run_method: bool = True  # False: baselines only (e.g. when no weights exist yet)
 
 
@@ -156,22 +157,28 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     return out
 
 
-def run_ours(seq: EvalSequence, config: EvaluateConfig) -> SequencePredictions:
+def run_ours(seq: EvalSequence, pipeline) -> tuple[SequencePredictions, dict[str, float]]:
+    """Our depth and canonical-lookup tracks on one sequence, and mean ms per pipeline stage."""
     from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
 
-    output = run_pipeline(seq.frames, seq.intrinsics, config.weights, config.device)
-    pred = SequencePredictions(
-        depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms
-    )  # frame 0 warms up
+    output = run_pipeline(pipeline, seq.frames, seq.intrinsics)
+    # the first frame warms the backend up; it is not part of the speed figure
+    pred = SequencePredictions(depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms)
     if seq.queries is not None:
-        pred.tracks, pred.visible = track_by_canonical_lookup(output.canonical, output.weight, seq.queries)
-    return pred
+        pred.tracks, pred.visible = track_by_canonical_lookup(
+            output.canonical, output.weight, seq.queries, pipeline.config.tracking.max_canonical_distance
+        )
+    return pred, output.stage_ms
 
 
-def evaluate_sequence(seq: EvalSequence, config: EvaluateConfig) -> dict[str, SequencePredictions]:
+def evaluate_sequence(
+    seq: EvalSequence, config: EvaluateConfig, pipeline=None
+) -> dict[str, SequencePredictions]:
+    """Ours (when a pipeline is given) and every requested baseline on one sequence."""
     predictions: dict[str, SequencePredictions] = {}
-    if config.run_method:
-        predictions[OURS] = run_ours(seq, config)
+    if pipeline is not None:
+        predictions[OURS], stage_ms = run_ours(seq, pipeline)
+        LOG.debug("%s: pipeline stages (ms/frame) %s", seq.name, stage_ms)
     predictions.update(run_baselines(seq, config.baselines))
     return predictions
 
@@ -200,57 +207,78 @@ def save_sequence_outputs(
     tracks_overlay(seq.frames, seq.tracks, seq.visible, shown, out_dir / f"{seq.name}_tracks.png")
 
 
+@dataclass
+class RunState:
+    """Results accumulated over the sequences of one run."""
+
+    pooled: dict[str, MethodResults] = field(default_factory=dict)
+    per_sequence: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
+    skipped: dict[str, list[str]] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def add(self, seq: EvalSequence, predictions: dict[str, SequencePredictions]) -> None:
+        self.skipped[seq.name] = list(seq.skipped)
+        self.per_sequence[seq.name] = {}
+        for name, pred in predictions.items():
+            tracking, depth = score(seq, pred)
+            single = MethodResults(frame_ms=list(pred.frame_ms))
+            if tracking is not None:
+                single.tracking.append(tracking)
+            if depth is not None:
+                single.depth.append(depth)
+            pooled = self.pooled.setdefault(name, MethodResults())
+            pooled.tracking += single.tracking
+            pooled.depth += single.depth
+            pooled.frame_ms += single.frame_ms
+            self.per_sequence[seq.name][name] = single.summary()
+
+
 def evaluate(
     sequence_folders: list[Path], config: EvaluateConfig, progress: bool = True
 ) -> tuple[dict, str, int]:
     """Evaluate every folder; returns (report dict, markdown, number of unreadable folders)."""
     from tqdm import tqdm
 
-    pooled: dict[str, MethodResults] = {}
-    per_sequence: dict[str, dict[str, dict[str, float]]] = {}
-    skipped: dict[str, list[str]] = {}
-    failures: dict[str, str] = {}
+    state = RunState()
     config.out_dir.mkdir(parents=True, exist_ok=True)
-    for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
-        try:
-            seq = load_sequence(folder, config.max_frames)
-        except SequenceError as exc:
-            LOG.error("%s", exc)
-            failures[folder.name] = str(exc)
-            continue
-        skipped[seq.name] = list(seq.skipped)
-        predictions = evaluate_sequence(seq, config)
-        per_sequence[seq.name] = {}
-        for name, pred in predictions.items():
-            tracking, depth = score(seq, pred)
-            pooled.setdefault(name, MethodResults())
-            single = MethodResults(frame_ms=pred.frame_ms)
-            if tracking is not None:
-                pooled[name].tracking.append(tracking)
-                single.tracking.append(tracking)
-            if depth is not None:
-                pooled[name].depth.append(depth)
-                single.depth.append(depth)
-            pooled[name].frame_ms.extend(pred.frame_ms)
-            per_sequence[seq.name][name] = single.summary()
-        save_sequence_outputs(seq, predictions, config.out_dir)
-    methods = {name: results.summary() for name, results in pooled.items()}
+    pipeline, backend = None, None
+    if config.run_method:
+        from face_anything_ros.evaluation.method import make_pipeline
+
+        pipeline = make_pipeline(config.weights, config.device)
+        backend = pipeline.backend_description
+    try:
+        for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
+            try:
+                seq = load_sequence(folder, config.max_frames)
+            except SequenceError as exc:
+                LOG.error("%s", exc)
+                state.failures[folder.name] = str(exc)
+                continue
+            predictions = evaluate_sequence(seq, config, pipeline)
+            state.add(seq, predictions)
+            save_sequence_outputs(seq, predictions, config.out_dir)
+    finally:
+        if pipeline is not None:
+            pipeline.close()
+    methods = {name: results.summary() for name, results in state.pooled.items()}
     best_flow = add_ratios(methods)
     report = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": f"{platform.machine()} {platform.processor() or ''}".strip(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "weights": _weights_label(config),
+        "backend": backend,
         "max_frames": config.max_frames,
-        "sequences": list(per_sequence),
+        "sequences": list(state.per_sequence),
         "best_flow_baseline": best_flow,
         "methods": methods,
-        "per_sequence": per_sequence,
-        "skipped": skipped,
-        "failures": failures,
+        "per_sequence": state.per_sequence,
+        "skipped": state.skipped,
+        "failures": state.failures,
     }
     markdown = build_markdown(report)
     write_report(config.out_dir, report, markdown)
-    return report, markdown, len(failures)
+    return report, markdown, len(state.failures)
 
 
 def _weights_label(config: EvaluateConfig) -> str:

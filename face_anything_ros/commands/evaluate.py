@@ -35,7 +35,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--max-frames", type=int, default=None, help="evaluate only the first N frames of each sequence"
     )
-    parser.add_argument("--device", default="cpu", help="torch device for the model (cpu, cuda)")
+    parser.add_argument(
+        "--device",
+        default=None,
+        help="model device (cpu, cuda, cuda:N); default: the pipeline's (cuda when available)",
+    )
     parser.add_argument("--no-model", action="store_true", help="run the baselines only")
     parser.add_argument(
         "--make-real-texture",

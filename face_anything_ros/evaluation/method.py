@@ -122,21 +122,25 @@ def _fill_gaps(tracks: np.ndarray) -> None:
         tracks[t, gap] = tracks[t + 1, gap]
 
 
-def run_pipeline(
-    frames: np.ndarray,
-    intrinsics: dict[str, float],
-    weights: Path | None,
-    device: str = "cpu",
-    fps: float = 30.0,
-) -> MethodOutput:
-    """Run the product's pipeline on every frame; time each ``process`` call."""
-    from face_anything_ros.runtime.geometry import Intrinsics
+def make_pipeline(weights: Path | None, device: str | None = None):
+    """The product's pipeline at its default settings (only weights / device overridden)."""
     from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
 
     config = PipelineConfig(weights=None if weights is None else str(weights))
-    if hasattr(config, "device"):
-        config.device = device
+    if device is not None:
+        config.backend.device = device
     pipeline = FacePipeline(config)
+    LOG.info("pipeline backend: %s", pipeline.backend_description)
+    return pipeline
+
+
+def run_pipeline(
+    pipeline, frames: np.ndarray, intrinsics: dict[str, float], fps: float = 30.0
+) -> MethodOutput:
+    """Run the pipeline on every frame of one sequence (state reset first); time each call."""
+    from face_anything_ros.runtime.geometry import Intrinsics
+
+    pipeline.reset()
     camera = Intrinsics(
         fx=intrinsics["fx"],
         fy=intrinsics["fy"],
@@ -151,6 +155,7 @@ def run_pipeline(
         canonical=np.full((num_frames, height, width, 3), np.nan, dtype=np.float32),
         weight=np.zeros((num_frames, height, width), dtype=np.float32),
     )
+    min_confidence = pipeline.config.tracking.min_confidence
     stage_totals: dict[str, float] = {}
     for t, frame in enumerate(frames):
         start = time.perf_counter()
@@ -158,11 +163,9 @@ def run_pipeline(
         out.frame_ms.append(1000.0 * (time.perf_counter() - start))
         out.depth[t] = result.depth
         out.canonical[t] = result.canonical
-        weight = np.asarray(result.mask, dtype=np.float32)
-        confidence = getattr(result, "confidence", None)
-        if confidence is not None:
-            weight = weight * np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0)
-        out.weight[t] = weight
+        confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)
+        # the same per-pixel weight the pipeline's own lookup uses: mask x confidence
+        out.weight[t] = np.where(result.mask & (confidence > min_confidence), confidence, 0.0)
         for stage, ms in (result.timings_ms or {}).items():
             stage_totals[stage] = stage_totals.get(stage, 0.0) + float(ms)
     out.stage_ms = {stage: total / max(num_frames, 1) for stage, total in stage_totals.items()}

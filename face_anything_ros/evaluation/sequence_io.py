@@ -3,7 +3,9 @@
 Evaluation must score whatever a folder's ground truth allows: frames and intrinsics
 are required (without them nothing can run); depth, mask and tracks are optional, and
 a broken optional part (wrong size, NaN everywhere, missing keys) is dropped with a
-reason that ends up in the report, instead of stopping the run.
+reason that ends up in the report, instead of stopping the run. The shared strict
+reader (``sequence_format.read_sequence``) rejects a whole folder for any bad part, so
+evaluation reads part by part here; writing goes through ``sequence_format``.
 """
 
 from __future__ import annotations
@@ -227,16 +229,18 @@ def write_ground_truth(
     tracks: np.ndarray,
     visible: np.ndarray,
 ) -> None:
-    """Write frames, intrinsics and tracks in the evaluation format (no depth / mask)."""
-    (folder / "frames").mkdir(parents=True, exist_ok=True)
-    for t, frame in enumerate(frames):
-        cv2.imwrite(str(folder / "frames" / f"{t:06d}.png"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    (folder / "intrinsics.json").write_text(json.dumps(intrinsics, indent=2))
-    np.savez_compressed(
-        folder / "tracks.npz",
-        queries=np.asarray(queries, dtype=np.float32),
-        tracks=np.asarray(tracks, dtype=np.float32),
-        visible=np.asarray(visible, dtype=bool),
+    """Write frames, intrinsics and tracks in the evaluation format (the shared writer; no depth / mask)."""
+    from face_anything_ros.sequence_format import SequenceData, write_sequence
+
+    write_sequence(
+        folder,
+        SequenceData(
+            frames=np.asarray(frames, dtype=np.uint8),
+            intrinsics=dict(intrinsics),
+            queries=np.asarray(queries, dtype=np.float32),
+            tracks=np.asarray(tracks, dtype=np.float32),
+            visible=np.asarray(visible, dtype=bool),
+        ),
     )
 
 
