@@ -115,7 +115,7 @@ install_python_packages() {
 build_messages() {
     local build_dir="$OVERLAY_DIR/build"
     local python="$VENV_DIR/bin/python"
-    rm -rf "$build_dir" "$OVERLAY_DIR/site-packages"
+    rm -rf "$build_dir"
     log "generating and building the messages (msg/*.msg) with rosidl + cmake"
     # The venv is the ROS prefix: CMake finds the wheels' packages there, and rosidl finds its
     # typesupports through AMENT_PREFIX_PATH.
@@ -130,6 +130,7 @@ build_messages() {
         -DPYTHON_INSTALL_DIR="ros_overlay/site-packages" \
         -DCMAKE_INSTALL_RPATH="$VENV_DIR/lib"
     run_logged cmake-build cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)"
+    rm -rf "$OVERLAY_DIR/site-packages" # drop modules of removed messages; install refills it at once
     run_logged cmake-install cmake --install "$build_dir"
 }
 
