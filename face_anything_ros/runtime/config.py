@@ -79,7 +79,7 @@ class GeometryConfig:
 
     default_hfov_deg: float = 60.0  # pinhole assumed when no intrinsics are given
     canonical_unit_m: float = CANONICAL_UNIT_M  # metres per canonical unit (average adult face)
-    max_fit_points: int = 800  # face pixels sampled for the similarity fit
+    max_fit_points: int = 500  # face pixels sampled for the similarity fit
     min_fit_points: int = 30
     ransac_iterations: int = 64
     ransac_inlier_threshold_m: float = 0.01  # residual (metres, at the fitted scale) of an inlier

@@ -115,6 +115,16 @@ def umeyama(
     return scale, rotation, translation
 
 
+def _minimal_samples(rng: np.random.Generator, n: int, count: int) -> np.ndarray:
+    """``count`` triples of distinct indices in [0, n) (n >= 3), drawn without a per-triple permutation."""
+    samples = rng.integers(0, n, size=(count, 3))
+    while True:
+        repeated = (samples[:, 0] == samples[:, 1]) | (samples[:, 0] == samples[:, 2]) | (samples[:, 1] == samples[:, 2])
+        if not repeated.any():
+            return samples
+        samples[repeated] = rng.integers(0, n, size=(int(repeated.sum()), 3))
+
+
 @dataclass(frozen=True)
 class SimilarityFit:
     scale: float
@@ -138,10 +148,12 @@ def ransac_similarity(
     """
     n = len(src)
     rng = np.random.default_rng(config.seed)
-    samples = np.stack([rng.choice(n, size=3, replace=False) for _ in range(config.ransac_iterations)])
+    samples = _minimal_samples(rng, n, config.ransac_iterations)
     scale, rotation, translation = umeyama(src[samples], dst[samples])
-    predicted = scale[:, None, None] * np.einsum("kij,nj->kni", rotation, src) + translation[:, None]
-    residual = np.linalg.norm(predicted - dst[None], axis=2) / np.maximum(np.abs(scale), 1e-12)[:, None]
+    # All hypotheses in one GEMM: (N, 3) @ (3, K*3) -> (N, K, 3), scale folded into the matrix.
+    stacked = (scale[:, None, None] * rotation).transpose(2, 0, 1).reshape(3, -1)
+    error = (src @ stacked).reshape(n, -1, 3) + translation[None] - dst[:, None]
+    residual = (np.sqrt((error * error).sum(axis=2)) / np.maximum(np.abs(scale), 1e-12)[None]).T
     inlier_sets = (residual < threshold) & (scale[:, None] > 0)
     score = (inlier_sets * weights[None]).sum(axis=1)
     best = int(np.argmax(score))

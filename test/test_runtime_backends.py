@@ -1,0 +1,191 @@
+"""Backends: automatic order, parity with eager on the real architecture, caching, fallback."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from face_anything_ros.model import FaceAnythingModel, ModelConfig
+from face_anything_ros.runtime.backends.base import OUTPUT_NAMES, BackendUnavailable, InferenceBackend, model_hash
+from face_anything_ros.runtime.backends.eager import EagerBackend
+from face_anything_ros.runtime.backends.onnx_runtime import export_onnx
+from face_anything_ros.runtime.backends.selection import BackendChain, build_backend, candidate_order
+from face_anything_ros.runtime.backends.tensorrt import engine_cache_key
+from face_anything_ros.runtime.config import BackendConfig
+
+# fp32 backends must match eager to this absolute error on every output (stated in README).
+FP32_ATOL = 1e-4
+SIZE = 128
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return FaceAnythingModel(ModelConfig()).eval()
+
+
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("backend-cache")
+
+
+@pytest.fixture
+def config(shared_cache):
+    return BackendConfig(device="cpu", cache_dir=str(shared_cache))
+
+
+def crops(batch, seed=0):
+    return np.random.default_rng(seed).random((batch, 3, SIZE, SIZE), dtype=np.float32)
+
+
+def test_automatic_order_per_device():
+    assert candidate_order("auto", torch.device("cpu")) == ["onnxruntime", "eager"]
+    assert candidate_order("auto", torch.device("cuda")) == ["tensorrt", "compile", "onnxruntime", "eager"]
+    assert candidate_order("compile", torch.device("cpu")) == ["compile", "onnxruntime", "eager"]
+
+
+def test_cpu_default_is_onnxruntime_and_matches_eager(model, config):
+    chain = BackendChain(model, config, SIZE)
+    assert chain.name == "onnxruntime"
+    reference = EagerBackend(model, torch.device("cpu"), config.batch_buckets)
+    for batch in (1, 3):  # the batch axis is dynamic
+        images = crops(batch, seed=batch)
+        expected, actual = reference(images), chain(images)
+        for name in OUTPUT_NAMES:
+            assert actual[name].shape == expected[name].shape == (batch, expected[name].shape[1], SIZE, SIZE)
+            np.testing.assert_allclose(actual[name], expected[name], atol=FP32_ATOL, err_msg=name)
+
+
+def test_export_leaves_the_model_in_eval_mode(model, tmp_path):
+    export_onnx(model, tmp_path / "m.onnx", SIZE)
+    assert not any(m.training for m in model.modules())
+
+
+def test_onnx_export_is_cached_by_model_hash(model, tmp_path):
+    config = BackendConfig(device="cpu", cache_dir=str(tmp_path))
+    BackendChain(model, config, SIZE)
+    files = list(config.cache_path.rglob("*.onnx"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    BackendChain(model, config, SIZE)
+    assert files[0].stat().st_mtime_ns == stamp
+
+
+def test_model_hash_changes_with_any_weight(model):
+    other = FaceAnythingModel(ModelConfig()).eval()
+    other.load_state_dict(model.state_dict())
+    assert model_hash(other) == model_hash(model)
+    with torch.no_grad():
+        next(other.parameters()).view(-1)[0] += 1e-3
+    assert model_hash(other) != model_hash(model)
+
+
+def test_tensorrt_is_unavailable_here_and_requesting_it_falls_back(model, config, caplog):
+    with pytest.raises(BackendUnavailable):
+        build_backend("tensorrt", model, torch.device("cpu"), config, SIZE, "digest")
+    config.name = "tensorrt"
+    with caplog.at_level(logging.WARNING):
+        chain = BackendChain(model, config, SIZE)
+    assert chain.name == "onnxruntime"
+    assert "tensorrt" in caplog.text and "falling back" in caplog.text
+
+
+def test_engine_cache_key_depends_on_every_ingredient():
+    base = dict(
+        digest="abc",
+        input_shapes={"min": (1, 3, 128, 128), "max": (50, 3, 128, 128)},
+        precision="fp16",
+        gpu_name="NVIDIA H100",
+        compute_capability=(9, 0),
+        versions={"torch": "2.13.0", "torch_tensorrt": "2.13.0", "tensorrt": "10.9"},
+    )
+    key = engine_cache_key(**base)
+    assert engine_cache_key(**base) == key
+    changes = [
+        {"digest": "abd"},
+        {"input_shapes": {"min": (1, 3, 160, 160), "max": (50, 3, 160, 160)}},
+        {"precision": "fp32"},
+        {"gpu_name": "Orin"},
+        {"compute_capability": (8, 7)},
+        {"versions": {"torch": "2.13.0", "torch_tensorrt": "2.13.1", "tensorrt": "10.9"}},
+    ]
+    for change in changes:
+        assert engine_cache_key(**(base | change)) != key, change
+
+
+class _Misbehaving(InferenceBackend):
+    """A backend wrapper that breaks in a chosen way (stands in for a broken library build)."""
+
+    def __init__(self, model, mode):
+        super().__init__([1])
+        self.name = f"broken-{mode}"
+        self._eager = EagerBackend(model, torch.device("cpu"), [1])
+        self._mode = mode
+        self.calls = 0
+
+    def _run(self, images):
+        self.calls += 1
+        if self._mode == "load":
+            raise RuntimeError("cannot load")
+        outputs = self._eager(images)
+        if self._mode == "wrong":
+            outputs["depth"] = outputs["depth"] + 0.5
+        if self._mode == "runtime" and self.calls > 1:  # passes the probe, fails later
+            raise RuntimeError("device lost")
+        if self._mode == "nan" and self.calls > 1:
+            outputs["canonical"][:] = np.nan
+        return outputs
+
+
+@pytest.mark.parametrize("mode", ["load", "wrong"])
+def test_a_backend_that_fails_or_disagrees_with_eager_is_replaced(model, config, mode, caplog):
+    def builder(name, model, *args):
+        if name == "onnxruntime":
+            return _Misbehaving(model, mode)
+        return build_backend(name, model, *args)
+
+    with caplog.at_level(logging.WARNING):
+        chain = BackendChain(model, config, SIZE, builder=builder)
+    assert chain.name == "eager"
+    assert chain.failures and chain.failures[0].startswith("onnxruntime")
+    assert "falling back" in caplog.text
+
+
+@pytest.mark.parametrize("mode", ["runtime", "nan"])
+def test_a_backend_failing_at_run_time_falls_back_and_still_answers(model, config, mode, caplog):
+    def builder(name, model, *args):
+        return _Misbehaving(model, mode) if name == "onnxruntime" else build_backend(name, model, *args)
+
+    chain = BackendChain(model, config, SIZE, builder=builder)
+    assert chain.name.startswith("broken")
+    images = crops(1)
+    with caplog.at_level(logging.WARNING):
+        outputs = chain(images)
+    assert chain.name == "eager"
+    assert "failed at run time" in caplog.text
+    expected = EagerBackend(model, torch.device("cpu"), [1])(images)
+    np.testing.assert_allclose(outputs["canonical"], expected["canonical"], atol=FP32_ATOL)
+
+
+def test_eager_failure_is_an_error_not_a_silent_result(model, config):
+    config.name = "eager"
+    chain = BackendChain(model, config, SIZE)
+    with pytest.raises(ValueError, match="empty batch"):
+        chain(np.zeros((0, 3, SIZE, SIZE), dtype=np.float32))
+
+
+def test_bucketed_backends_pad_and_trim_the_batch(model):
+    class Bucketed(EagerBackend):
+        uses_buckets = True
+
+        def _run(self, images):
+            self.seen = images.shape[0]
+            return super()._run(images)
+
+    backend = Bucketed(model, torch.device("cpu"), [1, 2, 4, 8])
+    outputs = backend(crops(3))
+    assert backend.seen == 4
+    assert outputs["depth"].shape[0] == 3

@@ -1,0 +1,123 @@
+"""Intrinsics validation, back-projection, Umeyama/RANSAC and the metric scale model."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from face_anything_ros.crop import crop_box_from_face_box
+from face_anything_ros.face_template import load_face_template
+from face_anything_ros.runtime.config import GeometryConfig
+from face_anything_ros.runtime.geometry import (
+    Intrinsics,
+    backproject,
+    fit_face_geometry,
+    ransac_similarity,
+    umeyama,
+)
+
+FRONTAL = np.diag([1.0, -1.0, -1.0])  # canonical -> camera for a face looking at the camera
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        dict(fx=math.nan, fy=500, cx=320, cy=240),
+        dict(fx=500, fy=500, cx=math.inf, cy=240),
+        dict(fx=0, fy=500, cx=320, cy=240),
+        dict(fx=500, fy=-1, cx=320, cy=240),
+    ],
+)
+def test_invalid_intrinsics_raise_clear_errors(values):
+    with pytest.raises(ValueError, match="intrinsics|focal"):
+        Intrinsics(**values, width=640, height=480)
+
+
+def test_zero_image_size_is_rejected():
+    with pytest.raises(ValueError, match="size"):
+        Intrinsics(500, 500, 320, 240, width=0, height=480)
+
+
+def test_default_pinhole_from_horizontal_fov():
+    k = Intrinsics.from_fov(640, 480, 90.0)
+    assert k.fx == pytest.approx(320.0) and k.fy == k.fx
+    assert (k.cx, k.cy) == (320.0, 240.0)
+
+
+def test_backprojection_of_constant_depth_is_a_plane_through_the_rays():
+    k = Intrinsics(100.0, 100.0, 2.0, 1.0, width=5, height=3)
+    points = backproject(np.full((3, 5), 2.0, dtype=np.float32), k)
+    np.testing.assert_allclose(points[..., 2], 2.0)
+    np.testing.assert_allclose(points[1, 2], [0.0, 0.0, 2.0])  # the principal point
+    np.testing.assert_allclose(points[0, 4], [2 * 2 / 100, -2 / 100, 2.0], rtol=1e-6)
+
+
+def test_umeyama_recovers_an_exact_similarity():
+    rng = np.random.default_rng(0)
+    src = rng.normal(size=(50, 3))
+    rotation = Rotation.from_euler("xyz", [30, -20, 70], degrees=True).as_matrix()
+    dst = 0.7 * src @ rotation.T + [1.0, 2.0, 3.0]
+    scale, r, t = umeyama(src[None], dst[None])
+    assert scale[0] == pytest.approx(0.7)
+    np.testing.assert_allclose(r[0], rotation, atol=1e-9)
+    np.testing.assert_allclose(t[0], [1.0, 2.0, 3.0], atol=1e-9)
+
+
+def test_ransac_ignores_a_third_of_gross_outliers():
+    rng = np.random.default_rng(1)
+    src = rng.normal(size=(300, 3)) * 0.05
+    rotation = Rotation.from_euler("y", 25, degrees=True).as_matrix()
+    dst = 2.0 * src @ rotation.T + [0.0, 0.0, 1.0]
+    dst[:100] += rng.normal(size=(100, 3)) * 0.3
+    fit = ransac_similarity(src, dst, np.ones(300), 0.005, GeometryConfig())
+    assert fit.valid
+    assert fit.scale == pytest.approx(2.0, rel=1e-6)
+    assert not fit.inliers[:100].any() and fit.inliers[100:].all()
+
+
+def render_template_crop(rotation, translation_m, size=128, hfov_deg=50.0, image=(640, 480)):
+    """Exact crop maps of the template face placed at a known pose (per-vertex splats + hole fill)."""
+    template = load_face_template()
+    intrinsics = Intrinsics.from_fov(*image, hfov_deg)
+    points = 0.1 * template.canonical.astype(np.float64) @ rotation.T + translation_m
+    u = intrinsics.fx * points[:, 0] / points[:, 2] + intrinsics.cx
+    v = intrinsics.fy * points[:, 1] / points[:, 2] + intrinsics.cy
+    box = crop_box_from_face_box((u.min(), v.min(), u.max(), v.max()))
+    k = intrinsics.for_crop(box, size)
+    pu = k.fx * points[:, 0] / points[:, 2] + k.cx
+    pv = k.fy * points[:, 1] / points[:, 2] + k.cy
+    depth = np.full((size, size), np.nan, dtype=np.float32)
+    canonical = np.full((size, size, 3), np.nan, dtype=np.float32)
+    order = np.argsort(-points[:, 2])  # far first, near overwrite
+    for i in order:
+        x, y = round(pu[i]), round(pv[i])
+        depth[y, x] = points[i, 2]
+        canonical[y, x] = template.canonical[i]
+    return depth, canonical, k
+
+
+def test_metric_scale_and_pose_of_a_template_face_are_recovered():
+    rotation = Rotation.from_euler("y", 20, degrees=True).as_matrix() @ FRONTAL
+    translation = np.array([0.05, -0.02, 0.8])
+    depth, canonical, k = render_template_crop(rotation, translation)
+    median = float(np.nanmedian(depth))
+    weight = np.isfinite(depth).astype(np.float32)
+    geometry = fit_face_geometry(depth / median, canonical, weight, k, GeometryConfig(min_fit_points=20))
+    assert geometry.pose_valid
+    assert geometry.median_depth_m == pytest.approx(median, rel=0.01)
+    np.testing.assert_allclose(geometry.rotation, rotation, atol=0.02)
+    np.testing.assert_allclose(geometry.translation, translation, atol=0.01)
+    assert geometry.scale == pytest.approx(0.1)
+
+
+def test_too_few_face_pixels_give_an_invalid_pose_not_a_guess():
+    depth = np.ones((16, 16), dtype=np.float32)
+    canonical = np.zeros((16, 16, 3), dtype=np.float32)
+    weight = np.zeros((16, 16), dtype=np.float32)
+    weight[0, :5] = 1
+    geometry = fit_face_geometry(depth, canonical, weight, Intrinsics(20, 20, 8, 8, 16, 16), GeometryConfig())
+    assert not geometry.pose_valid
+    assert math.isnan(geometry.median_depth_m) and np.isnan(geometry.rotation).all()

@@ -1,0 +1,93 @@
+"""Canonical lookup: nearest predicted canonical, sub-pixel refinement, visibility; query sets; One-Euro."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from face_anything_ros.face_template import NAMED_LANDMARKS, load_face_template
+from face_anything_ros.runtime.config import TrackingConfig
+from face_anything_ros.runtime.tracking import (
+    OneEuroFilter,
+    build_query_set,
+    locate_canonical,
+    template_vertex_normals,
+)
+
+
+def linear_field(height=40, width=50):
+    """canonical(x, y) = (0.01 x, 0.02 y, 0.001 x y) — smooth, injective, known inverse."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float64)
+    return np.stack([0.01 * x, 0.02 * y, 0.001 * x * y], axis=-1).astype(np.float32)
+
+
+def canonical_at(x, y):
+    return np.array([0.01 * x, 0.02 * y, 0.001 * x * y])
+
+
+def test_lookup_finds_sub_pixel_positions():
+    field = linear_field()
+    targets = np.array([[10.3, 7.6], [25.5, 20.25], [3.0, 30.0], [41.8, 2.1]])
+    queries = np.stack([canonical_at(x, y) for x, y in targets])
+    pixels, visible = locate_canonical(field, np.ones(field.shape[:2]), queries)
+    assert visible.all()
+    np.testing.assert_allclose(pixels, targets, atol=0.05)
+
+
+def test_invalid_pixels_are_never_returned():
+    field = linear_field()
+    weight = np.ones(field.shape[:2])
+    weight[:, :20] = 0.0  # the left part is not face
+    field[5, 5] = np.nan
+    pixels, _ = locate_canonical(field, weight, canonical_at(10, 10)[None])
+    assert pixels[0, 0] >= 19.0
+
+
+def test_queries_far_from_every_prediction_are_not_visible():
+    field = linear_field()
+    _, visible = locate_canonical(field, np.ones(field.shape[:2]), np.array([[5.0, 5.0, 5.0]]))
+    assert not visible[0]
+
+
+def test_no_valid_pixel_gives_nan_and_invisible():
+    field = linear_field()
+    pixels, visible = locate_canonical(field, np.zeros(field.shape[:2]), canonical_at(3, 3)[None])
+    assert np.isnan(pixels).all() and not visible.any()
+
+
+def test_default_query_set_is_named_landmarks_then_every_template_vertex():
+    queries = build_query_set(TrackingConfig())
+    template = load_face_template()
+    assert queries.names[: len(NAMED_LANDMARKS)] == tuple(NAMED_LANDMARKS)
+    assert len(queries.names) == len(NAMED_LANDMARKS) + template.num_vertices
+    np.testing.assert_array_equal(queries.canonical[0], template.canonical[NAMED_LANDMARKS["nose_tip"]])
+
+
+def test_custom_query_set_with_extra_points():
+    config = TrackingConfig(landmarks=["chin"], dense_vertices=False, extra_queries=[[0.0, 0.0, 0.4]])
+    queries = build_query_set(config)
+    assert queries.names == ("chin", "extra_0")
+    assert queries.canonical.shape == (2, 3) and queries.normals.shape == (2, 3)
+
+
+def test_template_normals_point_out_of_the_face():
+    normals = template_vertex_normals()
+    np.testing.assert_allclose(np.linalg.norm(normals, axis=1), 1.0, atol=1e-6)
+    assert normals[NAMED_LANDMARKS["nose_tip"], 2] > 0.8  # the nose tip looks along +z
+
+
+def test_one_euro_passes_the_first_sample_and_smooths_jitter():
+    rng = np.random.default_rng(0)
+    smoother = OneEuroFilter(min_cutoff_hz=1.0, beta=0.0, d_cutoff_hz=1.0)
+    first = np.array([[100.0, 50.0]])
+    assert np.array_equal(smoother(first, 0.0), first)
+    noisy = [first + rng.normal(scale=2.0, size=(1, 2)) for _ in range(60)]
+    smoothed = np.array([smoother(sample, (k + 1) / 30) for k, sample in enumerate(noisy)])
+    assert np.std(smoothed[10:] - first) < 0.5 * np.std(np.array(noisy)[10:] - first)
+
+
+def test_one_euro_with_high_beta_follows_fast_motion():
+    smoother = OneEuroFilter(min_cutoff_hz=1.0, beta=10.0, d_cutoff_hz=1.0)
+    for k in range(30):
+        out = smoother(np.array([10.0 * k]), k / 30)
+    assert out[0] == pytest.approx(290.0, abs=10.0)
