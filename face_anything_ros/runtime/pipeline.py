@@ -250,6 +250,8 @@ class FacePipeline:
         metric_depth = sample_bilinear(crop.relative_depth, crop_pixels) * geometry.median_depth_m
         points = backproject_pixels(crop_pixels, metric_depth, crop_intrinsics)
         visible = found & self._facing(geometry, points)
+        if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
+            visible &= np.isfinite(points).all(axis=1)
         image_pixels = crop_to_image_pixels(crop_pixels, box, self.input_size)
         n = self._num_queries
         query_pixels = image_pixels[:n]

@@ -1,0 +1,217 @@
+"""FacePipeline end to end with a geometrically exact stand-in network, and its bad-input contract."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from face_anything_ros.crop import crop_box_from_face_box
+from face_anything_ros.runtime.config import PipelineConfig
+from face_anything_ros.runtime.detection import Detection
+from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.runtime.pipeline import STAGES, FacePipeline
+from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces
+from face_anything_ros.runtime.preprocess import InvalidFrameError
+
+WIDTH, HEIGHT, SIZE = 320, 240, 128
+INTRINSICS = Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)
+FACE_SIDE = 80.0  # pixels
+FACE_DEPTH_M = 0.5  # distance of the stand-in face's canonical origin
+FACE_BOX = np.array(
+    [
+        WIDTH / 2 - FACE_SIDE / 2,
+        HEIGHT / 2 - FACE_SIDE / 2,
+        WIDTH / 2 + FACE_SIDE / 2,
+        HEIGHT / 2 + FACE_SIDE / 2,
+    ]
+)
+
+
+class EllipsoidFace(torch.nn.Module):
+    """Stand-in for the trained network (same I/O): a frontal half-ellipsoid face, exact in 3D.
+
+    For the crop of FACE_BOX it returns the relative depth and canonical coordinates of an
+    ellipsoid (semi-axes 0.78, 0.89, 0.5 canonical units) whose canonical origin sits
+    FACE_DEPTH_M in front of the camera, seen through the crop's true pinhole, so a correct
+    geometry step must recover its metric depth and a frontal pose exactly.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))  # a parameter so hashing/export see a module
+        box = crop_box_from_face_box(FACE_BOX)
+        k = INTRINSICS.for_crop(box, SIZE)
+        v, u = torch.meshgrid(
+            torch.arange(SIZE, dtype=torch.float64), torch.arange(SIZE, dtype=torch.float64), indexing="ij"
+        )
+        xn, yn = (u - k.cx) / k.fx, (v - k.cy) / k.fy
+        depth = torch.full_like(xn, FACE_DEPTH_M)
+        for _ in range(20):  # fixed point: z = D - 0.1 * cz(x / 0.1, -y / 0.1)
+            cx, cy = xn * depth / 0.1, -yn * depth / 0.1
+            inside = (cx / 0.78) ** 2 + (cy / 0.89) ** 2
+            cz = 0.5 * torch.sqrt(torch.clamp(1 - inside, min=0))
+            depth = FACE_DEPTH_M - 0.1 * cz
+        face = inside < 0.95
+        canonical = torch.stack([cx, cy, cz])
+        relative = depth / depth[face].median()
+        self.register_buffer(
+            "maps",
+            torch.cat(
+                [relative[None], canonical, (face.double() * 20 - 10)[None], torch.ones_like(relative)[None]]
+            ).float(),
+        )
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        maps = self.maps[None].expand(images.shape[0], -1, -1, -1) + 0 * self.anchor
+        return {
+            "depth": maps[:, :1],
+            "canonical": maps[:, 1:4],
+            "mask_logits": maps[:, 4:5],
+            "confidence": maps[:, 5:6],
+        }
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    config = PipelineConfig.from_dict(
+        {
+            "backend": {"name": "eager", "device": "cpu"},
+            "tracking": {"extra_queries": [[0.0, 0.0, 0.5]]},
+            "detection": {"max_faces": 50},
+        }
+    )
+    return FacePipeline(config, model=EllipsoidFace())
+
+
+def frame():
+    return np.full((HEIGHT, WIDTH, 3), 90, dtype=np.uint8)
+
+
+def face(box=FACE_BOX):
+    return Detection(box_xyxy=np.asarray(box, dtype=np.float64), score=0.9)
+
+
+def test_frontal_face_gets_metric_depth_and_frontal_pose(pipeline):
+    pipeline.reset()
+    result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[face()])
+    (found,) = result.faces
+    assert found.pose_valid
+    np.testing.assert_allclose(found.rotation, np.diag([1.0, -1.0, -1.0]), atol=0.02)
+    np.testing.assert_allclose(found.translation, [0.0, 0.0, FACE_DEPTH_M], atol=0.005)
+    on_face = result.mask
+    assert on_face.sum() > 0.5 * FACE_SIDE**2
+    assert np.isfinite(result.depth[on_face]).all() and np.isnan(result.depth[~on_face]).all()
+    assert FACE_DEPTH_M - 0.06 < np.nanmin(result.depth) < np.nanmax(result.depth) <= FACE_DEPTH_M + 0.001
+    assert np.isnan(result.canonical[~on_face]).all()
+
+
+def test_result_shapes_dtypes_and_stage_timings(pipeline):
+    result = pipeline.process(frame(), INTRINSICS, 1.5, detections=[face()])
+    assert result.depth.shape == (HEIGHT, WIDTH) and result.depth.dtype == np.float32
+    assert result.canonical.shape == (HEIGHT, WIDTH, 3) and result.mask.dtype == bool
+    assert set(result.timings_ms) == set(STAGES) and result.stamp_s == 1.5
+    found = result.faces[0]
+    n = len(pipeline.query_names)
+    assert found.query_pixels.shape == (n, 2) and found.query_points.shape == (n, 3)
+    assert found.query_visible.shape == (n,) and found.query_canonical.shape == (n, 3)
+    assert found.mesh_vertices.shape == (468, 3) and found.mesh_visible.shape == (468,)
+
+
+def test_query_on_the_face_centre_lands_on_the_box_centre_in_2d_and_3d(pipeline):
+    result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[face()])
+    found = result.faces[0]
+    index = found.query_names.index("extra_0")
+    assert found.query_visible[index]
+    np.testing.assert_allclose(found.query_pixels[index], [INTRINSICS.cx, INTRINSICS.cy], atol=1.0)
+    np.testing.assert_allclose(found.query_points[index], [0.0, 0.0, FACE_DEPTH_M - 0.05], atol=0.003)
+    # visible mesh vertices lie on the face, in front of the camera
+    assert found.mesh_visible.any()
+    assert (found.mesh_vertices[found.mesh_visible, 2] > 0.4).all()
+
+
+def test_ids_stay_stable_while_the_face_moves(pipeline):
+    pipeline.reset()
+    results = [
+        pipeline.process(frame(), INTRINSICS, k / 30, detections=[face(FACE_BOX + [3 * k, 0, 3 * k, 0])])
+        for k in range(4)
+    ]
+    assert len({r.faces[0].track_id for r in results}) == 1
+    assert [r.faces[0].age for r in results] == [0, 1, 2, 3]
+
+
+def test_no_face_gives_an_empty_result_with_all_nan_depth():
+    pipeline = FacePipeline(PipelineConfig.from_dict({"backend": {"name": "eager"}}), model=EllipsoidFace())
+    result = pipeline.process(frame(), None, 0.0)  # the real MediaPipe detector on a blank frame
+    assert result.faces == []
+    assert np.isnan(result.depth).all() and not result.mask.any()
+    assert result.intrinsics == Intrinsics.from_fov(WIDTH, HEIGHT, 60.0)  # default pinhole
+
+
+def test_faces_beyond_the_cap_are_dropped(pipeline):
+    boxes = [face([x, y, x + 20, y + 20]) for x in range(0, 300, 30) for y in range(0, 180, 30)]
+    assert len(boxes) == 60
+    result = pipeline.process(frame(), INTRINSICS, 0.0, detections=boxes)
+    assert len(result.faces) == 50
+
+
+def test_face_at_the_border_is_processed_and_pasted_inside_the_image(pipeline):
+    border = FACE_BOX + [WIDTH / 2, 0, WIDTH / 2, 0]  # right half of the face outside the frame
+    result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[face(border)])
+    assert len(result.faces) == 1 and result.mask.any()
+    assert result.mask[:, WIDTH - 5 :].any()
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        np.zeros((0, 10, 3), dtype=np.uint8),
+        np.zeros((10, 0, 3), dtype=np.uint8),
+        np.zeros((10, 10, 3), dtype=np.float32),
+        np.zeros((10, 10, 3), dtype=np.uint16),
+        np.zeros((10, 10, 2), dtype=np.uint8),
+        np.zeros((10,), dtype=np.uint8),
+        [[0, 0, 0]],
+    ],
+)
+def test_unusable_frames_raise_a_clear_error(pipeline, bad):
+    with pytest.raises(InvalidFrameError):
+        pipeline.process(bad, None, 0.0)
+
+
+@pytest.mark.parametrize("shape", [(HEIGHT, WIDTH), (HEIGHT, WIDTH, 1), (HEIGHT, WIDTH, 4)])
+def test_grey_and_rgba_frames_are_converted(pipeline, shape):
+    result = pipeline.process(np.full(shape, 90, dtype=np.uint8), INTRINSICS, 0.0, detections=[face()])
+    assert result.faces[0].pose_valid
+
+
+def test_nan_or_mismatched_intrinsics_are_rejected(pipeline):
+    with pytest.raises(ValueError, match="finite"):
+        pipeline.process(frame(), Intrinsics(math.nan, 1.0, 1.0, 1.0, WIDTH, HEIGHT), 0.0)
+    with pytest.raises(ValueError, match="frame is"):
+        pipeline.process(frame(), Intrinsics.from_fov(640, 480, 60.0), 0.0, detections=[face()])
+
+
+def test_nearer_face_wins_where_faces_overlap():
+    box = crop_box_from_face_box(FACE_BOX)
+    size = 16
+
+    def maps(value):
+        return CropMaps(
+            relative_depth=np.ones((size, size), np.float32),
+            canonical=np.full((size, size, 3), value, np.float32),
+            mask_probability=np.ones((size, size), np.float32),
+            mask=np.ones((size, size), bool),
+            confidence=np.ones((size, size), np.float32),
+        )
+
+    for order in ([0, 1, 2], [2, 1, 0]):
+        frame_maps = FrameMaps.empty(HEIGHT, WIDTH)
+        crops = [maps(0.1), maps(0.2), maps(0.3)]
+        depths = [2.0, 1.0, math.nan]  # face 2 has no metric depth: it only fills free pixels
+        paste_faces(frame_maps, [crops[i] for i in order], [box] * 3, [depths[i] for i in order], 0.5)
+        centre = frame_maps.canonical[HEIGHT // 2, WIDTH // 2]
+        np.testing.assert_allclose(centre, 0.2)
+        assert frame_maps.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(1.0)
