@@ -25,6 +25,7 @@ import numpy as np
 from face_anything_ros.evaluation import metrics as M
 from face_anything_ros.evaluation.report import (
     OURS,
+    OURS_GT_BOXES,
     add_ratios,
     markdown_table,
     per_sequence_table,
@@ -52,6 +53,9 @@ class EvaluateConfig:
     max_frames: int | None = None
     device: str | None = None  # None: the pipeline's default (cuda when available)
     run_method: bool = True  # False: baselines only (e.g. when no weights exist yet)
+    # ground-truth face boxes (from mask/) instead of the detector: "also" adds an extra row
+    # where masks exist, "only" replaces the detector row, "no" never
+    gt_boxes: str = "also"
 
 
 @dataclass
@@ -120,8 +124,13 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     out: dict[str, SequencePredictions] = {}
     queries = seq.queries
     landmarks, landmark_ms = (None, [])
-    if {"mediapipe", "template"} & set(names):
+    if ("mediapipe" in names and queries is not None) or ("template" in names and seq.depth is not None):
         landmarks, landmark_ms = _timed(lambda: detect_landmarks(seq.frames), num_frames)
+        missing = sum(lms is None for lms in landmarks)
+        if missing:
+            seq.skipped.append(
+                f"mediapipe: no face in {missing} of {num_frames} frames (points held, invisible)"
+            )
     for name in names:
         if name in ("lk", "dis", "farneback", "mediapipe") and queries is None:
             continue  # no ground-truth queries: nothing to track
@@ -157,11 +166,18 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     return out
 
 
-def run_ours(seq: EvalSequence, pipeline) -> tuple[SequencePredictions, dict[str, float]]:
+def run_ours(
+    seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None
+) -> tuple[SequencePredictions, dict[str, float]]:
     """Our depth and canonical-lookup tracks on one sequence, and mean ms per pipeline stage."""
     from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
 
-    output = run_pipeline(pipeline, seq.frames, seq.intrinsics)
+    output = run_pipeline(pipeline, seq.frames, seq.intrinsics, face_masks)
+    if output.frames_without_face:
+        source = "ground-truth mask" if face_masks is not None else "the pipeline's detector"
+        seq.skipped.append(
+            f"ours: no face from {source} in {output.frames_without_face} of {len(seq.frames)} frames"
+        )
     # the first frame warms the backend up; it is not part of the speed figure
     pred = SequencePredictions(depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms)
     if seq.queries is not None:
@@ -177,10 +193,23 @@ def evaluate_sequence(
     """Ours (when a pipeline is given) and every requested baseline on one sequence."""
     predictions: dict[str, SequencePredictions] = {}
     if pipeline is not None:
-        predictions[OURS], stage_ms = run_ours(seq, pipeline)
-        LOG.debug("%s: pipeline stages (ms/frame) %s", seq.name, stage_ms)
+        if config.gt_boxes != "only" or seq.mask is None:
+            predictions[OURS], stage_ms = run_ours(seq, pipeline)
+            LOG.debug("%s: pipeline stages (ms/frame) %s", seq.name, stage_ms)
+        if config.gt_boxes != "no" and seq.mask is not None:
+            predictions[OURS_GT_BOXES], stage_ms = run_ours(seq, pipeline, seq.mask)
+            LOG.debug("%s: pipeline stages with ground-truth boxes (ms/frame) %s", seq.name, stage_ms)
     predictions.update(run_baselines(seq, config.baselines))
     return predictions
+
+
+def prediction_folder(out_dir: Path, seq_name: str, method: str, predictions: dict) -> Path:
+    """Ours at DIR/<seq>/ (the detector run, else the ground-truth-box run), the rest below it."""
+    if method == OURS or (method == OURS_GT_BOXES and OURS not in predictions):
+        return out_dir / seq_name
+    if method == OURS_GT_BOXES:
+        return out_dir / seq_name / "ours_gt_boxes"
+    return out_dir / seq_name / "baselines" / method
 
 
 def save_sequence_outputs(
@@ -188,18 +217,22 @@ def save_sequence_outputs(
 ) -> None:
     """Predictions in the ground-truth format (ours at DIR/<seq>/, baselines under baselines/) and the overlay."""
     for name, pred in predictions.items():
-        folder = out_dir / seq.name if name == OURS else out_dir / seq.name / "baselines" / name
-        write_predictions(folder, seq.frame_names, pred.tracks, pred.visible, seq.queries, pred.depth)
+        write_predictions(
+            prediction_folder(out_dir, seq.name, name, predictions),
+            seq.frame_names,
+            pred.tracks,
+            pred.visible,
+            seq.queries,
+            pred.depth,
+        )
     if seq.tracks is None:
         return
     trackers = {n: p for n, p in predictions.items() if p.tracks is not None}
-    shown = {}
-    if OURS in trackers:
-        shown[OURS] = trackers[OURS].tracks
+    shown = {n: trackers[n].tracks for n in (OURS, OURS_GT_BOXES) if n in trackers}
     baseline_epe = {
         n: float(np.nanmedian(np.linalg.norm(p.tracks - seq.tracks, axis=-1)[seq.visible]))
         for n, p in trackers.items()
-        if n != OURS
+        if n not in (OURS, OURS_GT_BOXES)
     }
     if baseline_epe:
         best = min(baseline_epe, key=baseline_epe.get)
@@ -300,5 +333,5 @@ def build_markdown(report: dict) -> str:
     notes = [f"- {seq}: {reason}" for seq, reasons in report["skipped"].items() for reason in reasons]
     notes += [f"- {seq}: not evaluated: {reason}" for seq, reason in report["failures"].items()]
     if notes:
-        lines += ["", "Skipped:", *notes]
+        lines += ["", "Notes (skipped metrics, missed faces, unreadable folders):", *notes]
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from face_anything_ros.evaluation import metrics as M
-from face_anything_ros.evaluation.method import sample_canonical, track_by_canonical_lookup
+from face_anything_ros.evaluation.method import mask_face_boxes, sample_canonical, track_by_canonical_lookup
 
 SIZE = 128
 NUM_FRAMES = 6
@@ -81,3 +81,15 @@ def test_sample_canonical_snaps_to_the_nearest_face_pixel_at_the_edge():
         sample_canonical(canonical, np.array([[3.4, 3.6]]))[0], [0.1, 0.2, 0.3], rtol=1e-6
     )
     assert np.isnan(sample_canonical(canonical, np.array([[0.0, 0.0]]))).all()
+
+
+def test_ground_truth_boxes_one_per_face_even_when_an_occluder_splits_it():
+    mask = np.zeros((64, 64), bool)
+    mask[5:25, 5:20] = True  # face 1, cut in two by a 3 px wide occluder
+    mask[14:17, 5:20] = False
+    mask[40:60, 30:50] = True  # face 2
+    mask[0, 63] = True  # a stray pixel is no face
+    boxes = sorted(mask_face_boxes(mask), key=lambda b: b[0])
+    assert len(boxes) == 2
+    np.testing.assert_array_equal(boxes[0], [5, 5, 20, 25])
+    np.testing.assert_array_equal(boxes[1], [30, 40, 50, 60])

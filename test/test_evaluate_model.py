@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+import cv2
 import numpy as np
 
 from face_anything_ros.cli import main
@@ -26,8 +27,12 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     folder = tmp_path / "data" / seq.name
     write_ground_truth(folder, seq.frames, seq.intrinsics, seq.queries, seq.tracks, seq.visible)
     (folder / "depth").mkdir()
+    (folder / "mask").mkdir()
+    face = np.zeros((SIZE, SIZE), np.uint8)
+    face[30:100, 35:95] = 255  # a box-shaped "face" mask: the ground-truth-box run uses it
     for t in range(NUM_FRAMES):  # a flat "face" at 0.6 m, so depth metrics run too
         np.save(folder / "depth" / f"{t:06d}.npy", np.full((SIZE, SIZE), 0.6, np.float32))
+        cv2.imwrite(str(folder / "mask" / f"{t:06d}.png"), face)
     config = ModelConfig(name="tiny", embed_dim=48, depth=2, num_heads=2, decoder_dim=16, image_size=64)
     weights = save_model(FaceAnythingModel(config), tmp_path / "tiny.pt")
     out = tmp_path / "out"
@@ -36,7 +41,8 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     )
     text = capsys.readouterr().out
     assert rc == 0, text
-    assert "| ours |" in text and "| lk |" in text
+    assert "| ours |" in text and "| ours (GT boxes) |" in text and "| lk |" in text
+    assert (out / seq.name / "ours_gt_boxes" / "tracks.npz").is_file()
     with np.load(out / seq.name / "tracks.npz") as pred:
         assert pred["tracks"].shape == (NUM_FRAMES, 8, 2)
         assert pred["visible"].dtype == bool and pred["visible"].shape == (NUM_FRAMES, 8)

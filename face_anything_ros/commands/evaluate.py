@@ -42,6 +42,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-model", action="store_true", help="run the baselines only")
     parser.add_argument(
+        "--gt-boxes",
+        choices=("also", "only", "no"),
+        default="also",
+        help="where a sequence has mask/: also run the pipeline with ground-truth face boxes instead of the "
+        "detector (row 'ours (GT boxes)'), only that, or never (default: also)",
+    )
+    parser.add_argument(
         "--make-real-texture",
         type=Path,
         metavar="DIR",
@@ -112,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         max_frames=args.max_frames,
         device=args.device,
         run_method=not args.no_model,
+        gt_boxes=args.gt_boxes,
     )
     if config.weights is not None and not config.weights.is_file():
         print(f"error: weights file {config.weights} not found")

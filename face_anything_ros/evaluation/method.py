@@ -18,6 +18,9 @@ import numpy as np
 LOG = logging.getLogger(__name__)
 # nearest-valid-pixel search radius when a query lands just off the predicted face (px)
 QUERY_SNAP_RADIUS_PX = 2
+# ground-truth face boxes: mask parts closer than this are one face (an occluder may split it)
+MASK_CLOSING_PX = 9
+MIN_MASK_FACE_AREA_PX = 20
 
 
 @dataclass
@@ -29,6 +32,7 @@ class MethodOutput:
     weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
+    frames_without_face: int = 0
 
 
 def sample_canonical(canonical_map: np.ndarray, points: np.ndarray) -> np.ndarray:
@@ -134,10 +138,38 @@ def make_pipeline(weights: Path | None, device: str | None = None):
     return pipeline
 
 
+def mask_face_boxes(mask: np.ndarray) -> list[np.ndarray]:
+    """Face boxes (x0, y0, x1, y1) from a ground-truth face mask, one per connected face.
+
+    Used to hand the pipeline ground-truth detections, which measures the model and the
+    rest of the pipeline independently of the face detector.
+    """
+    import cv2
+
+    face = np.asarray(mask, dtype=bool)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSING_PX, MASK_CLOSING_PX))
+    closed = cv2.morphologyEx(face.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
+    count, labels = cv2.connectedComponents(closed)
+    boxes = []
+    for label in range(1, count):
+        ys, xs = np.nonzero((labels == label) & face)  # the box of the real mask pixels only
+        if len(xs) >= MIN_MASK_FACE_AREA_PX:
+            boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
+    return boxes
+
+
 def run_pipeline(
-    pipeline, frames: np.ndarray, intrinsics: dict[str, float], fps: float = 30.0
+    pipeline,
+    frames: np.ndarray,
+    intrinsics: dict[str, float],
+    face_masks: np.ndarray | None = None,
+    fps: float = 30.0,
 ) -> MethodOutput:
-    """Run the pipeline on every frame of one sequence (state reset first); time each call."""
+    """Run the pipeline on every frame of one sequence (state reset first); time each call.
+
+    With ``face_masks`` the detector is bypassed: the faces are the ground-truth mask's boxes.
+    """
+    from face_anything_ros.runtime.detection import Detection
     from face_anything_ros.runtime.geometry import Intrinsics
 
     pipeline.reset()
@@ -158,9 +190,15 @@ def run_pipeline(
     min_confidence = pipeline.config.tracking.min_confidence
     stage_totals: dict[str, float] = {}
     for t, frame in enumerate(frames):
+        detections = None
+        if face_masks is not None:
+            detections = [
+                Detection(box_xyxy=box, score=float("nan")) for box in mask_face_boxes(face_masks[t])
+            ]
         start = time.perf_counter()
-        result = pipeline.process(np.ascontiguousarray(frame), camera, t / fps)
+        result = pipeline.process(np.ascontiguousarray(frame), camera, t / fps, detections=detections)
         out.frame_ms.append(1000.0 * (time.perf_counter() - start))
+        out.frames_without_face += not result.faces
         out.depth[t] = result.depth
         out.canonical[t] = result.canonical
         confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 OURS = "ours"
+OURS_GT_BOXES = "ours (GT boxes)"  # same pipeline, faces from the ground-truth mask instead of the detector
 FLOW_BASELINES = ("lk", "dis", "farneback")
 # (key in the summary, column title, format)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
