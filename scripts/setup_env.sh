@@ -167,6 +167,9 @@ main() {
     esac
 
     check_prerequisites || exit 1
+    if [[ -n "${ROS_DISTRO:-}" ]]; then
+        log "warning: a ROS 2 environment ($ROS_DISTRO) is sourced in this shell; its PYTHONPATH and libraries can shadow the wheels. On a ROS machine use the colcon install (README, route A), or run this from a shell without it."
+    fi
 
     # One setup at a time per venv (CI and developers may start it concurrently).
     mkdir -p "$VENV_DIR"

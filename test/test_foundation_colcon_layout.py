@@ -52,6 +52,7 @@ def test_executables_are_where_ros2_run_looks(install_prefix: Path) -> None:
     for name in ("face_anything_node", "face-anything"):
         executable = install_prefix / "lib" / PACKAGE / name
         assert executable.is_file() and os.access(executable, os.X_OK), name
+        assert executable.read_text().splitlines()[0] == f"#!{sys.executable}", name
 
 
 def test_launch_config_rviz_and_msg_files_are_in_share(install_prefix: Path) -> None:
@@ -65,11 +66,40 @@ def test_launch_config_rviz_and_msg_files_are_in_share(install_prefix: Path) -> 
     )
 
 
+def sourced_environment(install_prefix: Path) -> dict[str, str]:
+    """The variables `source install/setup.bash` sets for this package (over the venv underlay)."""
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(site_packages(install_prefix)),
+        LD_LIBRARY_PATH=str(install_prefix / "lib"),
+        AMENT_PREFIX_PATH=f"{install_prefix}{os.pathsep}{sys.prefix}",
+    )
+    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)  # let the wheels add their own library path
+    return env
+
+
+def site_packages(install_prefix: Path) -> Path:
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    return install_prefix / "lib" / version / "site-packages"
+
+
+def test_installed_cli_runs_through_its_launcher(install_prefix: Path) -> None:
+    launcher = install_prefix / "lib" / PACKAGE / "face-anything"
+    result = subprocess.run(
+        [str(launcher), "--help"],
+        cwd="/",
+        env=sourced_environment(install_prefix),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "usage: face-anything" in result.stdout
+
+
 def test_installed_package_imports_our_code_and_its_messages(install_prefix: Path) -> None:
     """As after `source install/setup.bash`: PYTHONPATH, LD_LIBRARY_PATH and AMENT_PREFIX_PATH set."""
-    site_packages = (
-        install_prefix / "lib" / f"python{sys.version_info.major}.{sys.version_info.minor}" / "site-packages"
-    )
+    site = site_packages(install_prefix)
     code = (
         "import face_anything_ros, face_anything_ros.msg as m, face_anything_ros.cli; "
         "from rclpy.serialization import serialize_message, deserialize_message; "
@@ -77,18 +107,16 @@ def test_installed_package_imports_our_code_and_its_messages(install_prefix: Pat
         "assert deserialize_message(data, m.FaceTrackArray).faces[0].id == 5; "
         "print(face_anything_ros.__file__); print(m.__file__); print(face_anything_ros.__version__)"
     )
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(site_packages),
-        LD_LIBRARY_PATH=str(install_prefix / "lib"),
-        AMENT_PREFIX_PATH=f"{install_prefix}{os.pathsep}{sys.prefix}",
-    )
-    env.pop("_ROS_WHEELS_BOOTSTRAP_COMPLETE", None)  # let the wheels add their own library path
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd="/", env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code],
+        cwd="/",
+        env=sourced_environment(install_prefix),
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     package_file, msg_file, version = result.stdout.split()
-    assert package_file == str(site_packages / PACKAGE / "__init__.py")  # ours, not rosidl's empty one
-    assert msg_file.startswith(str(site_packages / PACKAGE / "msg"))
+    assert package_file == str(site / PACKAGE / "__init__.py")  # ours, not rosidl's empty one
+    assert msg_file.startswith(str(site / PACKAGE / "msg"))
     assert version != ""

@@ -19,6 +19,7 @@ import pytest
 N_QUERY_POINTS = 5
 N_MESH_VERTICES = 468
 CROSS_PROCESS_TOPIC = "foundation_cross_process_faces"
+pytestmark = pytest.mark.ros
 
 
 def filled_face_track_array(msgs: ModuleType, seed: int) -> Any:
