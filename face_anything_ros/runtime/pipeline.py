@@ -74,6 +74,7 @@ class FrameResult:
     faces: list[FaceResult]
     intrinsics: Intrinsics
     timings_ms: dict[str, float] = field(default_factory=dict)
+    face_index: np.ndarray | None = None  # (H, W) int16 index into ``faces``, -1 off-face
 
 
 class _StageTimer:
@@ -206,6 +207,7 @@ class FacePipeline:
             faces=faces,
             intrinsics=intrinsics,
             timings_ms=timer.finish(),
+            face_index=maps.face_index,
         )
 
     def _intrinsics_for(self, intrinsics: Intrinsics | None, width: int, height: int) -> Intrinsics:
