@@ -55,9 +55,23 @@ IRIS_COLOURS = (
 ATLAS_SIZE = 256
 NOISE_RES = 32
 NOISE_CHANNELS = 4
+RIGHT_EYE_UPPER_FULL = (33, 246, 161, 160, 159, 158, 157, 173, 133)
+LEFT_EYE_UPPER_FULL = (263, 466, 388, 387, 386, 385, 384, 398, 362)
+RIGHT_EYE_LOWER_FULL = (33, 7, 163, 144, 145, 153, 154, 155, 133)
+LEFT_EYE_LOWER_FULL = (263, 249, 390, 373, 374, 380, 381, 382, 362)
+NOSTRILS = (79, 309)
 IRIS_RADIUS = 0.058  # canonical units (≈5.8 mm)
 PUPIL_RADIUS = 0.022
+SCLERA_LINEAR = (0.62, 0.55, 0.5)
+TEETH_LINEAR = (0.5, 0.46, 0.38)
+MOUTH_LINEAR = (0.03, 0.006, 0.006)
 NUM_PERSON_PARAMS = 32  # width of the per-person parameter vector (see PersonLook.to_vector)
+PERSON_NOISE_OFFSET = slice(23, 26)  # where PersonLook.noise_offset sits in that vector
+
+
+@lru_cache(maxsize=1)
+def _atlas_tensor() -> torch.Tensor:
+    return torch.from_numpy(region_atlas().copy())
 
 
 @lru_cache(maxsize=1)
@@ -70,7 +84,7 @@ def eye_center_canonical() -> tuple[float, float]:
 
 @lru_cache(maxsize=1)
 def region_atlas() -> np.ndarray:
-    """(4, A, A) float32 in UV space: lips, brows, eye make-up area, cheeks."""
+    """(7, A, A) float32 in UV space: lips, brows, eye make-up area, cheeks, lashes, sockets, nostrils."""
     template = load_face_template()
     uv = np.asarray(template.uvs)
     px = np.stack([uv[:, 0] * (ATLAS_SIZE - 1), (1.0 - uv[:, 1]) * (ATLAS_SIZE - 1)], 1)
@@ -82,14 +96,33 @@ def region_atlas() -> np.ndarray:
             img = cv2.dilate(img, np.ones((dilate, dilate), np.uint8))
         return cv2.GaussianBlur(img.astype(np.float32) / 255.0, (0, 0), blur)
 
+    def lines(contours: tuple[tuple[int, ...], ...], thickness: int, blur: float) -> np.ndarray:
+        img = np.zeros((ATLAS_SIZE, ATLAS_SIZE), np.uint8)
+        for contour in contours:
+            cv2.polylines(
+                img, [np.round(px[list(contour)]).astype(np.int32)], False, 255, thickness, cv2.LINE_AA
+            )
+        return cv2.GaussianBlur(img.astype(np.float32) / 255.0, (0, 0), blur)
+
     lips = poly(OUTER_LIPS, 1.0)
-    brows = np.maximum(poly(RIGHT_BROW, 1.2), poly(LEFT_BROW, 1.2))
+    brows = np.maximum(poly(RIGHT_BROW, 1.5, dilate=3), poly(LEFT_BROW, 1.5, dilate=3))
     eyes = np.maximum(poly(RIGHT_EYE, 3.0, dilate=9), poly(LEFT_EYE, 3.0, dilate=9))
     cheeks = np.zeros_like(lips)
     for idx in (205, 425):
         cv2.circle(cheeks, tuple(int(v) for v in np.round(px[idx])), 14, 1.0, -1)
     cheeks = cv2.GaussianBlur(cheeks, (0, 0), 8.0)
-    atlas = np.stack([lips, brows, eyes, cheeks]).astype(np.float32)
+    # lash line: dark upper (thick) and lower (thin) lid margins
+    lashes = np.maximum(
+        lines((RIGHT_EYE_UPPER_FULL, LEFT_EYE_UPPER_FULL), 3, 0.8),
+        0.5 * lines((RIGHT_EYE_LOWER_FULL, LEFT_EYE_LOWER_FULL), 1, 0.7),
+    )
+    # darker skin in the eye sockets / lid crease and the nostrils
+    socket = np.clip(eyes * 1.2 - lashes, 0, 1) * 0.6
+    nostrils = np.zeros_like(lips)
+    for idx in NOSTRILS:
+        cv2.ellipse(nostrils, tuple(int(v) for v in np.round(px[idx])), (4, 2), 0, 0, 360, 1.0, -1)
+    nostrils = cv2.GaussianBlur(nostrils, (0, 0), 1.2)
+    atlas = np.stack([lips, brows, eyes, cheeks, lashes, socket, nostrils]).astype(np.float32)
     atlas.setflags(write=False)
     return atlas
 
@@ -188,7 +221,7 @@ def sample_look(rng: np.random.Generator, config: SynthConfig) -> PersonLook:
         makeup_strength=rng.uniform(0.3, 0.8) if makeup else 0.0,
         lipstick=lipstick,
         blush=rng.uniform(0.0, 0.25) + (rng.uniform(0.1, 0.3) if makeup else 0.0),
-        brow_density=rng.uniform(0.35, 0.95),
+        brow_density=rng.uniform(0.55, 1.0),
         beard=beard,
         hairline=rng.uniform(6.5, 9.5) if has_hair else 40.0,
         hair_back=rng.uniform(-9.0, 2.0) if not male_like else rng.uniform(-4.0, 2.0),
@@ -234,6 +267,15 @@ def _sample_noise(volume: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
     return out.view(volume.shape[1], -1).T
 
 
+def vertex_noise(volume: torch.Tensor, template_cm: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """(P, V, 8) low- and mid-frequency noise at the vertices of P people (offsets (P, 3))."""
+    coords_low = template_cm[None] / 12.0 + offsets[:, None]
+    coords_mid = template_cm[None] / 2.5 + offsets[:, None] * 3.0
+    both = torch.cat([coords_low, coords_mid], dim=1).reshape(-1, 3)
+    values = _sample_noise(volume, both).view(offsets.shape[0], 2, -1, volume.shape[1])
+    return torch.cat([values[:, 0], values[:, 1]], dim=-1)
+
+
 def _sample_atlas(atlas: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     grid = torch.stack([uv[:, 0] * 2 - 1, (1 - uv[:, 1]) * 2 - 1], 1).view(1, 1, -1, 2)
     out = F.grid_sample(atlas[None], grid, mode="bilinear", padding_mode="border", align_corners=True)
@@ -250,8 +292,60 @@ class PixelInputs:
     uv: torch.Tensor  # (N, 2)
     canonical: torch.Tensor  # (N, 3) (0 on non-face)
     mouth_v: torch.Tensor  # (N,)
+    occlusion: torch.Tensor  # (N,) ambient occlusion of the neutral head, 1 = open
+    vertex_noise: torch.Tensor  # (N, 8) low/mid frequency skin noise interpolated from the vertices
     normal: torch.Tensor  # (N, 3) camera frame, unit
     view: torch.Tensor  # (N, 3) unit vector pixel → camera
+
+
+def _face_detail(
+    albedo: torch.Tensor, px: PixelInputs, p: torch.Tensor, h: torch.Tensor, idx: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Make-up, lips, brows, blush, freckles, wrinkles, beard on face-surface pixels ``idx``.
+
+    Returns the new albedo rows and the beard coverage (which dulls the specular).
+    """
+    pos, hh, pp, a = px.template_cm[idx], h[idx], p[idx], albedo[idx]
+    m = px.vertex_noise[idx, 4:]
+    atlas = _sample_atlas(_atlas_tensor(), px.uv[idx])
+    lips_w, brow_w, eye_w, cheek_w = atlas[:, 0:1], atlas[:, 1:2], atlas[:, 2:3], atlas[:, 3:4]
+    lash_w, socket_w, nostril_w = atlas[:, 4:5], atlas[:, 5:6], atlas[:, 6:7]
+    skin_red = torch.tensor([0.1, -0.1, -0.1])
+    a = a * (1 + cheek_w * (0.3 + pp[:, 17:18]) * 0.8 * skin_red)
+    freckle = pp[:, 26:27] * (hh[:, 3:4] > 0.55) * (pos[:, 1:2] > -3) * (pos[:, 2:3] > 3)
+    wrinkle = pp[:, 29:30] * 0.15 * torch.relu(m[:, 0:1]) * (pos[:, 1:2] > 4)
+    a = a * (1 - 0.25 * freckle - wrinkle - 0.25 * socket_w) * (1 - 0.8 * nostril_w)
+    a = torch.lerp(a, pp[:, 12:15], eye_w * pp[:, 15:16] * 0.7)  # eye make-up
+    a = torch.lerp(a, pp[:, 6:9], lips_w)
+    brow = (brow_w * pp[:, 18:19] * (0.7 + 0.5 * hh[:, 0:1])).clamp(0, 1)
+    a = torch.lerp(a, pp[:, 3:6] * 0.45, brow)
+    a = torch.lerp(a, pp[:, 3:6] * 0.15, (lash_w * (0.7 + 0.3 * pp[:, 15:16])).clamp(0, 1))
+    # beard: below the nose and along the jaw, stubble-like noise
+    zone = (
+        torch.sigmoid((-2.4 - pos[:, 1:2] - 0.25 * pos[:, 0:1].abs()) / 0.4)
+        * (pos[:, 2:3] > -3.5)
+        * (1 - lips_w)
+    )
+    beard = (zone * pp[:, 19:20] * (0.55 + 0.45 * hh[:, 1:2])).clamp(0, 1)
+    a = torch.lerp(a, pp[:, 3:6] * 0.7, beard)
+    return a, beard[:, 0]
+
+
+def _eyes(
+    px: PixelInputs, p: torch.Tensor, h: torch.Tensor, gaze: torch.Tensor, idx: torch.Tensor
+) -> torch.Tensor:
+    """Sclera, iris and pupil from the canonical position relative to the eye centre."""
+    c = px.canonical[idx]
+    side = torch.sign(c[:, 0])
+    ex, ey = eye_center_canonical()
+    center = torch.stack([side * ex, torch.full_like(side, ey)], 1)
+    rel = c[:, :2] - center - gaze[px.sample[idx]]
+    r = rel.norm(dim=1, keepdim=True)
+    lid_shadow = (1 - 4.0 * (c[:, 1:2] - ey).clamp(min=0)).clamp(min=0.5)
+    sclera = torch.tensor(SCLERA_LINEAR) * lid_shadow
+    iris = p[idx, 9:12] * (0.8 + 0.4 * h[idx, 2:3]) * (0.6 + 0.4 * (r / IRIS_RADIUS))
+    col = torch.where(r < IRIS_RADIUS, iris, sclera)
+    return torch.where(r < PUPIL_RADIUS, torch.full_like(col, 0.01), col)
 
 
 def shade_pixels(
@@ -263,87 +357,62 @@ def shade_pixels(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Linear RGB (N, 3) of every pixel and a hair-cover flag (N,) (hair hides face pixels)."""
     p = people[px.sample]
-    skin, hair, lip, iris, makeup = p[:, 0:3], p[:, 3:6], p[:, 6:9], p[:, 9:12], p[:, 12:15]
-    makeup_s, _lipstick, blush, brow_d, beard, hairline, hair_back, bald = (p[:, 15 + i] for i in range(8))
-    offset = p[:, 23:26]
-    freckles, spec_s, rough, wrinkles = (p[:, 26 + i] for i in range(4))
     pos = px.template_cm
-    n = _sample_noise(noise, pos / 12.0 + offset)  # low frequency, ~10 cm
-    m = _sample_noise(noise, pos / 2.5 + offset * 3.0)  # mid, ~2 cm
-    h = _sample_noise(noise, pos * 2.2 + offset * 7.0)  # fine: pores / stubble
-    atlas = _sample_atlas(torch.from_numpy(region_atlas()), px.uv)
-    is_face_tri = px.label < LABEL_MOUTH
-    lips_w = atlas[:, 0] * is_face_tri
-    brow_w = atlas[:, 1] * is_face_tri
-    eye_w = atlas[:, 2] * is_face_tri
-    cheek_w = atlas[:, 3] * is_face_tri
-
-    albedo = skin * (1.0 + 0.12 * n[:, :1] + 0.06 * m[:, 1:2] + 0.05 * h[:, 2:3])
-    redness = torch.tensor([1.05, 0.9, 0.9])
-    albedo = albedo * (1 + (0.4 * cheek_w * (0.3 + blush))[:, None] * (redness - 1) * 2)
-    freckle = (freckles * (h[:, 3] > 0.35).float() * (pos[:, 1] > -3).float())[:, None]
-    albedo = albedo * (1 - 0.25 * freckle)
-    albedo = albedo * (1 - (wrinkles * 0.15 * torch.relu(m[:, 0]) * (pos[:, 1] > 4).float())[:, None])
-    albedo = torch.lerp(albedo, makeup, (eye_w * makeup_s * 0.7)[:, None])
-    albedo = torch.lerp(albedo, lip, lips_w[:, None])
-    brow_pattern = (0.6 + 0.4 * h[:, 0]).clamp(0, 1)
-    albedo = torch.lerp(albedo, hair * 0.8, (brow_w * brow_d * brow_pattern).clamp(0, 1)[:, None])
-    # beard: below the nose and along the jaw, stubble-like noise
-    beard_zone = torch.sigmoid((-2.4 - pos[:, 1] - 0.25 * pos[:, 0].abs()) / 0.4) * (pos[:, 2] > -3.5)
-    beard_zone = beard_zone * (1 - lips_w)
-    beard_cov = (beard_zone * beard * (0.55 + 0.45 * h[:, 1])).clamp(0, 1)
-    albedo = torch.lerp(albedo, hair * 0.7, beard_cov[:, None])
+    offset = p[:, PERSON_NOISE_OFFSET]
+    n = px.vertex_noise
+    albedo = p[:, 0:3] * (1.0 + 0.12 * n[:, 0:1] + 0.06 * n[:, 5:6])
+    label = px.label
+    face_idx = (label < LABEL_MOUTH).nonzero(as_tuple=True)[0]
+    beard = torch.zeros(len(label))
+    # fine noise (pores, stubble, freckles, iris) only where it is seen: the face surface
+    h = torch.zeros(len(label), NOISE_CHANNELS)
+    if face_idx.numel():
+        h[face_idx] = _sample_noise(noise, pos[face_idx] * 2.2 + offset[face_idx] * 7.0)
+        albedo[face_idx] *= 1.0 + 0.05 * h[face_idx, 2:3]
+        albedo[face_idx], beard[face_idx] = _face_detail(albedo, px, p, h, face_idx)
 
     # hair on the head: above a hairline that drops towards the back of the head
     back = (-pos[:, 2] / 10.0).clamp(0, 1)
+    hairline, hair_back, bald = p[:, 20], p[:, 21], p[:, 22]
     hair_height = hairline - (hairline - hair_back) * back
-    hair_w = torch.sigmoid((pos[:, 1] - hair_height + 0.5 * m[:, 2]) / 0.4) * (1 - bald)
-    hair_w = torch.where(px.label == LABEL_SKIN, hair_w, hair_w * (pos[:, 2] < 6.0))
-    strands = 0.75 + 0.25 * _sample_noise(noise, pos * torch.tensor([2.5, 0.4, 2.5]) + offset * 5)[:, 0:1]
-    albedo = torch.lerp(albedo, hair * strands, hair_w[:, None])
-    hair_cover = (hair_w > 0.5) & (px.label < LABEL_MOUTH)
+    hair_w = torch.sigmoid((pos[:, 1] - hair_height + 0.5 * n[:, 6]) / 0.4) * (1 - bald)
+    hair_w = torch.where((label == LABEL_SKIN) | (pos[:, 2] < 6.0), hair_w, torch.zeros_like(hair_w))
+    hairy = (hair_w > 0.02).nonzero(as_tuple=True)[0]
+    if hairy.numel():
+        stretched = pos[hairy] * torch.tensor([3.0, 0.4, 3.0]) + offset[hairy] * 5
+        strands = 0.7 + 0.3 * _sample_noise(noise, stretched)[:, 0:1]
+        albedo[hairy] = torch.lerp(albedo[hairy], p[hairy, 3:6] * strands, hair_w[hairy, None])
+    hair_cover = (hair_w > 0.5) & (label < LABEL_MOUTH)
 
-    # eyes: sclera, iris, pupil from the canonical position relative to the eye centre
-    eye = px.label == LABEL_EYE
-    if eye.any():
-        c = px.canonical[eye]
-        side = torch.sign(c[:, 0])
-        ex, ey = eye_center_canonical()
-        center = torch.stack([side * ex, torch.full_like(side, ey)], 1)
-        rel = c[:, :2] - center - gaze[px.sample[eye]]
-        r = rel.norm(dim=1)
-        lid_shadow = (1 - 4.0 * (c[:, 1:2] - ey).clamp(min=0)).clamp(min=0.5)
-        sclera = torch.tensor([0.62, 0.55, 0.5]) * lid_shadow
-        iris_col = iris[eye] * (
-            0.8 + 0.4 * _sample_noise(noise, torch.cat([rel * 40, r[:, None] * 0], 1))[:, 3:4]
-        )
-        col = torch.where((r < IRIS_RADIUS)[:, None], iris_col, sclera)
-        col = torch.where((r < PUPIL_RADIUS)[:, None], torch.full_like(col, 0.02), col)
-        albedo[eye] = col
-    mouth = px.label == LABEL_MOUTH
-    if mouth.any():
-        mv = px.mouth_v[mouth]
-        teeth = ((mv < 0.22) | (mv > 0.85)).float()[:, None]
-        albedo[mouth] = teeth * torch.tensor([0.75, 0.72, 0.65]) + (1 - teeth) * torch.tensor(
-            [0.12, 0.03, 0.03]
-        )
+    eye_idx = (label == LABEL_EYE).nonzero(as_tuple=True)[0]
+    if eye_idx.numel():
+        albedo[eye_idx] = _eyes(px, p, h, gaze, eye_idx)
+    mouth = label == LABEL_MOUTH
+    mouth_idx = mouth.nonzero(as_tuple=True)[0]
+    if mouth_idx.numel():
+        mv = px.mouth_v[mouth_idx, None]
+        teeth = ((mv < 0.22) | (mv > 0.85)).float()
+        albedo[mouth_idx] = teeth * torch.tensor(TEETH_LINEAR) + (1 - teeth) * torch.tensor(MOUTH_LINEAR)
 
-    # lighting
+    # lighting: wrapped Lambert + Blinn-Phong, coloured light and ambient
     light = lights[px.sample]
     ldir, lcol, amb, wrap = light[:, 0:3], light[:, 3:6], light[:, 6:9], light[:, 9:10]
     ndotl = (px.normal * ldir).sum(1, keepdim=True)
     diffuse = ((ndotl + wrap) / (1 + wrap)).clamp(min=0)
     half = F.normalize(ldir + px.view, dim=1)
     ndoth = (px.normal * half).sum(1, keepdim=True).clamp(min=0)
-    exponent = (12 + 60 * (1 - rough))[:, None]
-    is_hair = hair_w[:, None]
-    spec_strength = spec_s[:, None] * (1 - 0.7 * is_hair) * (1 - 0.5 * beard_cov[:, None])
-    spec_strength = torch.where(eye[:, None], torch.full_like(spec_strength, 0.8), spec_strength)
-    spec_strength = torch.where(mouth[:, None], torch.zeros_like(spec_strength), spec_strength)
-    exponent = torch.where(eye[:, None], torch.full_like(exponent, 200.0), exponent)
-    specular = spec_strength * ndoth.pow(exponent) * (ndotl > 0)
-    cavity = torch.where(mouth[:, None], torch.full_like(ndotl, 0.35), torch.ones_like(ndotl))
-    rgb = cavity * albedo * (amb + lcol * diffuse) + lcol * specular
+    exponent = 12 + 60 * (1 - p[:, 28:29])
+    strength = p[:, 27:28] * (1 - 0.7 * hair_w[:, None]) * (1 - 0.5 * beard[:, None]) * (ndotl > 0)
+    if eye_idx.numel():
+        exponent[eye_idx], strength[eye_idx] = 200.0, 0.8
+    if mouth_idx.numel():
+        strength[mouth_idx] = 0.0
+    specular = strength * ndoth.pow(exponent) * px.occlusion[:, None]
+    ao = px.occlusion[:, None]
+    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao)
+    if mouth_idx.numel():
+        shade[mouth_idx] *= 0.35
+    rgb = albedo * shade + lcol * specular
     return rgb, hair_cover
 
 

@@ -12,7 +12,7 @@ class SynthConfig:
     # mesh
     subdivisions: int = 1  # midpoint subdivisions of the 468-vertex template (1 → 3592 face triangles)
     # identity (shape)
-    identity_bump_cm: float = 0.45  # std of the smooth per-region displacements
+    identity_bump_cm: float = 0.28  # std of the smooth per-region displacements
     global_scale_range: tuple[float, float] = (0.88, 1.12)  # overall head size
     axis_scale_std: float = 0.05  # independent width/height/depth variation
     # expression

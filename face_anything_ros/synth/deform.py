@@ -25,7 +25,7 @@ from face_anything_ros.synth.mesh import (
 )
 
 NUM_ANCHORS = 28  # per half face; mirrored → 56 bumps
-ANCHOR_SIGMA_CM = (1.6, 3.5)
+ANCHOR_SIGMA_CM = (2.2, 4.5)
 JAW_HINGE_CM = np.array([0.0, -0.5, -3.0])
 MOUTH_LINE_Y_CM = -4.27
 MOUTH_HALF_WIDTH_CM = 2.5

@@ -63,8 +63,8 @@ def degrade(image: np.ndarray, deg: Degradation, rng: np.random.Generator) -> np
     if deg.motion_kernel is not None:
         img = cv2.filter2D(img, -1, deg.motion_kernel)
     if deg.noise_std > 0:
-        img = img + rng.normal(0, deg.noise_std * 0.5, (*img.shape[:2], 1)).astype(np.float32)
-        img = img + rng.normal(0, deg.noise_std, img.shape).astype(np.float32)
+        img = img + rng.standard_normal((*img.shape[:2], 1), dtype=np.float32) * (deg.noise_std * 0.5)
+        img = img + rng.standard_normal(img.shape, dtype=np.float32) * deg.noise_std
     out = np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8)
     if deg.jpeg_quality:
         quality = deg.jpeg_quality

@@ -34,6 +34,7 @@ from face_anything_ros.synth.degrade import degrade, linear_to_srgb, sample_degr
 from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh
 from face_anything_ros.synth.motion import HeadMotion, sample_motion
 from face_anything_ros.synth.occluders import Occluder, draw_occluders, sample_occluders
+from face_anything_ros.synth.occlusion import vertex_ambient_occlusion
 from face_anything_ros.synth.render import MeshRenderer, RenderedFrames
 
 LOG = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ class FaceSequenceGenerator:
         self._mesh = build_render_mesh(self.config.subdivisions)
         self._basis = build_deformation_basis(self.config.subdivisions)
         texture_rng = np.random.default_rng([stream, 0x7E])  # texture space is per split, not per seed
-        self._renderer = MeshRenderer(self._mesh, make_noise_volume(texture_rng))
+        self._renderer = MeshRenderer(
+            self._mesh, make_noise_volume(texture_rng), vertex_ambient_occlusion(self.config.subdivisions)
+        )
         self._backgrounds = BackgroundPool(
             np.random.default_rng([self.seed, stream, 0xB6]),
             self.config.background_pool_size,

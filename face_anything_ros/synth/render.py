@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from face_anything_ros.synth.appearance import PixelInputs, shade_pixels
+from face_anything_ros.synth.appearance import PERSON_NOISE_OFFSET, PixelInputs, shade_pixels, vertex_noise
 from face_anything_ros.synth.mesh import LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
 
@@ -30,16 +30,23 @@ class RenderedFrames:
 class MeshRenderer:
     """Holds the static per-vertex attributes of one render mesh as tensors."""
 
-    def __init__(self, mesh: RenderMesh, noise_volume: torch.Tensor) -> None:
+    def __init__(self, mesh: RenderMesh, noise_volume: torch.Tensor, ambient_occlusion: np.ndarray) -> None:
         self.mesh = mesh
         self.faces = torch.from_numpy(np.array(mesh.faces))
         self.labels = torch.from_numpy(np.asarray(mesh.labels).astype(np.int64))
         canonical = np.nan_to_num(np.asarray(mesh.canonical), nan=0.0)
         self.static = torch.from_numpy(
             np.concatenate(
-                [np.asarray(mesh.vertices_cm), mesh.uvs, canonical, mesh.mouth_v[:, None]], axis=1
+                [
+                    np.asarray(mesh.vertices_cm),
+                    mesh.uvs,
+                    canonical,
+                    mesh.mouth_v[:, None],
+                    ambient_occlusion[:, None],
+                ],
+                axis=1,
             ).astype(np.float32)
-        )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
+        )  # (V, 10): template_cm(3) uv(2) canonical(3) mouth_v(1) ambient occlusion(1)
         self.noise = noise_volume
 
     def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -95,9 +102,22 @@ class MeshRenderer:
         head, local = t // num_faces, t % num_faces
         corner = self.faces[local]  # (P, 3) local vertex ids
         bary = frags.bary.view(-1, 3)[hit]
-        static = (self.static[corner] * bary[..., None]).sum(1)
-        normals = self.vertex_normals(verts, faces)
-        normal = (normals[frame[:, None], corner + (head * v)[:, None]] * bary[..., None]).sum(1)
+        person = frame * m + head
+        # one table of every per-vertex attribute of every (frame, head): static, normal, skin noise
+        people_t = torch.from_numpy(people.reshape(n * m, -1).astype(np.float32))
+        offsets, which = torch.unique(people_t[:, PERSON_NOISE_OFFSET], dim=0, return_inverse=True)
+        noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 8)
+        table = torch.cat(
+            [
+                self.static[None].expand(n * m, v, -1),
+                self.vertex_normals(verts, faces).view(n * m, v, 3),
+                noise_v[which],
+            ],
+            dim=2,
+        ).view(n * m * v, -1)
+        rows = person[:, None] * v + corner
+        values = sum(table.index_select(0, rows[:, k]) * bary[:, k : k + 1] for k in range(3))
+        static, normal, vnoise = values[:, :10], values[:, 10:13], values[:, 13:21]
         normal = torch.nn.functional.normalize(normal, dim=1)
         depth = frags.depth.view(-1)[hit]
         ray = torch.stack(
@@ -105,14 +125,13 @@ class MeshRenderer:
         )
         view = -torch.nn.functional.normalize(ray, dim=1)
         label = self.labels[local]
-        person = frame * m + head
         pix = PixelInputs(
             sample=person, label=label, template_cm=static[:, 0:3], uv=static[:, 3:5], canonical=static[:, 5:8],
-            mouth_v=static[:, 8], normal=normal, view=view,
+            mouth_v=static[:, 8], occlusion=static[:, 9], vertex_noise=vnoise, normal=normal, view=view,
         )  # fmt: skip
         rgb_hit, hair_cover = shade_pixels(
             pix,
-            torch.from_numpy(people.reshape(n * m, -1).astype(np.float32)),
+            people_t,
             torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)),
             torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32)),
             self.noise,
