@@ -24,6 +24,7 @@ import numpy as np
 
 from face_anything_ros.evaluation import metrics as M
 from face_anything_ros.evaluation.report import (
+    ORACLE,
     OURS,
     OURS_GT_BOXES,
     add_ratios,
@@ -182,7 +183,11 @@ def run_ours(
     pred = SequencePredictions(depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms)
     if seq.queries is not None:
         pred.tracks, pred.visible = track_by_canonical_lookup(
-            output.canonical, output.weight, seq.queries, pipeline.config.tracking.max_canonical_distance
+            output.canonical,
+            output.weight,
+            seq.queries,
+            pipeline.config.tracking.max_canonical_distance,
+            face_ids=output.face_ids,
         )
     return pred, output.stage_ms
 
@@ -200,7 +205,23 @@ def evaluate_sequence(
             predictions[OURS_GT_BOXES], stage_ms = run_ours(seq, pipeline, seq.mask)
             LOG.debug("%s: pipeline stages with ground-truth boxes (ms/frame) %s", seq.name, stage_ms)
     predictions.update(run_baselines(seq, config.baselines))
+    if seq.canonical is not None and seq.queries is not None:
+        predictions[ORACLE] = run_oracle(seq)
     return predictions
+
+
+def run_oracle(seq: EvalSequence) -> SequencePredictions:
+    """Canonical lookup on the ground-truth canonical maps (synthetic data only): what tracking
+    by lookup reaches with a perfect model, i.e. the ceiling set by the lookup itself."""
+    from face_anything_ros.evaluation.method import mask_face_ids, track_by_canonical_lookup
+
+    weight = np.all(np.isfinite(seq.canonical), axis=-1).astype(np.float32)
+    face_ids = mask_face_ids(weight > 0)
+    (tracks, visible), ms = _timed(
+        lambda: track_by_canonical_lookup(seq.canonical, weight, seq.queries, face_ids=face_ids),
+        len(seq.frames),
+    )
+    return SequencePredictions(tracks=tracks, visible=visible, frame_ms=ms)
 
 
 def prediction_folder(out_dir: Path, seq_name: str, method: str, predictions: dict) -> Path:
@@ -209,6 +230,8 @@ def prediction_folder(out_dir: Path, seq_name: str, method: str, predictions: di
         return out_dir / seq_name
     if method == OURS_GT_BOXES:
         return out_dir / seq_name / "ours_gt_boxes"
+    if method == ORACLE:
+        return out_dir / seq_name / "oracle_gt_canonical"
     return out_dir / seq_name / "baselines" / method
 
 
@@ -232,7 +255,7 @@ def save_sequence_outputs(
     baseline_epe = {
         n: float(np.nanmedian(np.linalg.norm(p.tracks - seq.tracks, axis=-1)[seq.visible]))
         for n, p in trackers.items()
-        if n not in (OURS, OURS_GT_BOXES)
+        if n not in (OURS, OURS_GT_BOXES, ORACLE)
     }
     if baseline_epe:
         best = min(baseline_epe, key=baseline_epe.get)

@@ -30,6 +30,7 @@ class MethodOutput:
     depth: np.ndarray  # (T, H, W) metres, NaN off-face
     canonical: np.ndarray  # (T, H, W, 3) NaN off-face
     weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
+    face_ids: np.ndarray  # (T, H, W) int32 track id of the face each pixel belongs to, -1 off-face
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: dict[str, float] = field(default_factory=dict)
     frames_without_face: int = 0
@@ -74,17 +75,36 @@ def sample_canonical(canonical_map: np.ndarray, points: np.ndarray) -> np.ndarra
     return out
 
 
+def label_at(label_map: np.ndarray, point: np.ndarray) -> int:
+    """The label (>= 0) at a pixel, else the nearest one within ``QUERY_SNAP_RADIUS_PX``; -1 if none."""
+    height, width = label_map.shape
+    x, y = round(point[0]), round(point[1])
+    r = QUERY_SNAP_RADIUS_PX
+    y0, y1, x0, x1 = max(y - r, 0), min(y + r + 1, height), max(x - r, 0), min(x + r + 1, width)
+    if y0 >= y1 or x0 >= x1:
+        return -1
+    window = label_map[y0:y1, x0:x1]
+    ys, xs = np.mgrid[y0:y1, x0:x1]
+    d2 = np.where(window >= 0, (xs - point[0]) ** 2 + (ys - point[1]) ** 2, np.inf)
+    k = np.unravel_index(np.argmin(d2), d2.shape)
+    return int(window[k]) if np.isfinite(d2[k]) else -1
+
+
 def track_by_canonical_lookup(
     canonical_maps: np.ndarray,
     weight_maps: np.ndarray,
     queries: np.ndarray,
     max_distance: float | None = None,
+    face_ids: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tracks (T, N, 2) and visibility (T, N) of queries (N, 3: t, x, y) by canonical lookup.
 
-    A query is its own pixel in its query frame. Where a frame has no valid pixel at all
-    the point holds its previous position (invisible); a query whose canonical coordinate
-    cannot be read (off the predicted face) stays at its query pixel, invisible.
+    A query is its own pixel in its query frame. Every face shares one canonical space, so
+    with several faces in view a point is looked up only on its own face: ``face_ids``
+    (T, H, W) gives each pixel's face identity (stable across frames, -1 off-face); None
+    means one face. Where a frame has no valid pixel of the point's face it holds its
+    previous position (invisible); a query whose canonical coordinate cannot be read (off
+    the predicted face) stays at its query pixel, invisible.
     """
     from face_anything_ros.runtime.tracking import DEFAULT_MAX_CANONICAL_DISTANCE, locate_canonical
 
@@ -101,12 +121,21 @@ def track_by_canonical_lookup(
         LOG.info(
             "%d of %d queries fall off the predicted face in their query frame", (~known).sum(), len(queries)
         )
+    query_face = np.zeros(len(queries), dtype=np.int64)
+    if face_ids is not None:
+        query_face = np.array(
+            [label_at(face_ids[t], q[1:3]) for t, q in zip(query_frames, queries, strict=True)]
+        )
+        known &= query_face >= 0
     tracks = np.full((num_frames, len(queries), 2), np.nan)
     visible = np.zeros((num_frames, len(queries)), dtype=bool)
-    idx = np.flatnonzero(known)
-    for t in range(num_frames):
-        if idx.size:
-            pixels, vis = locate_canonical(canonical_maps[t], weight_maps[t], query_canonical[idx], limit)
+    for face in np.unique(query_face[known]):
+        idx = np.flatnonzero(known & (query_face == face))
+        for t in range(num_frames):
+            weight = (
+                weight_maps[t] if face_ids is None else np.where(face_ids[t] == face, weight_maps[t], 0.0)
+            )
+            pixels, vis = locate_canonical(canonical_maps[t], weight, query_canonical[idx], limit)
             tracks[t, idx] = pixels
             visible[t, idx] = vis & np.all(np.isfinite(pixels), axis=1)
     own = np.arange(len(queries))
@@ -138,24 +167,56 @@ def make_pipeline(weights: Path | None, device: str | None = None):
     return pipeline
 
 
-def mask_face_boxes(mask: np.ndarray) -> list[np.ndarray]:
-    """Face boxes (x0, y0, x1, y1) from a ground-truth face mask, one per connected face.
+def mask_faces(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Faces in a ground-truth face mask: label map (H, W) (-1 off-face) and one box each.
 
-    Used to hand the pipeline ground-truth detections, which measures the model and the
-    rest of the pipeline independently of the face detector.
+    Mask parts closer than ``MASK_CLOSING_PX`` are one face (an occluder may cut a face in
+    two); a box (x0, y0, x1, y1) spans the face's real mask pixels.
     """
     import cv2
 
     face = np.asarray(mask, dtype=bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSING_PX, MASK_CLOSING_PX))
     closed = cv2.morphologyEx(face.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
-    count, labels = cv2.connectedComponents(closed)
-    boxes = []
-    for label in range(1, count):
-        ys, xs = np.nonzero((labels == label) & face)  # the box of the real mask pixels only
+    count, components = cv2.connectedComponents(closed)
+    labels = np.full(face.shape, -1, dtype=np.int32)
+    boxes: list[np.ndarray] = []
+    for component in range(1, count):
+        pixels = (components == component) & face
+        ys, xs = np.nonzero(pixels)
         if len(xs) >= MIN_MASK_FACE_AREA_PX:
+            labels[pixels] = len(boxes)
             boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
-    return boxes
+    return labels, boxes
+
+
+def mask_face_boxes(mask: np.ndarray) -> list[np.ndarray]:
+    """Face boxes of a ground-truth mask: the pipeline's detections in the ground-truth-box run."""
+    return mask_faces(mask)[1]
+
+
+def mask_face_ids(masks: np.ndarray) -> np.ndarray:
+    """(T, H, W) face identity per pixel from ground-truth masks, ids kept across frames by the
+    runtime's own box-matching id assigner; -1 off-face."""
+    from face_anything_ros.runtime.config import IdConfig
+    from face_anything_ros.runtime.ids import IdAssigner
+
+    assigner = IdAssigner(IdConfig())
+    ids = np.full(np.shape(masks), -1, dtype=np.int32)
+    for t, mask in enumerate(masks):
+        labels, boxes = mask_faces(mask)
+        for k, track in enumerate(assigner.update(np.array(boxes).reshape(-1, 4))):
+            ids[t][labels == k] = track.track_id
+    return ids
+
+
+def _pixel_track_ids(result) -> np.ndarray:
+    """Track id per pixel from the pipeline's face index (all faces one id if it has none)."""
+    if result.face_index is None:
+        return np.where(result.mask, 0, -1).astype(np.int32)
+    lut = np.array([face.track_id for face in result.faces] + [-1], dtype=np.int32)
+    index = np.asarray(result.face_index, dtype=np.int64)
+    return lut[np.where(index >= 0, index, len(result.faces))]
 
 
 def run_pipeline(
@@ -186,6 +247,7 @@ def run_pipeline(
         depth=np.full((num_frames, height, width), np.nan, dtype=np.float32),
         canonical=np.full((num_frames, height, width, 3), np.nan, dtype=np.float32),
         weight=np.zeros((num_frames, height, width), dtype=np.float32),
+        face_ids=np.full((num_frames, height, width), -1, dtype=np.int32),
     )
     min_confidence = pipeline.config.tracking.min_confidence
     stage_totals: dict[str, float] = {}
@@ -199,6 +261,7 @@ def run_pipeline(
         result = pipeline.process(np.ascontiguousarray(frame), camera, t / fps, detections=detections)
         out.frame_ms.append(1000.0 * (time.perf_counter() - start))
         out.frames_without_face += not result.faces
+        out.face_ids[t] = _pixel_track_ids(result)
         out.depth[t] = result.depth
         out.canonical[t] = result.canonical
         confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)

@@ -11,6 +11,8 @@ import numpy as np
 
 OURS = "ours"
 OURS_GT_BOXES = "ours (GT boxes)"  # same pipeline, faces from the ground-truth mask instead of the detector
+# canonical lookup on the ground-truth canonical maps: the tracking plumbing's upper bound, not a method
+ORACLE = "oracle: lookup on GT canonical"
 FLOW_BASELINES = ("lk", "dis", "farneback")
 # (key in the summary, column title, format)
 COLUMNS: tuple[tuple[str, str, str], ...] = (

@@ -40,6 +40,8 @@ class EvalSequence:
     queries: np.ndarray | None = None  # (N, 3)
     tracks: np.ndarray | None = None  # (T, N, 2)
     visible: np.ndarray | None = None  # (T, N) bool
+    # synthetic extra (canonical/*.npy): ground-truth canonical maps, for the lookup oracle only
+    canonical: np.ndarray | None = None  # (T, H, W, 3) float32, NaN off-face
     skipped: list[str] = field(default_factory=list)
 
     @property
@@ -125,6 +127,11 @@ def _read_depth(path: Path) -> np.ndarray:
     depth = np.load(path).astype(np.float32)
     depth[depth <= 0] = np.nan  # 0 means unknown in the format
     return depth
+
+
+def _read_canonical(path: Path) -> np.ndarray | None:
+    canonical = np.load(path).astype(np.float32)
+    return canonical if canonical.ndim == 3 and canonical.shape[2] == 3 else None
 
 
 def _read_mask(path: Path) -> np.ndarray | None:
@@ -213,6 +220,10 @@ def load_sequence(folder: Path, max_frames: int | None = None) -> EvalSequence:
         )
     if seq.mask is None and seq.depth is not None:
         seq.skipped.append("no usable face mask: depth scored on all pixels with finite ground-truth depth")
+    if (folder / "canonical").is_dir():
+        seq.canonical = _read_stack(
+            folder / "canonical", seq.frame_names, ".npy", _read_canonical, image_hw, "canonical", seq.skipped
+        )
     loaded = _read_tracks(folder, total_frames, len(frame_paths), seq.skipped)
     if loaded is not None:
         seq.queries, seq.tracks, seq.visible = loaded
