@@ -9,7 +9,12 @@ import pytest
 import torch
 
 from face_anything_ros.model import FaceAnythingModel, ModelConfig
-from face_anything_ros.runtime.backends.base import OUTPUT_NAMES, BackendUnavailable, InferenceBackend, model_hash
+from face_anything_ros.runtime.backends.base import (
+    OUTPUT_NAMES,
+    BackendUnavailable,
+    InferenceBackend,
+    model_hash,
+)
 from face_anything_ros.runtime.backends.eager import EagerBackend
 from face_anything_ros.runtime.backends.onnx_runtime import export_onnx
 from face_anything_ros.runtime.backends.selection import BackendChain, build_backend, candidate_order

@@ -32,7 +32,7 @@ FRONTAL = np.diag([1.0, -1.0, -1.0])  # canonical -> camera for a face looking a
     ],
 )
 def test_invalid_intrinsics_raise_clear_errors(values):
-    with pytest.raises(ValueError, match="intrinsics|focal"):
+    with pytest.raises(ValueError, match=r"intrinsics|focal"):
         Intrinsics(**values, width=640, height=480)
 
 

@@ -135,7 +135,9 @@ def test_query_on_the_face_centre_lands_on_the_box_centre_in_2d_and_3d(pipeline)
 def test_ids_stay_stable_while_the_face_moves(pipeline):
     pipeline.reset()
     results = [
-        pipeline.process(frame(), INTRINSICS, k / 30, detections=[face(FACE_BOX + [3 * k, 0, 3 * k, 0])])
+        pipeline.process(
+            frame(), INTRINSICS, k / 30, detections=[face(FACE_BOX + np.array([3 * k, 0, 3 * k, 0]))]
+        )
         for k in range(4)
     ]
     assert len({r.faces[0].track_id for r in results}) == 1
@@ -158,7 +160,7 @@ def test_faces_beyond_the_cap_are_dropped(pipeline):
 
 
 def test_face_at_the_border_is_processed_and_pasted_inside_the_image(pipeline):
-    border = FACE_BOX + [WIDTH / 2, 0, WIDTH / 2, 0]  # right half of the face outside the frame
+    border = FACE_BOX + np.array([WIDTH / 2, 0, WIDTH / 2, 0])  # right half of the face outside the frame
     result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[face(border)])
     assert len(result.faces) == 1 and result.mask.any()
     assert result.mask[:, WIDTH - 5 :].any()

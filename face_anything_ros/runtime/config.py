@@ -40,10 +40,12 @@ class DetectionConfig:
     min_tracking_confidence: float = 0.5
     # face_detection only: the full-range model (faces up to ~5 m) instead of short range (~2 m).
     long_range: bool = False
-    # face_detection only: MediaPipe's detection box covers eyes-to-mouth; the landmark face box is
-    # larger (forehead to chin). Side scale and downward centre shift (fraction of the box side).
-    detection_box_scale: float = 1.25
-    detection_box_shift_y: float = 0.05
+    # face_detection only: map BlazeFace's box to the landmark face box. Medians over 14 synthetic
+    # frames where both detectors fired: landmark box = 0.93 x width, 1.07 x height of the
+    # BlazeFace box, centre 0.055 box heights higher (negative = up).
+    detection_box_scale_x: float = 0.93
+    detection_box_scale_y: float = 1.07
+    detection_box_shift_y: float = -0.055
     # Faces whose box overlaps the image by less than this fraction of its area are dropped.
     min_visible_fraction: float = 0.25
 
@@ -52,7 +54,8 @@ class DetectionConfig:
         _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
         for name in ("min_detection_confidence", "min_tracking_confidence", "min_visible_fraction"):
             _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
-        _check(self.detection_box_scale > 0, "detection.detection_box_scale", "> 0")
+        _check(self.detection_box_scale_x > 0, "detection.detection_box_scale_x", "> 0")
+        _check(self.detection_box_scale_y > 0, "detection.detection_box_scale_y", "> 0")
 
 
 @dataclass

@@ -4,8 +4,8 @@ The crop policy (crop.py) defines the face box as the box of the 468 template la
 MediaPipe's face mesh predicts exactly those 468 landmarks, so in ``face_mesh`` mode the
 detector's box *is* the face box (tracking mode: landmarks of the previous frame seed the
 next, detection only runs when faces are missing). ``face_detection`` mode is cheaper and
-has a long-range model; its eyes-to-mouth box is mapped to a face box by a fixed scale and
-shift (``DetectionConfig.detection_box_scale/shift_y``).
+has a long-range model; its box is mapped to a face box by a fixed scale and
+shift (``DetectionConfig.detection_box_scale_x/_y, shift_y``).
 
 Border and count policy: boxes are not clipped (the crop zero-fills outside the image);
 a face is dropped when less than ``min_visible_fraction`` of its box lies in the image.
@@ -134,8 +134,8 @@ class MediaPipeBoxDetector:
 def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -> np.ndarray:
     """Map a BlazeFace box (eyes to mouth) to the crop policy's landmark face box."""
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    side_x = (x1 - x0) * config.detection_box_scale
-    side_y = (y1 - y0) * config.detection_box_scale
+    side_x = (x1 - x0) * config.detection_box_scale_x
+    side_y = (y1 - y0) * config.detection_box_scale_y
     cx = 0.5 * (x0 + x1)
     cy = 0.5 * (y0 + y1) + config.detection_box_shift_y * (y1 - y0)
     return np.array([cx - side_x / 2, cy - side_y / 2, cx + side_x / 2, cy + side_y / 2])

@@ -1,0 +1,74 @@
+"""Detection policy (border, cap, box mapping) and the real MediaPipe detectors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
+from face_anything_ros.runtime.detection import (
+    Detection,
+    face_box_from_detection_box,
+    make_detector,
+    select_faces,
+    visible_fraction,
+)
+
+
+def det(x0, y0, x1, y1):
+    return Detection(box_xyxy=np.array([x0, y0, x1, y1], dtype=np.float64), score=0.9)
+
+
+def test_visible_fraction_of_inside_border_and_outside_boxes():
+    assert visible_fraction(np.array([10, 10, 50, 50]), 100, 100) == 1.0
+    assert visible_fraction(np.array([-20, 0, 20, 40]), 100, 100) == pytest.approx(0.5)
+    assert visible_fraction(np.array([200, 0, 240, 40]), 100, 100) == 0.0
+
+
+def test_border_faces_are_kept_unclipped_and_mostly_outside_faces_dropped():
+    config = DetectionConfig(min_visible_fraction=0.25)
+    kept = select_faces([det(-20, 0, 20, 40), det(-36, 0, 4, 40)], 100, 100, config)
+    assert len(kept) == 1
+    np.testing.assert_array_equal(kept[0].box_xyxy, [-20, 0, 20, 40])  # the crop zero-fills outside
+
+
+def test_the_largest_faces_are_kept_up_to_the_cap():
+    detections = [det(0, 0, s, s) for s in range(10, 70)]
+    kept = select_faces(detections, 1000, 1000, DetectionConfig(max_faces=HARD_MAX_FACES))
+    assert len(kept) == HARD_MAX_FACES
+    assert kept[0].box_xyxy[2] == 69 and kept[-1].box_xyxy[2] == 69 - HARD_MAX_FACES + 1
+    assert len(select_faces(detections, 1000, 1000, DetectionConfig(max_faces=3))) == 3
+
+
+def test_blazeface_box_maps_to_the_landmark_box_convention():
+    config = DetectionConfig(
+        detection_box_scale_x=0.9, detection_box_scale_y=1.1, detection_box_shift_y=-0.05
+    )
+    box = face_box_from_detection_box(np.array([100.0, 100.0, 200.0, 200.0]), config)
+    np.testing.assert_allclose(box, [105.0, 90.0, 195.0, 200.0])
+
+
+@pytest.mark.parametrize("method", ["face_mesh", "face_detection"])
+def test_real_detectors_find_no_face_in_an_empty_frame(method):
+    detector = make_detector(DetectionConfig(method=method))
+    try:
+        assert detector.detect(np.full((240, 320, 3), 127, dtype=np.uint8)) == []
+    finally:
+        detector.close()
+
+
+def test_face_mesh_detects_a_synthetic_face_and_its_box_is_the_landmark_box():
+    from face_anything_ros.bench import compose_frames, detectable_face_patches
+
+    patches = detectable_face_patches(1, max_sequences=12)
+    assert patches, "no synthetic face was detectable"
+    frame = compose_frames(patches, 1, 640, 480, num_frames=1)[0]
+    detector = make_detector(DetectionConfig(), static_images=True)
+    try:
+        (found,) = detector.detect(frame)
+    finally:
+        detector.close()
+    assert found.landmarks.shape == (468, 2)
+    np.testing.assert_allclose(found.box_xyxy[:2], found.landmarks.min(axis=0))
+    np.testing.assert_allclose(found.box_xyxy[2:], found.landmarks.max(axis=0))
+    assert np.isnan(found.score)  # face mesh exposes no score: NaN, not an invented number
