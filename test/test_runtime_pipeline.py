@@ -106,6 +106,7 @@ def test_frontal_face_gets_metric_depth_and_frontal_pose(pipeline):
     assert np.isfinite(result.depth[on_face]).all() and np.isnan(result.depth[~on_face]).all()
     assert FACE_DEPTH_M - 0.06 < np.nanmin(result.depth) < np.nanmax(result.depth) <= FACE_DEPTH_M + 0.001
     assert np.isnan(result.canonical[~on_face]).all()
+    assert (result.face_index[on_face] == 0).all() and (result.face_index[~on_face] == -1).all()
 
 
 def test_result_shapes_dtypes_and_stage_timings(pipeline):

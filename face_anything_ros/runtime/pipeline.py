@@ -71,6 +71,7 @@ class FrameResult:
     canonical: np.ndarray  # (H, W, 3) float32, NaN off-face
     mask: np.ndarray  # (H, W) bool
     confidence: np.ndarray  # (H, W) float32, 0 off-face
+    face_index: np.ndarray  # (H, W) int16: index into ``faces`` of the face owning the pixel, -1 off-face
     faces: list[FaceResult]
     intrinsics: Intrinsics
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -204,6 +205,7 @@ class FacePipeline:
             canonical=maps.canonical,
             mask=maps.mask,
             confidence=maps.confidence,
+            face_index=maps.face_index,
             faces=faces,
             intrinsics=intrinsics,
             timings_ms=timer.finish(),
