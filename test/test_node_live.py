@@ -82,8 +82,8 @@ def send_and_wait(client, frame_index=0, topics=CORE, with_info=True, encoding="
 
 
 def test_without_camera_info_the_node_assumes_a_pinhole_and_still_publishes(live):
-    node, client = live
-    stamp, messages = send_and_wait(client, with_info=False)
+    _node, client = live
+    _, messages = send_and_wait(client, with_info=False)
     assert image_to_numpy(messages["depth"]).shape == (480, 640)
     values = client.wait_for_diagnostics(lambda v: v.get("frames_out", "0") != "0", 5.0)
     assert values["camera_info"].startswith("none (default 60 deg FOV)")
@@ -131,13 +131,13 @@ def test_all_outputs_carry_the_input_header_size_and_plausible_values(live):
 
 
 def test_track_id_is_stable_over_the_moving_sequence(live):
-    node, client = live
+    _node, client = live
     ids = [send_and_wait(client, frame_index=i)[1]["faces"].faces[0].id for i in range(2, 5)]
     assert len(set(ids)) == 1
 
 
 def test_mesh_topology_is_latched_for_late_subscribers(live):
-    node, client = live
+    _node, client = live
     deadline = time.monotonic() + 10.0
     while client.topology is None and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -149,7 +149,7 @@ def test_mesh_topology_is_latched_for_late_subscribers(live):
 
 @pytest.mark.parametrize("encoding", ["bgr8", "mono8"])
 def test_other_colour_encodings_are_converted(live, encoding):
-    node, client = live
+    _node, client = live
     stamp = next_stamp_ns()
     frame = FRAMES[0] if encoding == "bgr8" else FRAMES[0][..., 1]
     client.send(frame, INTRINSICS, stamp, FRAME_ID, encoding)
@@ -206,5 +206,5 @@ def test_frames_arriving_faster_than_inference_are_dropped_not_queued(live):
         client.send(FRAMES[0], INTRINSICS, stamp, FRAME_ID)
     assert client.wait_for(stamps[-1], ("faces",), TIMEOUT_S) is not None, "the newest frame is processed"
     assert node.worker.dropped > dropped_before
-    processed = [s for s in stamps if "faces" in client.received.get(s, {}).__dict__.get("messages", {})]
+    processed = [s for s in stamps if s in client.received and "faces" in client.received[s].messages]
     assert len(processed) < len(stamps)

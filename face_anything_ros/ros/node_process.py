@@ -26,12 +26,14 @@ class NodeLaunch:
     """Command line of one node: ``face_anything_node --ros-args --params-file F -r a:=b -p k:=v``."""
 
     namespace: str = ""
+    executable: str | None = None  # e.g. the installed face_anything_node; None: this Python, -m
     params_file: Path | None = None
     remappings: dict[str, str] = field(default_factory=dict)
     parameters: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
-        args = [sys.executable, "-m", "face_anything_ros.ros.node", "--ros-args"]
+        start = [self.executable] if self.executable else [sys.executable, "-m", "face_anything_ros.ros.node"]
+        args = [*start, "--ros-args"]
         if self.params_file is not None:
             args += ["--params-file", str(self.params_file)]
         if self.namespace:
