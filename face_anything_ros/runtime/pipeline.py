@@ -71,7 +71,6 @@ class FrameResult:
     canonical: np.ndarray  # (H, W, 3) float32, NaN off-face
     mask: np.ndarray  # (H, W) bool
     confidence: np.ndarray  # (H, W) float32, 0 off-face
-    face_index: np.ndarray  # (H, W) int16: index into ``faces`` of the face owning the pixel, -1 off-face
     faces: list[FaceResult]
     intrinsics: Intrinsics
     timings_ms: dict[str, float] = field(default_factory=dict)
