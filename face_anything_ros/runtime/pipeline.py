@@ -204,7 +204,6 @@ class FacePipeline:
             canonical=maps.canonical,
             mask=maps.mask,
             confidence=maps.confidence,
-            face_index=maps.face_index,
             faces=faces,
             intrinsics=intrinsics,
             timings_ms=timer.finish(),
