@@ -126,13 +126,13 @@ def build_deformation_basis(subdivisions: int) -> DeformationBasis:
         idx = EXPRESSIONS.index("smile_r" if side < 0 else "smile_l")
         w = _gauss(points, lm[corner], 1.4) * face_w
         wc = _gauss(points, lm[cheek], 2.0) * face_w
-        shapes[idx] = w[:, None] * [0.45 * side, 0.5, -0.35] + wc[:, None] * [0.1 * side, 0.3, 0.15]
+        shapes[idx] = w[:, None] * [0.6 * side, 0.75, -0.5] + wc[:, None] * [0.15 * side, 0.45, 0.2]
         idx = EXPRESSIONS.index("stretch_r" if side < 0 else "stretch_l")
         shapes[idx] = w[:, None] * [0.5 * side, -0.15, -0.1]
         idx = EXPRESSIONS.index("brow_up_r" if side < 0 else "brow_up_l")
         above_eye = _smoothstep((points[:, 1] - 3.0) / 1.0)
         wb = _gauss(points, lm[brow], 2.2) * face_w * above_eye
-        shapes[idx] = wb[:, None] * [0.0, 0.65, 0.05]
+        shapes[idx] = wb[:, None] * [0.0, 1.0, 0.08]
     mouth_center = 0.5 * (lm[13] + lm[14])
     wm = _gauss(points, mouth_center, 1.5) * face_w
     shapes[EXPRESSIONS.index("pucker")] = wm[:, None] * np.stack(
@@ -149,7 +149,7 @@ def build_deformation_basis(subdivisions: int) -> DeformationBasis:
     frown = np.zeros((len(points), 3))
     for inner in (107, 336):
         wf = _gauss(points, lm[inner], 1.3) * face_w
-        frown += wf[:, None] * [-0.3 * np.sign(lm[inner][0]), -0.35, 0.1]
+        frown += wf[:, None] * [-0.4 * np.sign(lm[inner][0]), -0.5, 0.15]
     shapes[EXPRESSIONS.index("frown")] = frown
     for side, upper, lower in ((-1, RIGHT_EYE_UPPER, RIGHT_EYE_LOWER), (1, LEFT_EYE_UPPER, LEFT_EYE_LOWER)):
         idx = EXPRESSIONS.index("blink_r" if side < 0 else "blink_l")

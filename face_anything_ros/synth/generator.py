@@ -31,9 +31,16 @@ from face_anything_ros.synth.camera import (
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.deform import Identity, build_deformation_basis, deform, sample_identity
 from face_anything_ros.synth.degrade import degrade, linear_to_srgb, sample_degradation, srgb_to_linear
-from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh
+from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh, vertex_normals
 from face_anything_ros.synth.motion import HeadMotion, sample_motion
-from face_anything_ros.synth.occluders import Occluder, draw_occluders, sample_occluders
+from face_anything_ros.synth.occluders import (
+    BackHair,
+    Occluder,
+    draw_back_hair,
+    draw_occluders,
+    sample_back_hair,
+    sample_occluders,
+)
 from face_anything_ros.synth.occlusion import vertex_ambient_occlusion
 from face_anything_ros.synth.render import MeshRenderer, RenderedFrames
 
@@ -48,6 +55,7 @@ HEAD_PIVOT_CM = np.array([0.0, -1.0, -3.0])
 VIRTUAL_IMAGE_WIDTHS = (480, 2000)  # training crops come from images this wide (pixels)
 FACES_PER_FRAME_WEIGHTS = (0.6, 0.25, 0.15)
 BACKGROUND_REFRESH_PER_CALL = 2
+HAIR_VOLUME_CM = (0.3, 2.2)
 
 
 @dataclass
@@ -55,6 +63,7 @@ class Person:
     identity: Identity
     look: PersonLook
     occluders: list[Occluder] = field(default_factory=list)
+    back_hair: BackHair | None = None
 
 
 class FaceSequenceGenerator:
@@ -80,6 +89,10 @@ class FaceSequenceGenerator:
             self.config.background_size,
         )
         self._pivot_m = HEAD_PIVOT_CM * 0.01
+        self._neutral_normals = vertex_normals(
+            np.asarray(self._mesh.vertices_cm), np.asarray(self._mesh.faces)
+        )
+        self._scalp = (self._basis.movable > 0) & ~self._mesh.is_face_vertex  # skull and ears, not the neck
 
     # ----------------------------------------------------------------- people
     def _sample_person(self) -> Person:
@@ -92,7 +105,22 @@ class FaceSequenceGenerator:
         )
         look = sample_look(prng, cfg)
         occluders = sample_occluders(self._rng, cfg, linear_to_srgb(look.hair), linear_to_srgb(look.skin))
-        return Person(identity=identity, look=look, occluders=occluders)
+        back_hair = sample_back_hair(prng, linear_to_srgb(look.hair), look.bald < 0.5)
+        identity = self._with_hair_volume(identity, look, prng)
+        return Person(identity=identity, look=look, occluders=occluders, back_hair=back_hair)
+
+    def _with_hair_volume(self, identity: Identity, look: PersonLook, rng: np.random.Generator) -> Identity:
+        """Push the scalp outwards where there is hair, so hair has a silhouette (never the face surface)."""
+        if look.bald >= 0.5:
+            return identity
+        pos = np.asarray(self._mesh.vertices_cm)
+        back = np.clip(-pos[:, 2] / 10.0, 0, 1)
+        height = look.hairline - (look.hairline - look.hair_back) * back
+        weight = 1.0 / (1.0 + np.exp(-(pos[:, 1] - height) / 0.6))
+        weight *= self._scalp
+        volume = rng.uniform(*HAIR_VOLUME_CM)
+        offsets = identity.offsets_cm + (volume * weight)[:, None] * self._neutral_normals
+        return Identity(offsets_cm=offsets, scale=identity.scale)
 
     def _head_vertices(self, person: Person, motion: HeadMotion, translation: np.ndarray) -> np.ndarray:
         """(T, V, 3) camera-frame vertices for a motion track; ``translation`` places the pivot."""
@@ -161,6 +189,10 @@ class FaceSequenceGenerator:
                 gaze[i, 0] = motion.gaze[t]
                 lights[i, 0] = light
                 crop_landmarks.append(project(head[t, : len(self._mesh.landmark_index)], ccam))
+                if person.back_hair is not None:
+                    display_bg = linear_to_srgb(bg)
+                    draw_back_hair(display_bg, person.back_hair, crop_landmarks[-1])
+                    background[i] = srgb_to_linear(display_bg)
                 if border:
                     xs = (np.arange(size) + 0.5) / box.scale_to(size) + box.x0 - 0.5
                     ys = (np.arange(size) + 0.5) / box.scale_to(size) + box.y0 - 0.5
@@ -232,8 +264,16 @@ class FaceSequenceGenerator:
             motions.append(motion)
         verts = np.stack(heads, axis=1).astype(np.float32)  # (T, M, V, 3)
         intr = np.tile(np.array([cam.fx, cam.fy, cam.cx, cam.cy], np.float32), (num_frames, 1))
-        bg = srgb_to_linear(self._backgrounds.view(height, width))
-        background = np.broadcast_to(bg, (num_frames, height, width, 3))
+        bg_display = self._backgrounds.view(height, width)
+        background = np.broadcast_to(srgb_to_linear(bg_display), (num_frames, height, width, 3))
+        num_lm = len(self._mesh.landmark_index)
+        if any(p.back_hair is not None for p in persons):
+            background = np.empty((num_frames, height, width, 3), np.float32)
+            for t in range(num_frames):
+                frame_bg = bg_display.copy()
+                for h in np.argsort([-verts[t, h, 1, 2] for h in range(num_heads)]):  # far to near
+                    draw_back_hair(frame_bg, persons[h].back_hair, project(verts[t, h, :num_lm], cam))
+                background[t] = srgb_to_linear(frame_bg)
         people = np.tile(np.stack([p.look.to_vector() for p in persons])[None], (num_frames, 1, 1))
         gaze = np.stack([m.gaze for m in motions], axis=1).astype(np.float32)
         lights = np.tile(lighting_vector(sample_lighting(rng))[None, None], (num_frames, num_heads, 1))
@@ -241,7 +281,6 @@ class FaceSequenceGenerator:
         deg = sample_degradation(rng, cfg, max(height, width) / 256)
         images = np.zeros((num_frames, height, width, 3), np.uint8)
         covered_all = np.zeros((num_frames, height, width), bool)
-        num_lm = len(self._mesh.landmark_index)
         for t in range(num_frames):
             display = linear_to_srgb(frames.rgb[t])
             covered = covered_all[t]

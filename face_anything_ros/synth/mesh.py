@@ -76,7 +76,7 @@ class RenderMesh:
         return int(self.vertices_cm.shape[0])
 
 
-def _vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
+def vertex_normals(vertices: np.ndarray, faces: np.ndarray) -> np.ndarray:
     tri = vertices[faces]
     face_normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
     normals = np.zeros_like(vertices)
@@ -94,7 +94,7 @@ def subdivide(
     stay linear on the template surface); positions are Phong-tessellated by ``smooth``.
     Child triangles keep their parent's order (parent i → children 4i..4i+3).
     """
-    normals = _vertex_normals(vertices, faces)
+    normals = vertex_normals(vertices, faces)
     edges = np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]])
     edges_sorted = np.sort(edges, axis=1)
     unique, inverse = np.unique(edges_sorted, axis=0, return_inverse=True)

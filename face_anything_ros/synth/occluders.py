@@ -20,6 +20,7 @@ RIGHT_EYE_CORNERS = (33, 133)
 LEFT_EYE_CORNERS = (362, 263)
 NOSE_BRIDGE = 6
 KINDS = ("hand", "strands", "glasses", "mask", "object")
+LONG_HAIR_PROBABILITY = 0.35
 
 
 @dataclass
@@ -147,3 +148,68 @@ def draw_occluders(
         shade = 0.75 + 0.35 * (ys - ys.min()) / max(1, ys.max() - ys.min())  # a little top-down shading
         image[hit] = np.clip(occ.colour[None] * shade[:, None], 0, 1)
         covered |= hit
+
+
+@dataclass
+class BackHair:
+    """Long hair hanging behind the head (drawn into the background, so the head covers it)."""
+
+    colour: np.ndarray  # (3,) display RGB
+    length: float  # below the chin, in face heights
+    width: float  # in face widths
+    seed: int
+
+
+def sample_back_hair(
+    rng: np.random.Generator, hair_colour_display: np.ndarray, has_hair: bool
+) -> BackHair | None:
+    if not has_hair or rng.random() > LONG_HAIR_PROBABILITY:
+        return None
+    return BackHair(
+        colour=np.clip(hair_colour_display, 0, 1),
+        length=float(rng.uniform(0.1, 1.2)),
+        width=float(rng.uniform(1.1, 1.45)),
+        seed=int(rng.integers(1 << 30)),
+    )
+
+
+def draw_back_hair(image: np.ndarray, hair: BackHair | None, landmarks_px: np.ndarray) -> None:
+    """Draw ``hair`` into the display-space ``image`` (H, W, 3 float) behind the face, in place."""
+    if hair is None:
+        return
+    top, chin = landmarks_px[10], landmarks_px[152]
+    right, left = landmarks_px[234], landmarks_px[454]
+    down = chin - top
+    height = float(np.linalg.norm(down))
+    if height < 2:
+        return
+    down /= height
+    across = left - right
+    half = 0.5 * hair.width * float(np.linalg.norm(across))
+    side = across / max(float(np.linalg.norm(across)), 1e-6)
+    center = 0.5 * (right + left)
+    crown = top - down * 0.25 * height
+    bottom = chin + down * hair.length * height
+    rng = np.random.default_rng(hair.seed)
+    # rounded crown (half ellipse over the head), straight sides, ragged ends
+    angles = np.linspace(0, np.pi, 16)
+    rise = float(np.dot(center - crown, down))
+    arc = [center - side * half * np.cos(a) - down * rise * np.sin(a) for a in angles]
+    ends = [
+        bottom + side * half * 0.9 * (1 - 2 * k / 9) + down * rng.uniform(-0.12, 0.12) * height
+        for k in range(10)
+    ]
+    pts = [*arc, center + side * half, *ends, center - side * half]
+    layer = np.zeros(image.shape[:2], np.uint8)
+    cv2.fillPoly(layer, [np.round(np.asarray(pts) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4)
+    hit = layer > 127
+    if not hit.any():
+        return
+    # strands: streaks along the hair direction
+    streaks = np.zeros(image.shape[:2], np.float32)
+    for _ in range(60):
+        start = crown + side * rng.uniform(-half, half) + down * rng.uniform(-0.1, 0.3) * height
+        end = start + down * rng.uniform(0.6, 1.6) * height + side * rng.normal(0, 0.1) * half
+        cv2.line(streaks, _pt(start), _pt(end), float(rng.uniform(-1, 1)), 1, cv2.LINE_AA, 4)
+    shade = np.clip(1.0 + 0.25 * streaks[hit], 0.5, 1.5)
+    image[hit] = np.clip(hair.colour[None] * shade[:, None], 0, 1)
