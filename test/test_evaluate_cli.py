@@ -78,7 +78,15 @@ def test_unreadable_folder_is_one_clear_line_and_nonzero(tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    "breakage", ["no_intrinsics", "bad_intrinsics", "wrong_size_intrinsics", "mixed_frame_sizes"]
+    "breakage",
+    [
+        "no_intrinsics",
+        "bad_intrinsics",
+        "wrong_size_intrinsics",
+        "nan_intrinsics",
+        "mixed_frame_sizes",
+        "corrupt_frame",
+    ],
 )
 def test_broken_required_parts_fail_that_sequence_with_a_reason(tmp_path, capsys, breakage):
     good = make_sequence(tmp_path / "data" / "good")
@@ -91,6 +99,12 @@ def test_broken_required_parts_fail_that_sequence_with_a_reason(tmp_path, capsys
         (bad / "intrinsics.json").write_text(
             json.dumps({"fx": 1, "fy": 1, "cx": 0, "cy": 0, "width": 640, "height": 480})
         )
+    elif breakage == "nan_intrinsics":
+        (bad / "intrinsics.json").write_text(
+            '{"fx": NaN, "fy": 1, "cx": 0, "cy": 0, "width": 96, "height": 96}'
+        )
+    elif breakage == "corrupt_frame":
+        (bad / "frames" / "000001.png").write_bytes(b"not a png")
     else:
         cv2.imwrite(str(bad / "frames" / "000002.png"), np.zeros((10, 10, 3), np.uint8))
     out = tmp_path / "out"

@@ -87,6 +87,10 @@ def _read_intrinsics(folder: Path, image_hw: tuple[int, int]) -> dict[str, float
         raise SequenceError(
             f"{path}: invalid intrinsics ({exc.__class__.__name__}: {exc}); need {INTRINSICS_KEYS}"
         ) from exc
+    if not all(np.isfinite(v) for v in intrinsics.values()) or intrinsics["fx"] <= 0 or intrinsics["fy"] <= 0:
+        raise SequenceError(
+            f"{path}: intrinsics must be finite with positive focal lengths, got {intrinsics}"
+        )
     if (int(intrinsics["height"]), int(intrinsics["width"])) != image_hw:
         raise SequenceError(
             f"{path}: intrinsics size {int(intrinsics['width'])}x{int(intrinsics['height'])} "
