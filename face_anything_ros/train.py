@@ -37,7 +37,7 @@ from face_anything_ros.model.targets import batch_to_tensors, targets_to
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoint.pt"
-HISTORY_EMA = 0.98  # smoothing of the logged losses
+HISTORY_EMA = 0.9  # smoothing of the logged losses
 
 
 @dataclass
@@ -46,7 +46,7 @@ class TrainConfig:
     model: str = "small"
     steps: int | None = None  # stop after this many steps (None: only the time budget)
     minutes: float | None = None  # stop after this much training time
-    batch: int = 16
+    batch: int = 8
     generate_batch: int = 8  # crops per generator call
     pool_size: int = 1024  # replay pool of generated crops (data echoing when rendering is slower)
     target_echo: float = 3.0  # take new crops only once each has been drawn this often on average
@@ -411,7 +411,10 @@ class Trainer:
             self._record(terms)
             bar.update(1)
             bar.set_postfix(
-                loss=f"{self.ema['total']:.3f}", canon=f"{self.ema['canonical_l1']:.3f}", lr=f"{lr:.1e}"
+                loss=f"{self.ema['total']:.3f}",
+                canon=f"{self.ema['canonical_l1']:.3f}",
+                lr=f"{lr:.1e}",
+                refresh=False,
             )
             if time.monotonic() - last_checkpoint > cfg.checkpoint_minutes * 60.0:
                 self.save_checkpoint()

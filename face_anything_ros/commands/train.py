@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--config", default="small", choices=("small", "base"), help="model size")
     parser.add_argument("--steps", type=int, default=None, help="stop after this many steps")
     parser.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
-    parser.add_argument("--batch", type=int, default=16, help="crops per step")
+    parser.add_argument("--batch", type=int, default=8, help="crops per step")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate")
     parser.add_argument("--size", type=int, default=128, help="crop size (multiple of 32)")
     parser.add_argument("--window-prob", type=float, default=0.2, help="fraction of multi-frame steps")

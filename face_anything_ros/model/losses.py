@@ -25,7 +25,7 @@ class LossWeights:
     depth: float = 4.0
     depth_gradient: float = 2.0
     gradient_scales: int = 4
-    mask: float = 0.5
+    mask: float = 2.0
     temporal: float = 0.5
 
 
