@@ -42,7 +42,7 @@ from face_anything_ros.evaluation.sequence_io import (
 
 LOG = logging.getLogger(__name__)
 TRACKING_BASELINES = ("lk", "dis", "farneback", "mediapipe")
-DEPTH_BASELINES = ("template",)
+DEPTH_BASELINES = ("template", "flat")
 ALL_BASELINES = TRACKING_BASELINES + DEPTH_BASELINES
 
 
@@ -115,6 +115,7 @@ def _timed(fn: Callable, num_frames: int):
 
 def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, SequencePredictions]:
     """Every requested baseline on one sequence (MediaPipe landmarks shared by mesh and template)."""
+    from face_anything_ros.evaluation.baselines.flat_depth import flat_depth
     from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
     from face_anything_ros.evaluation.baselines.lk import track_lk
     from face_anything_ros.evaluation.baselines.mediapipe_mesh import detect_landmarks, landmarks_to_tracks
@@ -147,6 +148,12 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
                 lambda: landmarks_to_tracks(landmarks, queries, num_frames), num_frames
             )
             ms = [a + b for a, b in zip(ms, landmark_ms, strict=True)]
+        elif name == "flat":
+            if seq.depth is None:
+                continue
+            # reads the ground truth, so it has no speed to report
+            out[name] = SequencePredictions(depth=flat_depth(seq.depth, seq.mask))
+            continue
         elif name == "template":
             if seq.depth is None:
                 continue

@@ -119,3 +119,16 @@ def test_template_fit_recovers_a_known_pose_and_renders_its_depth():
     depth = template_depth([np.column_stack([landmarks, np.zeros(len(landmarks))]), None], camera, (256, 256))
     assert np.nanmax(np.abs(depth[0] - truth)) < 1e-3
     assert np.isnan(depth[1]).all()
+
+
+def test_flat_depth_is_the_median_face_depth_and_scores_the_relief():
+    from face_anything_ros.evaluation import metrics as M
+    from face_anything_ros.evaluation.baselines.flat_depth import flat_depth
+
+    gt = np.array([[[0.5, 0.6, 0.7, np.nan]]], dtype=np.float32)
+    mask = np.array([[[True, True, True, True]]])
+    flat = flat_depth(gt, mask)
+    np.testing.assert_allclose(flat[0, 0, :3], 0.6)
+    assert np.isnan(flat[0, 0, 3])
+    summary = M.summarize_depth(M.depth_frame_samples(flat[0], gt[0], mask[0]))
+    assert summary["absrel_aligned"] == pytest.approx((0.1 / 0.5 + 0 + 0.1 / 0.7) / 3, rel=1e-5)
