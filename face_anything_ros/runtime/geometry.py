@@ -119,7 +119,11 @@ def _minimal_samples(rng: np.random.Generator, n: int, count: int) -> np.ndarray
     """``count`` triples of distinct indices in [0, n) (n >= 3), drawn without a per-triple permutation."""
     samples = rng.integers(0, n, size=(count, 3))
     while True:
-        repeated = (samples[:, 0] == samples[:, 1]) | (samples[:, 0] == samples[:, 2]) | (samples[:, 1] == samples[:, 2])
+        repeated = (
+            (samples[:, 0] == samples[:, 1])
+            | (samples[:, 0] == samples[:, 2])
+            | (samples[:, 1] == samples[:, 2])
+        )
         if not repeated.any():
             return samples
         samples[repeated] = rng.integers(0, n, size=(int(repeated.sum()), 3))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -11,6 +13,18 @@ import torch
 # Fixed output order used by exported graphs (ONNX, TensorRT) that cannot return dicts.
 OUTPUT_NAMES = ("depth", "canonical", "mask_logits", "confidence")
 INPUT_NAME = "images"
+
+
+@dataclass(frozen=True)
+class ExportTarget:
+    """What an exporting backend (ONNX, TensorRT) needs: the model, where it runs, and its cache."""
+
+    model: torch.nn.Module
+    device: torch.device
+    buckets: list[int]
+    cache_dir: Path
+    digest: str  # model_hash(model): part of every cache file name
+    input_size: int
 
 
 class BackendUnavailable(RuntimeError):

@@ -19,6 +19,7 @@ from face_anything_ros.runtime.backends.base import (
     INPUT_NAME,
     OUTPUT_NAMES,
     BackendUnavailable,
+    ExportTarget,
     InferenceBackend,
     TupleOutputs,
 )
@@ -57,21 +58,14 @@ def choose_providers(available: list[str], device: torch.device) -> list[str]:
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        device: torch.device,
-        buckets: list[int],
-        cache_dir: Path,
-        digest: str,
-        input_size: int,
-    ) -> None:
-        super().__init__(buckets)
+    def __init__(self, target: ExportTarget) -> None:
+        super().__init__(target.buckets)
+        model, device, input_size = target.model, target.device, target.input_size
         try:
             import onnxruntime as ort
         except ImportError as exc:
             raise BackendUnavailable(f"onnxruntime is not installed: {exc}") from exc
-        path = cache_dir / "onnx" / f"{digest[:16]}-s{input_size}-opset{ONNX_OPSET}.onnx"
+        path = target.cache_dir / "onnx" / f"{target.digest[:16]}-s{input_size}-opset{ONNX_OPSET}.onnx"
         if path.exists():
             LOGGER.info("onnxruntime: using cached export %s", path)
         else:

@@ -23,6 +23,7 @@ import torch
 from face_anything_ros.runtime.backends.base import (
     OUTPUT_NAMES,
     BackendUnavailable,
+    ExportTarget,
     InferenceBackend,
     model_hash,
     resolve_device,
@@ -65,11 +66,12 @@ def build_backend(
     if name == "onnxruntime":
         from face_anything_ros.runtime.backends.onnx_runtime import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(model, device, buckets, config.cache_path, digest, input_size)
+        return OnnxRuntimeBackend(ExportTarget(model, device, buckets, config.cache_path, digest, input_size))
     if name == "tensorrt":
         from face_anything_ros.runtime.backends.tensorrt import TensorRTBackend
 
-        return TensorRTBackend(model, device, buckets, config.cache_path, digest, input_size, config.fp16)
+        target = ExportTarget(model, device, buckets, config.cache_path, digest, input_size)
+        return TensorRTBackend(target, config.fp16)
     raise BackendUnavailable(f"unknown backend {name!r}")
 
 

@@ -22,6 +22,7 @@ import torch
 
 from face_anything_ros.runtime.backends.base import (
     BackendUnavailable,
+    ExportTarget,
     InferenceBackend,
     TupleOutputs,
     outputs_to_numpy,
@@ -69,17 +70,9 @@ class TensorRTBackend(InferenceBackend):
     name = "tensorrt"
     precision = "fp16"
 
-    def __init__(
-        self,
-        model: torch.nn.Module,
-        device: torch.device,
-        buckets: list[int],
-        cache_dir: Path,
-        digest: str,
-        input_size: int,
-        fp16: bool,
-    ) -> None:
-        super().__init__(buckets)
+    def __init__(self, target: ExportTarget, fp16: bool) -> None:
+        super().__init__(target.buckets)
+        device, input_size, buckets = target.device, target.input_size, target.buckets
         if device.type != "cuda":
             raise BackendUnavailable("TensorRT needs a CUDA device")
         try:
@@ -96,15 +89,15 @@ class TensorRTBackend(InferenceBackend):
         }
         properties = torch.cuda.get_device_properties(device)
         key = engine_cache_key(
-            digest,
+            target.digest,
             shapes,
             self.precision,
             properties.name,
             (properties.major, properties.minor),
             library_versions(torch_tensorrt),
         )
-        path = cache_dir / "tensorrt" / f"engine-{key}.ep"
-        self._module = self._load_or_build(torch_tensorrt, model, path, shapes)
+        path = target.cache_dir / "tensorrt" / f"engine-{key}.ep"
+        self._module = self._load_or_build(torch_tensorrt, target.model, path, shapes)
 
     def _load_or_build(self, torch_tensorrt: Any, model: torch.nn.Module, path: Path, shapes: dict) -> Any:
         if path.exists():
