@@ -46,11 +46,16 @@ _BAYER_TO_RGB = {
 # Encodings that carry measurements rather than light: a face model cannot run on them.
 NON_COLOUR_ENCODINGS = ("16UC1", "32FC1")
 
+# Largest image accepted, in pixels (8K UHD is 33 Mpx). Header fields are untrusted: an image
+# claiming more is refused before its data is touched, so no allocation follows from a header.
+MAX_IMAGE_PIXELS = 64 * 2**20
+MAX_ENCODING_CHARS_IN_ERRORS = 40
+
 
 class ImageDecodeError(ValueError):
     """The Image message cannot be turned into an array (reason in the message).
 
-    ``kind`` names the class of problem ("encoding", "size") for counters that must not grow
+    ``kind`` names the class of problem ("encoding", "size", "too_large") for counters that must not grow
     one entry per distinct message.
     """
 
@@ -64,12 +69,17 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     encoding = str(msg.encoding)
     if encoding not in ENCODINGS:
         raise ImageDecodeError(
-            f"unsupported encoding '{encoding}' (supported: {', '.join(ENCODINGS)})", "encoding"
+            f"unsupported encoding {encoding[:MAX_ENCODING_CHARS_IN_ERRORS]!r} (supported: {', '.join(ENCODINGS)})",
+            "encoding",
         )
     dtype_code, channels = ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise ImageDecodeError(f"empty image {width}x{height}", "size")
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(
+            f"image {width}x{height} exceeds the limit of {MAX_IMAGE_PIXELS} pixels", "too_large"
+        )
     dtype = np.dtype(dtype_code).newbyteorder(">" if msg.is_bigendian else "<")
     row_bytes = width * channels * dtype.itemsize
     if step < row_bytes:
