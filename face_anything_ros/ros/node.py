@@ -247,8 +247,9 @@ class FaceAnythingNode(Node):
             rgb = image_to_rgb8(msg)
         except ImageDecodeError as exc:
             self.stats.rejected[exc.kind] += 1
-            self._log_once(
-                f"reject:{exc.kind}:{msg.encoding}", f"image rejected (logged once per kind): {exc}"
+            self._log_once(  # keyed by kind only: hostile inputs cannot grow the set or flood the log
+                f"reject:{exc.kind}",
+                f"image rejected ({exc.kind}; logged once per cause, counted as rejected_{exc.kind}): {exc}",
             )
             return
         height, width = rgb.shape[:2]
