@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (
     DurabilityPolicy,
@@ -355,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("face_anything_ros").addHandler(_RclpyLogHandler(node))
         logging.getLogger("face_anything_ros").propagate = False
         rclpy.spin(node)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT / SIGTERM: a clean stop, exit 0
         pass
     except Exception as exc:  # start-up errors (bad parameters, missing weights): one clear line
         message = str(exc) or type(exc).__name__
