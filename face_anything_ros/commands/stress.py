@@ -165,7 +165,41 @@ def run_soak_command(args: argparse.Namespace) -> int:
 
 
 def run_fuzz_command(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    if args.cases < 1:
+        print("error: --cases must be at least 1")
+        return 2
+    _isolate_domain()
+    workdir = _workdir(args)
+    chosen = _weights(args, workdir)
+    if chosen is None:
+        return 2
+    from tqdm import tqdm
+
+    from face_anything_ros.reliability.fuzz import run_fuzz
+    from face_anything_ros.reliability.node_session import NodeStartError
+
+    print(f"fuzz: weights {chosen[1]}; node log {workdir / 'node.log'}")
+    try:
+        report = run_fuzz(
+            args.cases,
+            args.seed,
+            chosen[0],
+            workdir / "node.log",
+            progress=lambda n: tqdm(total=n, unit="case", desc="fuzz"),
+        )
+    except NodeStartError as exc:
+        print(f"error: {exc}")
+        return 1
+    report.weights = chosen[1]
+    print(f"fuzz: {report.cases} cases (seed {report.seed}) in {report.seconds:.0f} s: {report.by_category}")
+    print(f"fuzz: expected {report.expected}; node counted {report.counted}; failed {report.failed_frames}")
+    print(
+        f"fuzz: rejection log lines per cause {report.log_lines_per_cause}; shutdown "
+        f"{report.shutdown.get('signal_name')} -> exit {report.shutdown.get('return_code')} "
+        f"in {report.shutdown.get('seconds', 0):.1f} s"
+    )
+    _write_report(args.report, report)
+    return _verdict(report.failures)
 
 
 def run_faults_command(args: argparse.Namespace) -> int:
