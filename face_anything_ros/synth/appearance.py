@@ -62,11 +62,27 @@ LEFT_EYE_LOWER_FULL = (263, 249, 390, 373, 374, 380, 381, 382, 362)
 NOSTRILS = (79, 309)
 IRIS_RADIUS = 0.058  # canonical units (≈5.8 mm)
 PUPIL_RADIUS = 0.022
+CATCHLIGHT_OFFSET = 0.03  # canonical units per unit of the light direction's image-plane component
+CATCHLIGHT_RADIUS = 0.009
 SCLERA_LINEAR = (0.62, 0.55, 0.5)
 TEETH_LINEAR = (0.5, 0.46, 0.38)
 MOUTH_LINEAR = (0.03, 0.006, 0.006)
 NUM_PERSON_PARAMS = 32  # width of the per-person parameter vector (see PersonLook.to_vector)
 PERSON_NOISE_OFFSET = slice(23, 26)  # where PersonLook.noise_offset sits in that vector
+PIXEL_PERSON_COLUMNS = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    20,
+    21,
+    22,
+    23,
+    24,
+    25,
+]  # skin, hair, hairline, hair_back, bald, offset
 
 
 @lru_cache(maxsize=1)
@@ -268,12 +284,40 @@ def _sample_noise(volume: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
 
 
 def vertex_noise(volume: torch.Tensor, template_cm: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-    """(P, V, 8) low- and mid-frequency noise at the vertices of P people (offsets (P, 3))."""
+    """(P, V, 4) noise at the vertices of P people (offsets (P, 3)): low frequency, then 3 mid channels."""
     coords_low = template_cm[None] / 12.0 + offsets[:, None]
     coords_mid = template_cm[None] / 2.5 + offsets[:, None] * 3.0
     both = torch.cat([coords_low, coords_mid], dim=1).reshape(-1, 3)
     values = _sample_noise(volume, both).view(offsets.shape[0], 2, -1, volume.shape[1])
-    return torch.cat([values[:, 0], values[:, 1]], dim=-1)
+    return torch.cat([values[:, 0, :, :1], values[:, 1, :, :3]], dim=-1)
+
+
+def vertex_lighting(
+    normals: torch.Tensor,  # (P, V, 3) unit, camera frame
+    points: torch.Tensor,  # (P, V, 3) camera frame
+    occlusion: torch.Tensor,  # (V,)
+    lights: torch.Tensor,  # (P, 10)
+    people: torch.Tensor,  # (P, NUM_PERSON_PARAMS)
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-vertex diffuse shade (P, V, 3) and specular (P, V, 3) (Gouraud: vertices are ~2 px apart at 128 px).
+
+    Wrapped Lambert + Blinn-Phong with coloured light; ambient occlusion darkens both.
+    """
+    ldir, lcol, amb, wrap = (
+        lights[:, None, 0:3],
+        lights[:, None, 3:6],
+        lights[:, None, 6:9],
+        lights[:, None, 9:10],
+    )
+    ndotl = (normals * ldir).sum(-1, keepdim=True)
+    diffuse = ((ndotl + wrap) / (1 + wrap)).clamp(min=0)
+    half = F.normalize(ldir - F.normalize(points, dim=-1), dim=-1)
+    ndoth = (normals * half).sum(-1, keepdim=True).clamp(min=0)
+    ao = occlusion[None, :, None]
+    exponent = 12 + 60 * (1 - people[:, None, 28:29])
+    specular = lcol * people[:, None, 27:28] * ndoth.pow(exponent) * (ndotl > 0) * ao
+    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao)
+    return shade, specular
 
 
 def _sample_atlas(atlas: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
@@ -292,10 +336,13 @@ class PixelInputs:
     uv: torch.Tensor  # (N, 2)
     canonical: torch.Tensor  # (N, 3) (0 on non-face)
     mouth_v: torch.Tensor  # (N,)
-    occlusion: torch.Tensor  # (N,) ambient occlusion of the neutral head, 1 = open
-    vertex_noise: torch.Tensor  # (N, 8) low/mid frequency skin noise interpolated from the vertices
-    normal: torch.Tensor  # (N, 3) camera frame, unit
-    view: torch.Tensor  # (N, 3) unit vector pixel → camera
+    vertex_noise: torch.Tensor  # (N, 4) low/mid frequency skin noise interpolated from the vertices
+    shade: torch.Tensor  # (N, 3) diffuse + ambient light (vertex_lighting, interpolated)
+    specular: torch.Tensor  # (N, 3) specular light (vertex_lighting, interpolated)
+
+
+def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    return table.index_select(0, index)
 
 
 def _face_detail(
@@ -305,9 +352,10 @@ def _face_detail(
 
     Returns the new albedo rows and the beard coverage (which dulls the specular).
     """
-    pos, hh, pp, a = px.template_cm[idx], h[idx], p[idx], albedo[idx]
-    m = px.vertex_noise[idx, 4:]
-    atlas = _sample_atlas(_atlas_tensor(), px.uv[idx])
+    pos, hh, a = _rows(px.template_cm, idx), _rows(h, idx), _rows(albedo, idx)
+    pp = _rows(p, _rows(px.sample, idx))
+    m = _rows(px.vertex_noise, idx)[:, 1:]
+    atlas = _sample_atlas(_atlas_tensor(), _rows(px.uv, idx))
     lips_w, brow_w, eye_w, cheek_w = atlas[:, 0:1], atlas[:, 1:2], atlas[:, 2:3], atlas[:, 3:4]
     lash_w, socket_w, nostril_w = atlas[:, 4:5], atlas[:, 5:6], atlas[:, 6:7]
     skin_red = torch.tensor([0.1, -0.1, -0.1])
@@ -332,20 +380,32 @@ def _face_detail(
 
 
 def _eyes(
-    px: PixelInputs, p: torch.Tensor, h: torch.Tensor, gaze: torch.Tensor, idx: torch.Tensor
+    px: PixelInputs,
+    p: torch.Tensor,
+    h: torch.Tensor,
+    gaze: torch.Tensor,
+    lights: torch.Tensor,
+    idx: torch.Tensor,
 ) -> torch.Tensor:
     """Sclera, iris and pupil from the canonical position relative to the eye centre."""
-    c = px.canonical[idx]
+    c = _rows(px.canonical, idx)
+    sample = _rows(px.sample, idx)
     side = torch.sign(c[:, 0])
     ex, ey = eye_center_canonical()
     center = torch.stack([side * ex, torch.full_like(side, ey)], 1)
-    rel = c[:, :2] - center - gaze[px.sample[idx]]
+    rel = c[:, :2] - center - _rows(gaze, sample)
     r = rel.norm(dim=1, keepdim=True)
     lid_shadow = (1 - 4.0 * (c[:, 1:2] - ey).clamp(min=0)).clamp(min=0.5)
     sclera = torch.tensor(SCLERA_LINEAR) * lid_shadow
-    iris = p[idx, 9:12] * (0.8 + 0.4 * h[idx, 2:3]) * (0.6 + 0.4 * (r / IRIS_RADIUS))
+    iris = _rows(p, sample)[:, 9:12] * (0.8 + 0.4 * _rows(h, idx)[:, 2:3]) * (0.6 + 0.4 * (r / IRIS_RADIUS))
     col = torch.where(r < IRIS_RADIUS, iris, sclera)
-    return torch.where(r < PUPIL_RADIUS, torch.full_like(col, 0.01), col)
+    col = torch.where(r < PUPIL_RADIUS, torch.full_like(col, 0.01), col)
+    # catchlight: the light source reflected on the cornea, offset towards the light
+    ldir = _rows(lights, sample)[:, 0:2] * torch.tensor(
+        [1.0, -1.0]
+    )  # camera x right / y down → canonical x / y up
+    glint = (rel - CATCHLIGHT_OFFSET * ldir).norm(dim=1, keepdim=True) < CATCHLIGHT_RADIUS
+    return torch.where(glint, torch.full_like(col, 1.0), col)
 
 
 def shade_pixels(
@@ -356,11 +416,11 @@ def shade_pixels(
     noise: torch.Tensor,  # noise volume
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Linear RGB (N, 3) of every pixel and a hair-cover flag (N,) (hair hides face pixels)."""
-    p = people[px.sample]
+    p = _rows(people[:, PIXEL_PERSON_COLUMNS], px.sample)  # the few parameters every pixel needs
     pos = px.template_cm
-    offset = p[:, PERSON_NOISE_OFFSET]
+    offset = p[:, 9:12]
     n = px.vertex_noise
-    albedo = p[:, 0:3] * (1.0 + 0.12 * n[:, 0:1] + 0.06 * n[:, 5:6])
+    albedo = p[:, 0:3] * (1.0 + 0.12 * n[:, 0:1] + 0.06 * n[:, 2:3])
     label = px.label
     face_idx = (label < LABEL_MOUTH).nonzero(as_tuple=True)[0]
     beard = torch.zeros(len(label))
@@ -369,13 +429,13 @@ def shade_pixels(
     if face_idx.numel():
         h[face_idx] = _sample_noise(noise, pos[face_idx] * 2.2 + offset[face_idx] * 7.0)
         albedo[face_idx] *= 1.0 + 0.05 * h[face_idx, 2:3]
-        albedo[face_idx], beard[face_idx] = _face_detail(albedo, px, p, h, face_idx)
+        albedo[face_idx], beard[face_idx] = _face_detail(albedo, px, people, h, face_idx)
 
     # hair on the head: above a hairline that drops towards the back of the head
     back = (-pos[:, 2] / 10.0).clamp(0, 1)
-    hairline, hair_back, bald = p[:, 20], p[:, 21], p[:, 22]
+    hairline, hair_back, bald = p[:, 6], p[:, 7], p[:, 8]
     hair_height = hairline - (hairline - hair_back) * back
-    hair_w = torch.sigmoid((pos[:, 1] - hair_height + 0.5 * n[:, 6]) / 0.4) * (1 - bald)
+    hair_w = torch.sigmoid((pos[:, 1] - hair_height + 0.5 * n[:, 3]) / 0.4) * (1 - bald)
     hair_w = torch.where((label == LABEL_SKIN) | (pos[:, 2] < 6.0), hair_w, torch.zeros_like(hair_w))
     hairy = (hair_w > 0.02).nonzero(as_tuple=True)[0]
     if hairy.numel():
@@ -386,7 +446,7 @@ def shade_pixels(
 
     eye_idx = (label == LABEL_EYE).nonzero(as_tuple=True)[0]
     if eye_idx.numel():
-        albedo[eye_idx] = _eyes(px, p, h, gaze, eye_idx)
+        albedo[eye_idx] = _eyes(px, people, h, gaze, lights, eye_idx)
     mouth = label == LABEL_MOUTH
     mouth_idx = mouth.nonzero(as_tuple=True)[0]
     if mouth_idx.numel():
@@ -394,25 +454,14 @@ def shade_pixels(
         teeth = ((mv < 0.22) | (mv > 0.85)).float()
         albedo[mouth_idx] = teeth * torch.tensor(TEETH_LINEAR) + (1 - teeth) * torch.tensor(MOUTH_LINEAR)
 
-    # lighting: wrapped Lambert + Blinn-Phong, coloured light and ambient
-    light = lights[px.sample]
-    ldir, lcol, amb, wrap = light[:, 0:3], light[:, 3:6], light[:, 6:9], light[:, 9:10]
-    ndotl = (px.normal * ldir).sum(1, keepdim=True)
-    diffuse = ((ndotl + wrap) / (1 + wrap)).clamp(min=0)
-    half = F.normalize(ldir + px.view, dim=1)
-    ndoth = (px.normal * half).sum(1, keepdim=True).clamp(min=0)
-    exponent = 12 + 60 * (1 - p[:, 28:29])
-    strength = p[:, 27:28] * (1 - 0.7 * hair_w[:, None]) * (1 - 0.5 * beard[:, None]) * (ndotl > 0)
-    if eye_idx.numel():
-        exponent[eye_idx], strength[eye_idx] = 200.0, 0.8
+    # light was computed per vertex; hair, beard and the mouth cavity dull it per pixel
+    specular = px.specular * ((1 - 0.7 * hair_w) * (1 - 0.5 * beard))[:, None]
+    shade = px.shade
     if mouth_idx.numel():
-        strength[mouth_idx] = 0.0
-    specular = strength * ndoth.pow(exponent) * px.occlusion[:, None]
-    ao = px.occlusion[:, None]
-    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao)
-    if mouth_idx.numel():
+        specular[mouth_idx] = 0.0
+        shade = shade.clone()
         shade[mouth_idx] *= 0.35
-    rgb = albedo * shade + lcol * specular
+    rgb = albedo * shade + specular
     return rgb, hair_cover
 
 

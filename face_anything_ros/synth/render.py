@@ -7,7 +7,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from face_anything_ros.synth.appearance import PERSON_NOISE_OFFSET, PixelInputs, shade_pixels, vertex_noise
+from face_anything_ros.synth.appearance import (
+    PERSON_NOISE_OFFSET,
+    PixelInputs,
+    shade_pixels,
+    vertex_lighting,
+    vertex_noise,
+)
 from face_anything_ros.synth.mesh import LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
 
@@ -37,16 +43,10 @@ class MeshRenderer:
         canonical = np.nan_to_num(np.asarray(mesh.canonical), nan=0.0)
         self.static = torch.from_numpy(
             np.concatenate(
-                [
-                    np.asarray(mesh.vertices_cm),
-                    mesh.uvs,
-                    canonical,
-                    mesh.mouth_v[:, None],
-                    ambient_occlusion[:, None],
-                ],
-                axis=1,
+                [np.asarray(mesh.vertices_cm), mesh.uvs, canonical, mesh.mouth_v[:, None]], axis=1
             ).astype(np.float32)
-        )  # (V, 10): template_cm(3) uv(2) canonical(3) mouth_v(1) ambient occlusion(1)
+        )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
+        self.occlusion = torch.from_numpy(np.asarray(ambient_occlusion, dtype=np.float32).copy())
         self.noise = noise_volume
 
     def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -96,55 +96,48 @@ class MeshRenderer:
         tri = frags.triangle.view(-1)
         hit = (tri >= 0).nonzero(as_tuple=True)[0]
         frame = hit // (height * width)
-        rest = hit % (height * width)
-        py, px = (rest // width).float(), (rest % width).float()
-        t = tri[hit]
+        t = tri.index_select(0, hit)
         head, local = t // num_faces, t % num_faces
-        corner = self.faces[local]  # (P, 3) local vertex ids
-        bary = frags.bary.view(-1, 3)[hit]
+        corner = self.faces.index_select(0, local)  # (P, 3) local vertex ids
+        bary = frags.bary.view(-1, 3).index_select(0, hit)
         person = frame * m + head
         # one table of every per-vertex attribute of every (frame, head): static, normal, skin noise
         people_t = torch.from_numpy(people.reshape(n * m, -1).astype(np.float32))
         offsets, which = torch.unique(people_t[:, PERSON_NOISE_OFFSET], dim=0, return_inverse=True)
-        noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 8)
+        noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 4)
+        lights_t = torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32))
+        shade_v, specular_v = vertex_lighting(
+            self.vertex_normals(verts, faces).view(n * m, v, 3),
+            verts.view(n * m, v, 3),
+            self.occlusion,
+            lights_t,
+            people_t,
+        )
         table = torch.cat(
-            [
-                self.static[None].expand(n * m, v, -1),
-                self.vertex_normals(verts, faces).view(n * m, v, 3),
-                noise_v[which],
-            ],
-            dim=2,
+            [self.static[None].expand(n * m, v, -1), shade_v, specular_v, noise_v[which]], dim=2
         ).view(n * m * v, -1)
         rows = person[:, None] * v + corner
         values = sum(table.index_select(0, rows[:, k]) * bary[:, k : k + 1] for k in range(3))
-        static, normal, vnoise = values[:, :10], values[:, 10:13], values[:, 13:21]
-        normal = torch.nn.functional.normalize(normal, dim=1)
-        depth = frags.depth.view(-1)[hit]
-        ray = torch.stack(
-            [(px - cx[frame, 0]) / fx[frame, 0], (py - cy[frame, 0]) / fy[frame, 0], torch.ones_like(px)], 1
-        )
-        view = -torch.nn.functional.normalize(ray, dim=1)
-        label = self.labels[local]
+        static = values[:, :9]
+        depth = frags.depth.view(-1).index_select(0, hit)
+        label = self.labels.index_select(0, local)
         pix = PixelInputs(
             sample=person, label=label, template_cm=static[:, 0:3], uv=static[:, 3:5], canonical=static[:, 5:8],
-            mouth_v=static[:, 8], occlusion=static[:, 9], vertex_noise=vnoise, normal=normal, view=view,
+            mouth_v=static[:, 8], shade=values[:, 9:12], specular=values[:, 12:15], vertex_noise=values[:, 15:19],
         )  # fmt: skip
         rgb_hit, hair_cover = shade_pixels(
-            pix,
-            people_t,
-            torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)),
-            torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32)),
-            self.noise,
+            pix, people_t, torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)), lights_t, self.noise
         )
         rgb = torch.from_numpy(np.ascontiguousarray(background, dtype=np.float32)).reshape(-1, 3).clone()
-        rgb[hit] = rgb_hit
-        face = (label < LABEL_MOUTH) & ~hair_cover
+        rgb.index_copy_(0, hit, rgb_hit)
+        face = ((label < LABEL_MOUTH) & ~hair_cover).nonzero(as_tuple=True)[0]
+        face_pixels = hit.index_select(0, face)
         depth_map = torch.full((n * height * width,), float("nan"))
-        depth_map[hit[face]] = depth[face]
+        depth_map.index_copy_(0, face_pixels, depth.index_select(0, face))
         canonical = torch.full((n * height * width, 3), float("nan"))
-        canonical[hit[face]] = static[face, 5:8]
+        canonical.index_copy_(0, face_pixels, static.index_select(0, face)[:, 5:8])
         mask = torch.zeros(n * height * width, dtype=torch.bool)
-        mask[hit[face]] = True
+        mask[face_pixels] = True
         return RenderedFrames(
             rgb=rgb.view(n, height, width, 3).numpy(),
             depth=depth_map.view(n, height, width).numpy(),
