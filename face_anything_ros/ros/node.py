@@ -339,8 +339,11 @@ class FaceAnythingNode(Node):
         )
 
     def destroy_node(self) -> None:
-        self.worker.stop()
-        close = getattr(self.pipeline, "close", None)
+        # also called by rclpy's context clean-up on a node whose __init__ failed half-way
+        worker = getattr(self, "worker", None)
+        if worker is not None:
+            worker.stop()
+        close = getattr(getattr(self, "pipeline", None), "close", None)
         if close is not None:
             close()
         super().destroy_node()
