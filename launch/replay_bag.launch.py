@@ -17,7 +17,15 @@ from launch import LaunchDescription
 
 PACKAGE = "face_anything_ros"
 NAMESPACE = "face_anything"
-RECORDED_TOPICS = ["depth", "points", "faces", "face_mesh", "face_mesh_topology", "/diagnostics"]
+RECORDED_TOPICS = [
+    "depth",
+    "points",
+    "faces",
+    "face_poses",
+    "face_mesh",
+    "face_mesh_topology",
+    "/diagnostics",
+]
 
 
 def generate_launch_description():

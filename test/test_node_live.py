@@ -25,7 +25,7 @@ from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
 CAMERA, OUTPUTS = "/live/camera", "/live/face_anything"
-CORE = ("depth", "points", "faces", "face_mesh")
+CORE = ("depth", "points", "faces", "face_poses", "face_mesh")
 TIMEOUT_S = 60.0
 FRAMES, INTRINSICS = sample_frames(8)
 FRAME_ID = "camera_optical_frame"
@@ -114,7 +114,10 @@ def test_all_outputs_carry_the_input_header_size_and_plausible_values(live):
     count = len(face.query_names)
     assert (len(face.pixels), len(face.points), len(face.visible)) == (2 * count, 3 * count, count)
     assert (len(face.mesh_vertices), len(face.mesh_visible)) == (468 * 3, 468)
+    poses = m["face_poses"]
+    assert poses.header.stamp == m["faces"].header.stamp and len(poses.poses) == int(face.pose_valid)
     if face.pose_valid:
+        assert poses.poses[0] == face.pose
         q = face.pose.orientation
         assert abs(np.linalg.norm([q.x, q.y, q.z, q.w]) - 1.0) < 1e-5 and face.pose.position.z > 0
         assert 0.05 < face.scale < 0.2

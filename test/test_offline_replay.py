@@ -19,7 +19,7 @@ from face_anything_ros.ros.conversions import point_cloud_to_array
 from face_anything_ros.ros.image_codec import image_to_numpy
 
 FRAMES, INTRINSICS = sample_frames(4)
-OUTPUT_TOPICS = ("depth", "points", "faces", "face_mesh")
+OUTPUT_TOPICS = ("depth", "points", "faces", "face_poses", "face_mesh")
 
 
 @pytest.fixture(scope="module")

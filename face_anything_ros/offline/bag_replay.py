@@ -141,6 +141,7 @@ def _write_outputs(
         bag.write(f"{ns}/points", conversions.point_cloud_message(kit, header, points), timestamp_ns)
     if params.publish_faces:
         bag.write(f"{ns}/faces", conversions.face_track_array(kit, header, result), timestamp_ns)
+        bag.write(f"{ns}/face_poses", conversions.face_pose_array(kit, header, result), timestamp_ns)
     if params.publish_mesh:
         bag.write(f"{ns}/face_mesh", conversions.mesh_marker_array(kit, header, result), timestamp_ns)
     if params.publish_canonical_image:

@@ -197,6 +197,16 @@ def face_track_array(kit: MessageKit, header: Any, result: Any) -> Any:
     )
 
 
+def face_pose_array(kit: MessageKit, header: Any, result: Any) -> Any:
+    """geometry_msgs/PoseArray: head pose (canonical face frame -> camera) of every face with a valid fit.
+
+    The TF-free way to follow heads in RViz (tf2_msgs has no wheel, so no /tf here); the order is
+    that of the faces with ``pose_valid`` in the FaceTrackArray of the same stamp.
+    """
+    poses = [_pose(kit, face.rotation, face.translation) for face in result.faces if face.pose_valid]
+    return kit.new("geometry_msgs/msg/PoseArray", header=header, poses=poses)
+
+
 def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> Any:
     template = load_face_template()
     vertices = np.asarray(face.mesh_vertices, dtype=np.float32).reshape(-1, 3)

@@ -1,6 +1,6 @@
 """The face_anything ROS 2 node: a thin rclpy shell over ``runtime.pipeline.FacePipeline``.
 
-Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces``, ``face_mesh``,
+Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces`` (+ ``face_poses``), ``face_mesh``,
 ``face_mesh_topology`` (latched), optionally ``canonical_image`` and ``overlay``, and
 ``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
 subscription callback never blocks and latency never grows with a queue. Several cameras = one
@@ -165,6 +165,9 @@ class FaceAnythingNode(Node):
         self.pub_faces = self.create_publisher(
             self._kit.message_class(conversions.FACE_TRACK_ARRAY), "faces", OUTPUT_QOS
         )
+        self.pub_poses = self.create_publisher(
+            self._kit.message_class("geometry_msgs/msg/PoseArray"), "face_poses", OUTPUT_QOS
+        )
         self.pub_mesh = self.create_publisher(
             self._kit.message_class("visualization_msgs/msg/MarkerArray"), "face_mesh", OUTPUT_QOS
         )
@@ -280,6 +283,7 @@ class FaceAnythingNode(Node):
             self.pub_points.publish(conversions.point_cloud_message(kit, header, points))
         if params.publish_faces:
             self.pub_faces.publish(conversions.face_track_array(kit, header, result))
+            self.pub_poses.publish(conversions.face_pose_array(kit, header, result))
         if params.publish_mesh:
             self.pub_mesh.publish(conversions.mesh_marker_array(kit, header, result))
         if params.publish_canonical_image:

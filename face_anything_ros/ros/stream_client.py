@@ -33,6 +33,7 @@ OUTPUT_TOPICS: dict[str, str] = {
     "depth": "sensor_msgs/msg/Image",
     "points": "sensor_msgs/msg/PointCloud2",
     "faces": conversions.FACE_TRACK_ARRAY,
+    "face_poses": "geometry_msgs/msg/PoseArray",
     "face_mesh": "visualization_msgs/msg/MarkerArray",
     "canonical_image": "sensor_msgs/msg/Image",
     "overlay": "sensor_msgs/msg/Image",
@@ -55,7 +56,11 @@ class StreamClient(Node):
     """Publishes ``<camera>/image_raw`` + ``camera_info``; subscribes the node's outputs in ``<outputs>``."""
 
     def __init__(
-        self, camera_namespace: str, output_namespace: str, name: str = "face_anything_client", **node_kwargs: Any
+        self,
+        camera_namespace: str,
+        output_namespace: str,
+        name: str = "face_anything_client",
+        **node_kwargs: Any,
     ) -> None:
         super().__init__(name, **node_kwargs)
         self.kit = RclpyKit()
