@@ -83,16 +83,14 @@ def site_packages(install_prefix: Path) -> Path:
     return install_prefix / "lib" / version / "site-packages"
 
 
+def run_sourced(install_prefix: Path, command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Runs ``command`` from / in the environment of a sourced install."""
+    env = sourced_environment(install_prefix)
+    return subprocess.run(command, cwd="/", env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_installed_cli_runs_through_its_launcher(install_prefix: Path) -> None:
-    launcher = install_prefix / "lib" / PACKAGE / "face-anything"
-    result = subprocess.run(
-        [str(launcher), "--help"],
-        cwd="/",
-        env=sourced_environment(install_prefix),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_sourced(install_prefix, [str(install_prefix / "lib" / PACKAGE / "face-anything"), "--help"])
     assert result.returncode == 0, result.stderr[-3000:]
     assert "usage: face-anything" in result.stdout
 
@@ -107,14 +105,7 @@ def test_installed_package_imports_our_code_and_its_messages(install_prefix: Pat
         "assert deserialize_message(data, m.FaceTrackArray).faces[0].id == 5; "
         "print(face_anything_ros.__file__); print(m.__file__); print(face_anything_ros.__version__)"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd="/",
-        env=sourced_environment(install_prefix),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_sourced(install_prefix, [sys.executable, "-c", code])
     assert result.returncode == 0, result.stderr[-3000:]
     package_file, msg_file, version = result.stdout.split()
     assert package_file == str(site / PACKAGE / "__init__.py")  # ours, not rosidl's empty one
