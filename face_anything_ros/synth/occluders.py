@@ -103,6 +103,8 @@ def draw_occluders(
             for eye, ear in ((33, 234), (263, 454)):
                 cv2.line(layer, _pt(landmarks_px[eye]), _pt(landmarks_px[ear]), 255, t, cv2.LINE_AA, 4)
         elif occ.kind == "mask":
+            if abs(yaw_deg) > 55:
+                continue
             pts = np.concatenate([landmarks_px[list(FACE_OVAL[8:29])], landmarks_px[[NOSE_BRIDGE]]])
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
             cv2.fillConvexPoly(layer, hull, 255, cv2.LINE_AA, 4)
