@@ -178,6 +178,13 @@ main() {
         flock 9
     fi
 
+    if [[ -x "$VENV_DIR/bin/python" ]]; then
+        local venv_version
+        venv_version="$("$VENV_DIR/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null || echo broken)"
+        [[ "$venv_version" == "$REQUIRED_PYTHON" ]] ||
+            fail "$VENV_DIR holds Python $venv_version, not $REQUIRED_PYTHON: remove it (rm -rf $VENV_DIR) and run this again"
+    fi
+
     local python_hash message_hash
     python_hash="$(cd "$REPO_DIR" && inputs_hash requirements.txt requirements-nodeps.txt setup.py pyproject.toml scripts/setup_env.sh)"
     message_hash="$(cd "$REPO_DIR" && inputs_hash msg/*.msg CMakeLists.txt package.xml scripts/setup_env.sh)"

@@ -265,3 +265,15 @@ def test_setup_stops_naming_python_when_it_is_absent(tmp_path: Path) -> None:
     result = _run_setup_check(_tool_dir(tmp_path, {}), "python3.11-not-installed", tmp_path)
     assert result.returncode == 1
     assert "Python 3.11" in result.stderr and "not on PATH" in result.stderr
+
+
+def test_setup_refuses_a_venv_of_another_python_version(tmp_path: Path) -> None:
+    venv_bin = tmp_path / "old_venv" / "bin"
+    venv_bin.mkdir(parents=True)
+    (venv_bin / "python").write_text("#!/bin/sh\necho 3.9\n")  # stands in for a venv made by Python 3.9
+    (venv_bin / "python").chmod(0o755)
+    env = dict(os.environ, FACE_ANYTHING_PYTHON=sys.executable, FACE_ANYTHING_VENV=str(venv_bin.parent))
+    env.pop("ROS_DISTRO", None)
+    result = subprocess.run(["bash", str(SETUP_SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert "holds Python 3.9, not 3.11" in result.stderr and "rm -rf" in result.stderr
