@@ -65,9 +65,9 @@ def test_each_camera_gets_its_own_node_and_only_its_own_outputs(tmp_path):
         for name, client in clients.items():
             client.send(FRAMES[0], INTRINSICS, stamp, frame_id=f"{name}_optical_frame")
         for name, client in clients.items():
-            outputs = client.wait_for(stamp, ("depth", "faces"), 60.0)
+            outputs = client.wait_for(stamp, ("depth", "faces", "points"), 60.0)
             assert outputs is not None, (tmp_path / f"{name}.log").read_text()
-            frame_ids = {m.header.frame_id for m in outputs.messages.values()}
+            frame_ids = {outputs.messages[topic].header.frame_id for topic in ("depth", "faces", "points")}
             assert frame_ids == {f"{name}_optical_frame"}, f"{name} got another camera's frames: {frame_ids}"
         first, *others = CAMERAS
         for camera in others:
