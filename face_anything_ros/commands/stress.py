@@ -203,4 +203,32 @@ def run_fuzz_command(args: argparse.Namespace) -> int:
 
 
 def run_faults_command(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    _isolate_domain()
+    workdir = _workdir(args)
+    chosen = _weights(args, workdir)
+    if chosen is None:
+        return 2
+    import signal
+
+    from tqdm import tqdm
+
+    from face_anything_ros.reliability import faults
+
+    drills = [
+        lambda: [faults.backend_fault_drill(chosen[0])],
+        lambda: faults.weights_fault_drill(chosen[0], workdir / "weights"),
+        lambda: [faults.signal_drill(chosen[0], workdir, signal.SIGINT)],
+        lambda: [faults.signal_drill(chosen[0], workdir, signal.SIGTERM)],
+        lambda: [faults.replay_interrupt_drill(chosen[0], workdir)],
+    ]
+    print(f"faults: weights {chosen[1]}; logs in {workdir}")
+    results = []
+    for drill in tqdm(drills, unit="drill", desc="faults"):
+        try:
+            results += drill()
+        except Exception as exc:  # a drill that cannot even run is a failed drill, reported with the rest
+            results.append(faults.DrillResult(getattr(drill, "__name__", "drill"), False, {}, [repr(exc)]))
+    for result in results:
+        print(f"  {'ok  ' if result.passed else 'FAIL'} {result.name}: {result.details}")
+    _write_report(args.report, {"weights": chosen[1], "drills": [asdict(r) for r in results]})
+    return _verdict([f"{r.name}: {f}" for r in results for f in r.failures])
