@@ -89,3 +89,10 @@ def test_live_parameters_are_the_ones_the_node_can_apply_while_running():
         "publish_canonical_image",
         "publish_overlay",
     }
+
+
+def test_readme_documents_every_parameter():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- BEGIN node (owner: node) -->")[1].split("<!-- END node -->")[0]
+    missing = [name for name in param_names() if f"`{name}`" not in block]
+    assert not missing, f"README node block lacks {missing}"
