@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
@@ -29,7 +28,7 @@ from face_anything_ros.offline.msg_types import face_anything_typestore
 from face_anything_ros.offline.visualize import canonical_image, overlay_image
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.ros.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.ros.image_codec import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
 from face_anything_ros.ros.message_kit import RosbagsKit
 from face_anything_ros.ros.params import NodeParams
 from face_anything_ros.runtime.geometry import Intrinsics
@@ -80,10 +79,7 @@ def _storage_of(bag: Path) -> str:
 
 def _decode_image(connection: Any, msg: Any) -> np.ndarray:
     if connection.msgtype.endswith("CompressedImage"):
-        bgr = cv2.imdecode(np.asarray(msg.data, dtype=np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise ImageDecodeError(f"cannot decode compressed image (format '{msg.format}')", "encoding")
-        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return compressed_to_rgb8(msg.data, msg.format)
     return image_to_rgb8(msg)
 
 

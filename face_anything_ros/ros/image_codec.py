@@ -97,6 +97,40 @@ def image_to_numpy(msg: Any) -> np.ndarray:
     return pixels.reshape(height, width, channels) if channels > 1 else pixels.reshape(height, width)
 
 
+def compressed_to_rgb8(data: Any, image_format: str = "") -> np.ndarray:
+    """A CompressedImage payload (JPEG, PNG, ...) as (H, W, 3) uint8 RGB.
+
+    The size written in the file's own header is read first (Pillow parses headers lazily) and
+    checked against ``MAX_IMAGE_PIXELS``, so a small file claiming a huge image (a decompression
+    bomb) is refused before OpenCV allocates its pixels.
+    """
+    import io
+    import warnings
+
+    from PIL import Image
+
+    payload = data.tobytes() if isinstance(data, np.ndarray) else bytes(data)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(payload)) as header_only:
+                width, height = header_only.size
+    except Image.DecompressionBombError as exc:
+        raise ImageDecodeError(f"compressed image too large: {exc}", "too_large") from None
+    except Exception as exc:  # Pillow raises several types for unknown or damaged headers
+        raise ImageDecodeError(
+            f"cannot read compressed image header (format '{image_format}'): {exc}", "encoding"
+        ) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageDecodeError(
+            f"compressed image {width}x{height} exceeds the limit of {MAX_IMAGE_PIXELS} pixels", "too_large"
+        )
+    bgr = cv2.imdecode(np.frombuffer(payload, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ImageDecodeError(f"cannot decode compressed image (format '{image_format}')", "encoding")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
 def image_to_rgb8(msg: Any) -> np.ndarray:
     """The image as (H, W, 3) uint8 RGB, the face pipeline's input (debayers, drops alpha)."""
     encoding = str(msg.encoding)
