@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -207,12 +208,22 @@ def face_pose_array(kit: MessageKit, header: Any, result: Any) -> Any:
     return kit.new("geometry_msgs/msg/PoseArray", header=header, poses=poses)
 
 
+@lru_cache(maxsize=16)
+def _triangle_colours(kit: MessageKit, visible_triangles: bytes, alpha: float) -> list[Any]:
+    """Per-vertex canonical colours of the visible triangles (the same list while visibility holds)."""
+    template = load_face_template()
+    keep = np.frombuffer(visible_triangles, dtype=bool)
+    colours = (canonical_to_rgb(template.canonical).astype(np.float32) / 255.0)[template.faces[keep].ravel()]
+    colour = kit.factory("std_msgs/msg/ColorRGBA")
+    return [colour(r=r, g=g, b=b, a=alpha) for r, g, b in colours.tolist()]
+
+
 def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> Any:
     template = load_face_template()
     vertices = np.asarray(face.mesh_vertices, dtype=np.float32).reshape(-1, 3)
     usable = np.asarray(face.mesh_visible, dtype=bool) & np.all(np.isfinite(vertices), axis=1)
-    triangles = template.faces[np.all(usable[template.faces], axis=1)].ravel()
-    colours = canonical_to_rgb(template.canonical).astype(np.float32) / 255.0
+    keep = np.all(usable[template.faces], axis=1)
+    point = kit.factory("geometry_msgs/msg/Point")
     lifetime_sec = int(style.lifetime_s)
     return kit.new(
         "visualization_msgs/msg/Marker",
@@ -230,13 +241,9 @@ def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> A
             nanosec=round((style.lifetime_s - lifetime_sec) * 1e9),
         ),
         points=[
-            kit.new("geometry_msgs/msg/Point", x=float(x), y=float(y), z=float(z))
-            for x, y, z in vertices[triangles]
+            point(x=x, y=y, z=z) for x, y, z in vertices[template.faces[keep].ravel()].astype(float).tolist()
         ],
-        colors=[
-            kit.new("std_msgs/msg/ColorRGBA", r=float(r), g=float(g), b=float(b), a=style.alpha)
-            for r, g, b in colours[triangles]
-        ],
+        colors=_triangle_colours(kit, keep.tobytes(), style.alpha),
     )
 
 

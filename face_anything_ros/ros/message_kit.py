@@ -40,6 +40,8 @@ class MessageKit(Protocol):
 
     def byte(self, value: int) -> Any: ...
 
+    def factory(self, type_name: str) -> Any: ...
+
 
 class RclpyKit:
     """Messages as rclpy objects (``sensor_msgs.msg.Image`` …)."""
@@ -57,6 +59,10 @@ class RclpyKit:
 
     def new(self, type_name: str, **fields: Any) -> Any:
         return self.message_class(type_name)(**fields)
+
+    def factory(self, type_name: str) -> type:
+        """The constructor itself, for building many small messages fast."""
+        return self.message_class(type_name)
 
     def array(self, values: Any, element_type: str) -> Any:
         if element_type == "bool":
@@ -94,6 +100,10 @@ class RosbagsKit:
 
     def byte(self, value: int) -> int:
         return int(value)
+
+    def factory(self, type_name: str) -> type:
+        """The dataclass itself, for many small messages fast (every field must then be given)."""
+        return self.typestore.types[type_name]
 
     def _default(self, spec: tuple[Any, Any]) -> Any:
         from rosbags.interfaces import Nodetype  # optional dependency: only the bag route needs it
