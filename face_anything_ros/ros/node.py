@@ -23,7 +23,6 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (
-    DurabilityPolicy,
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
@@ -46,15 +45,9 @@ from face_anything_ros.ros.params import (
     pipeline_config_from_params,
     with_values,
 )
+from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 
 LOGGER = logging.getLogger(__name__)
-OUTPUT_QOS = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-LATCHED_QOS = QoSProfile(
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    history=HistoryPolicy.KEEP_LAST,
-)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
 
 

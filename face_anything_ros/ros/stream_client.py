@@ -14,20 +14,14 @@ from typing import Any
 
 import numpy as np
 from rclpy.node import Node
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from face_anything_ros.offline.image_bag import camera_info_message, header
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.message_kit import RclpyKit
+from face_anything_ros.ros.qos import COLLECTOR_QOS, LATCHED_QOS
 from face_anything_ros.runtime.geometry import Intrinsics
 
-RELIABLE = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
-LATCHED = QoSProfile(
-    depth=1,
-    reliability=ReliabilityPolicy.RELIABLE,
-    durability=DurabilityPolicy.TRANSIENT_LOCAL,
-    history=HistoryPolicy.KEEP_LAST,
-)
+RELIABLE = COLLECTOR_QOS
 # output topic -> message type
 OUTPUT_TOPICS: dict[str, str] = {
     "depth": "sensor_msgs/msg/Image",
@@ -88,7 +82,7 @@ class StreamClient(Node):
             self.kit.message_class(conversions.FACE_MESH_TOPOLOGY),
             f"{output_namespace}/face_mesh_topology",
             self._on_topology,
-            LATCHED,
+            LATCHED_QOS,
         )
         self.create_subscription(
             self.kit.message_class("diagnostic_msgs/msg/DiagnosticArray"),
