@@ -26,7 +26,9 @@ def _render_one_head(yaw: float, jaw: float = 0.4):
     local = deform(mesh, basis, identity, expressions, 22.0)[0]
     verts = local @ rotation_from_euler(yaw, 10.0, -5.0).T + np.array([0.01, -0.005, 0.45])
     cam = Pinhole(120.0, 121.0, 47.3, 48.1)
-    renderer = MeshRenderer(mesh, torch.zeros(1, 4, 2, 2, 2), np.ones(mesh.num_vertices, np.float32))
+    renderer = MeshRenderer(
+        mesh, torch.zeros(1, 4, 2, 2, 2), torch.zeros(1, 4, 2, 2), np.ones(mesh.num_vertices, np.float32)
+    )
     frames = renderer.render(
         verts[None, None].astype(np.float32),
         cam.as_array()[None],

@@ -55,6 +55,8 @@ IRIS_COLOURS = (
 ATLAS_SIZE = 256
 NOISE_RES = 32
 NOISE_CHANNELS = 4
+FINE_RES = 256
+FINE_TILES = 4.0  # fine texture repeats across the face UV square (≈0.15 mm per texel)
 RIGHT_EYE_UPPER_FULL = (33, 246, 161, 160, 159, 158, 157, 173, 133)
 LEFT_EYE_UPPER_FULL = (263, 466, 388, 387, 386, 385, 384, 398, 362)
 RIGHT_EYE_LOWER_FULL = (33, 7, 163, 144, 145, 153, 154, 155, 133)
@@ -64,7 +66,7 @@ IRIS_RADIUS = 0.058  # canonical units (≈5.8 mm)
 PUPIL_RADIUS = 0.022
 CATCHLIGHT_OFFSET = 0.03  # canonical units per unit of the light direction's image-plane component
 CATCHLIGHT_RADIUS = 0.009
-SCLERA_LINEAR = (0.62, 0.55, 0.5)
+SCLERA_LINEAR = (0.42, 0.37, 0.33)
 TEETH_LINEAR = (0.5, 0.46, 0.38)
 MOUTH_LINEAR = (0.03, 0.006, 0.006)
 NUM_PERSON_PARAMS = 32  # width of the per-person parameter vector (see PersonLook.to_vector)
@@ -161,6 +163,20 @@ def make_noise_volume(rng: np.random.Generator) -> torch.Tensor:
         vol = vol / vol.abs().amax().clamp(min=1e-6)
         channels.append(vol[0, 0])
     return torch.stack(channels)[None]
+
+
+def make_fine_texture(rng: np.random.Generator) -> torch.Tensor:
+    """(1, C, R, R) fine 2D noise in [-1, 1] for pores/stubble/freckles, looked up in face UV space."""
+    channels = []
+    for sigma in (0.8, 1.2, 1.6, 2.5)[:NOISE_CHANNELS]:
+        plane = cv2.GaussianBlur(
+            rng.normal(size=(FINE_RES, FINE_RES)).astype(np.float32),
+            (0, 0),
+            sigma,
+            borderType=cv2.BORDER_REFLECT,
+        )
+        channels.append(plane / max(float(np.abs(plane).max()), 1e-6))
+    return torch.from_numpy(np.stack(channels))[None]
 
 
 @dataclass
@@ -413,7 +429,8 @@ def shade_pixels(
     people: torch.Tensor,  # (B, NUM_PERSON_PARAMS)
     gaze: torch.Tensor,  # (B, 2) canonical offset of the irises
     lights: torch.Tensor,  # (B, 10) direction(3) colour(3) ambient(3) wrap(1)
-    noise: torch.Tensor,  # noise volume
+    noise: torch.Tensor,  # noise volume (hair strands)
+    fine: torch.Tensor,  # fine 2D texture (face detail)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Linear RGB (N, 3) of every pixel and a hair-cover flag (N,) (hair hides face pixels)."""
     p = _rows(people[:, PIXEL_PERSON_COLUMNS], px.sample)  # the few parameters every pixel needs
@@ -427,7 +444,11 @@ def shade_pixels(
     # fine noise (pores, stubble, freckles, iris) only where it is seen: the face surface
     h = torch.zeros(len(label), NOISE_CHANNELS)
     if face_idx.numel():
-        h[face_idx] = _sample_noise(noise, pos[face_idx] * 2.2 + offset[face_idx] * 7.0)
+        uv = _rows(px.uv, face_idx) * (2 * FINE_TILES) - FINE_TILES + _rows(offset, face_idx)[:, :2] * 7.0
+        grid = uv.view(1, 1, -1, 2)
+        h[face_idx] = F.grid_sample(
+            fine, grid, mode="bilinear", padding_mode="reflection", align_corners=False
+        )[0, :, 0].T
         albedo[face_idx] *= 1.0 + 0.05 * h[face_idx, 2:3]
         albedo[face_idx], beard[face_idx] = _face_detail(albedo, px, people, h, face_idx)
 

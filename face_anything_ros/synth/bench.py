@@ -62,8 +62,7 @@ def run_benchmark(repeats: int = 3, threads: int = 1) -> list[BenchResult]:
 def machine_description() -> str:
     load = os.getloadavg()
     return (
-        f"{platform.machine()} {os.cpu_count()} cores, "
-        f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+        f"{platform.machine()} {os.cpu_count()} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
     )
 
 

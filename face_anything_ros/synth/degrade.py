@@ -15,10 +15,6 @@ def linear_to_srgb(rgb: np.ndarray) -> np.ndarray:
     return np.power(np.clip(rgb, 0, 1), 1 / 2.2)
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
-    return np.power(np.clip(rgb, 0, 1), 2.2)
-
-
 @dataclass(frozen=True)
 class Degradation:
     """Camera character of one sequence (or one crop); noise is redrawn every frame."""

@@ -15,6 +15,7 @@ import numpy as np
 from face_anything_ros.synth.appearance import (
     PersonLook,
     lighting_vector,
+    make_fine_texture,
     make_noise_volume,
     sample_lighting,
     sample_look,
@@ -30,7 +31,7 @@ from face_anything_ros.synth.camera import (
 )
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.deform import Identity, build_deformation_basis, deform, sample_identity
-from face_anything_ros.synth.degrade import degrade, linear_to_srgb, sample_degradation, srgb_to_linear
+from face_anything_ros.synth.degrade import degrade, linear_to_srgb, sample_degradation
 from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh, vertex_normals
 from face_anything_ros.synth.motion import HeadMotion, sample_motion
 from face_anything_ros.synth.occluders import (
@@ -81,7 +82,10 @@ class FaceSequenceGenerator:
         self._basis = build_deformation_basis(self.config.subdivisions)
         texture_rng = np.random.default_rng([stream, 0x7E])  # texture space is per split, not per seed
         self._renderer = MeshRenderer(
-            self._mesh, make_noise_volume(texture_rng), vertex_ambient_occlusion(self.config.subdivisions)
+            self._mesh,
+            make_noise_volume(texture_rng),
+            make_fine_texture(texture_rng),
+            vertex_ambient_occlusion(self.config.subdivisions),
         )
         self._backgrounds = BackgroundPool(
             np.random.default_rng([self.seed, stream, 0xB6]),
@@ -169,7 +173,7 @@ class FaceSequenceGenerator:
             )
             head = self._head_vertices(person, motion, translation)
             border = rng.random() < cfg.image_border_probability
-            bg = srgb_to_linear(self._backgrounds.view(size, size))
+            bg = self._backgrounds.view(size, size)
             light = lighting_vector(sample_lighting(rng))
             base_box_jitter = rng.uniform(-1, 1, 3)
             for t in range(num_frames):
@@ -189,10 +193,7 @@ class FaceSequenceGenerator:
                 gaze[i, 0] = motion.gaze[t]
                 lights[i, 0] = light
                 crop_landmarks.append(project(head[t, : len(self._mesh.landmark_index)], ccam))
-                if person.back_hair is not None:
-                    display_bg = linear_to_srgb(bg)
-                    draw_back_hair(display_bg, person.back_hair, crop_landmarks[-1])
-                    background[i] = srgb_to_linear(display_bg)
+                draw_back_hair(background[i], person.back_hair, crop_landmarks[-1])
                 if border:
                     xs = (np.arange(size) + 0.5) / box.scale_to(size) + box.x0 - 0.5
                     ys = (np.arange(size) + 0.5) / box.scale_to(size) + box.y0 - 0.5
@@ -208,10 +209,11 @@ class FaceSequenceGenerator:
             for t in range(num_frames):
                 i = b * num_frames + t
                 covered = outside[i].copy()
-                display = linear_to_srgb(frames.rgb[i])
+                display = frames.rgb[i]
                 draw_occluders(
-                    display, covered, persons[b].occluders, crop_landmarks[i], t, float(motions[b].yaw[t])
-                )
+                    display, covered, persons[b].occluders, crop_landmarks[i], t, float(motions[b].yaw[t]),
+                    frames.triangle[i] >= 0,
+                )  # fmt: skip
                 display[outside[i]] = 0.0
                 images[i] = degrade(display, degradations[b], rng)
                 images[i][outside[i]] = 0
@@ -265,7 +267,7 @@ class FaceSequenceGenerator:
         verts = np.stack(heads, axis=1).astype(np.float32)  # (T, M, V, 3)
         intr = np.tile(np.array([cam.fx, cam.fy, cam.cx, cam.cy], np.float32), (num_frames, 1))
         bg_display = self._backgrounds.view(height, width)
-        background = np.broadcast_to(srgb_to_linear(bg_display), (num_frames, height, width, 3))
+        background = np.broadcast_to(bg_display, (num_frames, height, width, 3))
         num_lm = len(self._mesh.landmark_index)
         if any(p.back_hair is not None for p in persons):
             background = np.empty((num_frames, height, width, 3), np.float32)
@@ -273,20 +275,22 @@ class FaceSequenceGenerator:
                 frame_bg = bg_display.copy()
                 for h in np.argsort([-verts[t, h, 1, 2] for h in range(num_heads)]):  # far to near
                     draw_back_hair(frame_bg, persons[h].back_hair, project(verts[t, h, :num_lm], cam))
-                background[t] = srgb_to_linear(frame_bg)
+                background[t] = frame_bg
         people = np.tile(np.stack([p.look.to_vector() for p in persons])[None], (num_frames, 1, 1))
         gaze = np.stack([m.gaze for m in motions], axis=1).astype(np.float32)
         lights = np.tile(lighting_vector(sample_lighting(rng))[None, None], (num_frames, num_heads, 1))
         frames = self._renderer.render(verts, intr, height, width, background, people, gaze, lights)
         deg = sample_degradation(rng, cfg, max(height, width) / 256)
         images = np.zeros((num_frames, height, width, 3), np.uint8)
+        num_faces = len(self._mesh.faces)
         covered_all = np.zeros((num_frames, height, width), bool)
         for t in range(num_frames):
-            display = linear_to_srgb(frames.rgb[t])
+            display = frames.rgb[t]
             covered = covered_all[t]
             for h in np.argsort([-verts[t, h, 1, 2] for h in range(num_heads)]):  # far to near
+                head_pixels = (frames.triangle[t] >= 0) & (frames.triangle[t] // num_faces == h)
                 draw_occluders(display, covered, persons[h].occluders, project(verts[t, h, :num_lm], cam), t,
-                               float(motions[h].yaw[t]))  # fmt: skip
+                               float(motions[h].yaw[t]), head_pixels)  # fmt: skip
             images[t] = degrade(display, deg, rng)
             self._clear_gt(frames, t, covered)
         queries, tracks, visible, query_canonical = self._sample_tracks(verts, cam, frames, (height, width))

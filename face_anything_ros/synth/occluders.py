@@ -21,6 +21,7 @@ LEFT_EYE_CORNERS = (362, 263)
 NOSE_BRIDGE = 6
 KINDS = ("hand", "strands", "glasses", "mask", "object")
 LONG_HAIR_PROBABILITY = 0.35
+BACK_HAIR_SHADE = 0.7  # hair behind the head gets less light than the lit scalp
 
 
 @dataclass
@@ -76,8 +77,12 @@ def draw_occluders(
     landmarks_px: np.ndarray,
     frame: int,
     yaw_deg: float,
+    head_pixels: np.ndarray | None = None,
 ) -> None:
-    """Draw ``occluders`` for one face into ``image`` (H, W, 3 float) and ``covered`` (H, W bool), in place."""
+    """Draw ``occluders`` for one face into ``image`` (H, W, 3 float) and ``covered`` (H, W bool), in place.
+
+    ``head_pixels`` (H, W bool), where given, bounds the worn face mask to the head's silhouette.
+    """
     if not occluders:
         return
     lo, hi = landmarks_px.min(axis=0), landmarks_px.max(axis=0)
@@ -108,6 +113,10 @@ def draw_occluders(
             pts = np.concatenate([landmarks_px[list(FACE_OVAL[8:29])], landmarks_px[[NOSE_BRIDGE]]])
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
             cv2.fillConvexPoly(layer, hull, 255, cv2.LINE_AA, 4)
+            if head_pixels is not None:
+                margin = max(1, round(0.02 * extent))
+                support = cv2.dilate(head_pixels.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
+                layer[support == 0] = 0
         else:
             rng = np.random.default_rng(p["seed"])
             anchor = center + (p["anchor"] + p["drift"] * frame) * extent * 0.5
@@ -214,4 +223,4 @@ def draw_back_hair(image: np.ndarray, hair: BackHair | None, landmarks_px: np.nd
         end = start + down * rng.uniform(0.6, 1.6) * height + side * rng.normal(0, 0.1) * half
         cv2.line(streaks, _pt(start), _pt(end), float(rng.uniform(-1, 1)), 1, cv2.LINE_AA, 4)
     shade = np.clip(1.0 + 0.25 * streaks[hit], 0.5, 1.5)
-    image[hit] = np.clip(hair.colour[None] * shade[:, None], 0, 1)
+    image[hit] = np.clip(hair.colour[None] * BACK_HAIR_SHADE * shade[:, None], 0, 1)

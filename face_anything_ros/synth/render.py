@@ -19,13 +19,16 @@ from face_anything_ros.synth.raster import rasterize
 
 # pixels per rasteriser call (bounds memory of the candidate-pixel tensors)
 MAX_PIXELS_PER_CALL = 1 << 21
+DISPLAY_GAMMA = 1 / 2.2
 
 
 @dataclass
 class RenderedFrames:
     """Linear RGB and ground truth for N frames (numpy)."""
 
-    rgb: np.ndarray  # (N, H, W, 3) float32 linear, background where nothing was drawn
+    rgb: (
+        np.ndarray
+    )  # (N, H, W, 3) float32 display-referred (sRGB-like) in [0, 1], background where nothing was drawn
     depth: np.ndarray  # (N, H, W) float32 z of the visible face surface, NaN elsewhere
     canonical: np.ndarray  # (N, H, W, 3) float32, NaN off-face
     mask: np.ndarray  # (N, H, W) bool visible face surface (not mouth cavity, head shell, hair)
@@ -36,7 +39,13 @@ class RenderedFrames:
 class MeshRenderer:
     """Holds the static per-vertex attributes of one render mesh as tensors."""
 
-    def __init__(self, mesh: RenderMesh, noise_volume: torch.Tensor, ambient_occlusion: np.ndarray) -> None:
+    def __init__(
+        self,
+        mesh: RenderMesh,
+        noise_volume: torch.Tensor,
+        fine_texture: torch.Tensor,
+        ambient_occlusion: np.ndarray,
+    ) -> None:
         self.mesh = mesh
         self.faces = torch.from_numpy(np.array(mesh.faces))
         self.labels = torch.from_numpy(np.asarray(mesh.labels).astype(np.int64))
@@ -48,6 +57,7 @@ class MeshRenderer:
         )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
         self.occlusion = torch.from_numpy(np.asarray(ambient_occlusion, dtype=np.float32).copy())
         self.noise = noise_volume
+        self.fine = fine_texture
 
     def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         tri = verts[:, faces]  # (N, F, 3, 3)
@@ -63,7 +73,7 @@ class MeshRenderer:
         intrinsics: np.ndarray,  # (N, 4) fx fy cx cy
         height: int,
         width: int,
-        background: np.ndarray,  # (N, H, W, 3) linear
+        background: np.ndarray,  # (N, H, W, 3) display-referred
         people: np.ndarray,  # (N, M, P) appearance vectors
         gaze: np.ndarray,  # (N, M, 2)
         lights: np.ndarray,  # (N, M, 10)
@@ -126,10 +136,15 @@ class MeshRenderer:
             mouth_v=static[:, 8], shade=values[:, 9:12], specular=values[:, 12:15], vertex_noise=values[:, 15:19],
         )  # fmt: skip
         rgb_hit, hair_cover = shade_pixels(
-            pix, people_t, torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)), lights_t, self.noise
+            pix,
+            people_t,
+            torch.from_numpy(gaze.reshape(n * m, 2).astype(np.float32)),
+            lights_t,
+            self.noise,
+            self.fine,
         )
         rgb = torch.from_numpy(np.ascontiguousarray(background, dtype=np.float32)).reshape(-1, 3).clone()
-        rgb.index_copy_(0, hit, rgb_hit)
+        rgb.index_copy_(0, hit, rgb_hit.clamp(0, 1).pow(DISPLAY_GAMMA))  # shading is linear light
         face = ((label < LABEL_MOUTH) & ~hair_cover).nonzero(as_tuple=True)[0]
         face_pixels = hit.index_select(0, face)
         depth_map = torch.full((n * height * width,), float("nan"))
