@@ -27,7 +27,8 @@ OUTPUTS = f"{NAMESPACE}/face_anything"
 FIRST_FRAME_TIMEOUT_S = 300.0  # the first frame includes backend warm-up
 FRAME_TIMEOUT_S = 60.0
 NODE_START_TIMEOUT_S = 300.0
-DIAGNOSTICS_WAIT_S = 3.0  # for the node's diagnostics to count the last frame
+DIAGNOSTICS_WAIT_S = 3.0
+STREAM_STAMP_OFFSET_NS = 100_000_000_000  # streaming-pass stamps never collide with lock-step ones  # for the node's diagnostics to count the last frame
 DEMO_TOPICS = ("depth", "points", "faces", "face_mesh", "canonical_image", "overlay")
 
 
@@ -43,6 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--config", help="node parameter file (default: the shipped config/face_anything.yaml)"
     )
+    parser.add_argument(
+        "--stream-seconds",
+        type=float,
+        default=5.0,
+        help="after the lock-step pass, stream the frames at --stream-hz for this long (0 = skip)",
+    )
+    parser.add_argument("--stream-hz", type=float, default=30.0, help="camera rate of the streaming pass")
     parser.add_argument("--weights", help="model weights file (default: the shipped model)")
     parser.set_defaults(func=run)
 
@@ -85,15 +93,19 @@ def run(args: argparse.Namespace) -> int:
     executor.add_node(client)
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
-    received = []
+    received: list[Any] = []
+    diagnostics: dict[str, str] = {}
+    streaming: dict[str, Any] | None = None
     try:
         if not client.wait_for_node(NODE_START_TIMEOUT_S, alive=lambda: process.poll() is None):
             print(f"error: the node did not come up; see {out / 'node.log'}")
             return 1
         received = _play(client, frames, intrinsics, process)
-        client.wait_for_diagnostics(
+        diagnostics = client.wait_for_diagnostics(
             lambda values: values.get("frames_out") == str(len(received)), DIAGNOSTICS_WAIT_S
         )
+        if args.stream_seconds > 0:
+            streaming = _stream(client, frames, intrinsics, args.stream_hz, args.stream_seconds)
     except KeyboardInterrupt:
         print("interrupted: writing what arrived so far")
     finally:
@@ -106,11 +118,17 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if not (out / "sample_bag").exists():
         write_image_bag(out / "sample_bag", frames, intrinsics)
-    summary = write_demo_outputs(out, frames, received, client.diagnostics)
+    summary = write_demo_outputs(out, received, diagnostics, streaming)
     print(
         f"demo: {summary['frames']} frames through the node over DDS, {summary['faces']} faces, "
         f"end-to-end latency median {summary['latency_ms_median']:.0f} ms ({summary['backend']})"
     )
+    if streaming:
+        print(
+            f"demo: streaming {streaming['publish_hz']:.0f} Hz for {streaming['seconds']:.0f} s: "
+            f"{streaming['output_hz']:.1f} outputs/s, {streaming['dropped_frames']} frames dropped (newest kept), "
+            f"latency median {streaming['latency_ms_median']:.0f} ms"
+        )
     print(f"demo: outputs in {out}/ -- open {out / 'demo.png'} first")
     return 0
 
@@ -133,3 +151,37 @@ def _play(client: Any, frames: list[Any], intrinsics: Any, process: Any) -> list
             continue
         received.append((index, stamp_ns, client.sent_s[stamp_ns], outputs))
     return received
+
+
+def _stream(client: Any, frames: list[Any], intrinsics: Any, hz: float, seconds: float) -> dict[str, Any]:
+    """Publish like a camera (no waiting) and measure what the node keeps up with."""
+    import time
+
+    import numpy as np
+
+    before = client.latest_diagnostics()
+    period = 1.0 / hz
+    stamps = []
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        stamp = STREAM_STAMP_OFFSET_NS + len(stamps) * round(period * 1e9)
+        client.send(frames[len(stamps) % len(frames)], intrinsics, stamp)
+        stamps.append(stamp)
+        time.sleep(max(0.0, start + len(stamps) * period - time.monotonic()))
+    client.wait_for(stamps[-1], ("faces",), FRAME_TIMEOUT_S)
+    after = client.wait_for_diagnostics(
+        lambda v: v.get("frames_in") != before.get("frames_in"), DIAGNOSTICS_WAIT_S
+    )
+    answered = [s for s in stamps if s in client.received and "faces" in client.received[s].messages]
+    arrivals = sorted(client.received[s].arrival_s["faces"] for s in answered)
+    latencies = [1000.0 * (client.received[s].arrival_s["faces"] - client.sent_s[s]) for s in answered]
+    span = arrivals[-1] - arrivals[0] if len(arrivals) > 1 else 0.0
+    return {
+        "publish_hz": hz,
+        "seconds": seconds,
+        "frames_sent": len(stamps),
+        "frames_answered": len(answered),
+        "output_hz": (len(arrivals) - 1) / span if span > 0 else 0.0,
+        "dropped_frames": int(after.get("dropped_frames", 0)) - int(before.get("dropped_frames", 0)),
+        "latency_ms_median": float(np.median(latencies)) if latencies else float("nan"),
+    }

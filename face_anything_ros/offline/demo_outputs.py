@@ -45,17 +45,11 @@ def _face_record(face: Any) -> dict[str, Any]:
     }
 
 
-def _diagnostic_values(diagnostics: list[Any]) -> dict[str, str]:
-    if not diagnostics:
-        return {}
-    values: dict[str, str] = {}
-    for status in diagnostics[-1].status:
-        values.update({kv.key: kv.value for kv in status.values})
-    return values
-
-
 def write_demo_outputs(
-    out: Path, frames: list[np.ndarray], received: list[tuple[int, int, float, Any]], diagnostics: list[Any]
+    out: Path,
+    received: list[tuple[int, int, float, Any]],
+    diagnostics: dict[str, str],
+    streaming: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write per-frame files, demo.png, overlay_grid.png and summary.json; returns the summary."""
     for sub in ("depth", "depth_vis", "canonical", "overlay", "points"):
@@ -90,15 +84,15 @@ def write_demo_outputs(
     rows = [[images[i] for i in picks] for images in (overlays, depth_pictures, canonicals)]
     _write_rgb(out / "demo.png", tile_grid([im for row in rows for im in row], columns=len(picks)))
     _write_rgb(out / "overlay_grid.png", tile_grid(overlays, columns=GRID_COLUMNS))
-    diagnostics_values = _diagnostic_values(diagnostics)
     summary = {
         "frames": len(received),
         "faces": face_count,
         "latency_ms_per_frame": [round(v, 1) for v in latencies],
         "latency_ms_median": float(np.median(latencies)),
         "latency_ms_median_after_first": float(np.median(latencies[1:])) if len(latencies) > 1 else None,
-        "backend": diagnostics_values.get("backend", "unknown"),
-        "node_diagnostics": diagnostics_values,
+        "backend": diagnostics.get("backend", "unknown"),
+        "node_diagnostics": diagnostics,
+        "streaming": streaming,
         "picture": str(out / "demo.png"),
     }
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
