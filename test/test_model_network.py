@@ -62,7 +62,13 @@ def test_onnx_export_runs_in_onnxruntime(model, tmp_path):
     images = torch.rand(1, 3, 128, 128)
     path = tmp_path / "model.onnx"
     torch.onnx.export(
-        model, (images,), str(path), input_names=["images"], output_names=list(model(images)), opset_version=17, dynamo=False
+        model,
+        (images,),
+        str(path),
+        input_names=["images"],
+        output_names=list(model(images)),
+        opset_version=17,
+        dynamo=False,
     )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     canonical = session.run(["canonical"], {"images": images.numpy()})[0]
@@ -76,3 +82,28 @@ def test_config_rejects_bad_sizes():
         ModelConfig(image_size=100)
     with pytest.raises(ValueError):
         get_config("huge")
+
+
+def test_folded_batchnorm_equals_plain_batchnorm():
+    from face_anything_ros.model.encoder import EfficientNetLiteEncoder
+
+    torch.manual_seed(3)
+    encoder = EfficientNetLiteEncoder("lite0")
+    for module in encoder.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.uniform_(-0.5, 0.5)
+            module.running_var.uniform_(0.5, 2.0)
+            module.weight.data.uniform_(0.5, 1.5)
+    images = torch.rand(2, 3, 64, 64)
+    encoder.eval()
+    with torch.inference_mode():
+        folded = encoder(images)[-1]
+        x = torch.nn.functional.relu6(encoder._bn0(encoder._conv_stem(images)))
+        for block in encoder._blocks:
+            y = x
+            if block.has_expand:
+                y = torch.nn.functional.relu6(block._bn0(block._expand_conv(y)))
+            y = torch.nn.functional.relu6(block._bn1(block._depthwise_conv(y)))
+            y = block._bn2(block._project_conv(y))
+            x = x + y if block.residual else y
+    torch.testing.assert_close(folded, x, atol=1e-4, rtol=1e-4)

@@ -14,12 +14,27 @@ from importlib import util
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from .config import ENCODER_STAGES, ENCODER_STEM_CHANNELS
 
 log = logging.getLogger(__name__)
 
 BN_EPS = 1e-3  # TensorFlow's default, what the pretrained statistics were computed with
+
+
+def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d) -> torch.Tensor:
+    """``bn(conv(x))``; with BN statistics frozen (eval) the BN is folded into the conv weights.
+
+    Folding gives the same result for about half the memory traffic, which is most of
+    the cost of a depthwise layer on a CPU, in training (frozen BN) and inference alike.
+    """
+    if bn.training:
+        return bn(conv(x))
+    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    weight = conv.weight * scale.reshape(-1, 1, 1, 1)
+    bias = bn.bias - bn.running_mean * scale
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, conv.groups)
 
 
 class MBConvBlock(nn.Module):
@@ -41,9 +56,9 @@ class MBConvBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = x
         if self.has_expand:
-            y = torch.nn.functional.relu6(self._bn0(self._expand_conv(y)))
-        y = torch.nn.functional.relu6(self._bn1(self._depthwise_conv(y)))
-        y = self._bn2(self._project_conv(y))
+            y = F.relu6(conv_bn(y, self._expand_conv, self._bn0))
+        y = F.relu6(conv_bn(y, self._depthwise_conv, self._bn1))
+        y = conv_bn(y, self._project_conv, self._bn2)
         return x + y if self.residual else y
 
 
@@ -96,7 +111,7 @@ class EfficientNetLiteEncoder(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = torch.nn.functional.relu6(self._bn0(self._conv_stem(x)))
+        x = F.relu6(conv_bn(x, self._conv_stem, self._bn0))
         features = []
         for index, block in enumerate(self._blocks):
             x = block(x)
