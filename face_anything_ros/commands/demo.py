@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,8 @@ FIRST_FRAME_TIMEOUT_S = 300.0  # the first frame includes backend warm-up
 FRAME_TIMEOUT_S = 60.0
 NODE_START_TIMEOUT_S = 300.0
 DIAGNOSTICS_WAIT_S = 3.0
+FIRST_STAMP_NS = 1_000_000_000
+CAMERA_INFO_LEAD_S = 0.5  # camera_info goes out first, so the first frame already has intrinsics
 STREAM_STAMP_OFFSET_NS = 100_000_000_000  # streaming-pass stamps never collide with lock-step ones  # for the node's diagnostics to count the last frame
 DEMO_TOPICS = ("depth", "points", "faces", "face_mesh", "canonical_image", "overlay")
 
@@ -138,8 +141,10 @@ def _play(client: Any, frames: list[Any], intrinsics: Any, process: Any) -> list
     from tqdm import tqdm
 
     received = []
+    client.send_camera_info(intrinsics, FIRST_STAMP_NS)
+    time.sleep(CAMERA_INFO_LEAD_S)
     for index, rgb in enumerate(tqdm(frames, unit="frame", desc="demo")):
-        stamp_ns = 1_000_000_000 + index * 100_000_000
+        stamp_ns = FIRST_STAMP_NS + index * 100_000_000
         timeout = FIRST_FRAME_TIMEOUT_S if index == 0 else FRAME_TIMEOUT_S
         client.send(rgb, intrinsics, stamp_ns)
         outputs = client.wait_for(stamp_ns, DEMO_TOPICS, timeout)
@@ -155,8 +160,6 @@ def _play(client: Any, frames: list[Any], intrinsics: Any, process: Any) -> list
 
 def _stream(client: Any, frames: list[Any], intrinsics: Any, hz: float, seconds: float) -> dict[str, Any]:
     """Publish like a camera (no waiting) and measure what the node keeps up with."""
-    import time
-
     import numpy as np
 
     before = client.latest_diagnostics()

@@ -225,7 +225,7 @@ class FaceAnythingNode(Node):
 
         intrinsics = intrinsics_from_camera_info(frame.camera_info) if frame.camera_info is not None else None
         if intrinsics is None:
-            reason = "never arrived" if frame.camera_info is None else "has an empty/invalid K"
+            reason = "has not arrived (yet)" if frame.camera_info is None else "has an empty/invalid K"
             self._log_once(
                 f"no_camera_info_{reason}",
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "

@@ -159,6 +159,12 @@ class StreamClient(Node):
         self.sent_s[stamp_ns] = time.monotonic()
         self.pub_image.publish(conversions.image_message(self.kit, msg_header, pixels, encoding))
 
+    def send_camera_info(
+        self, intrinsics: Intrinsics, stamp_ns: int, frame_id: str = "camera_optical_frame"
+    ) -> None:
+        """Publish CameraInfo alone (e.g. before the first frame, so the node has it in time)."""
+        self.pub_info.publish(camera_info_message(self.kit, header(self.kit, stamp_ns, frame_id), intrinsics))
+
     def publish_raw(self, msg: Any) -> None:
         """Publish an arbitrary (possibly malformed) Image message."""
         self.pub_image.publish(msg)
