@@ -314,6 +314,7 @@ def vertex_lighting(
     occlusion: torch.Tensor,  # (V,)
     lights: torch.Tensor,  # (P, 10)
     people: torch.Tensor,  # (P, NUM_PERSON_PARAMS)
+    lit: torch.Tensor,  # (P, V, 1) 1 = lit, 0 = in the light's shadow
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-vertex diffuse shade (P, V, 3) and specular (P, V, 3) (Gouraud: vertices are ~2 px apart at 128 px).
 
@@ -331,8 +332,8 @@ def vertex_lighting(
     ndoth = (normals * half).sum(-1, keepdim=True).clamp(min=0)
     ao = occlusion[None, :, None]
     exponent = 12 + 60 * (1 - people[:, None, 28:29])
-    specular = lcol * people[:, None, 27:28] * ndoth.pow(exponent) * (ndotl > 0) * ao
-    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao)
+    specular = lcol * people[:, None, 27:28] * ndoth.pow(exponent) * (ndotl > 0) * ao * lit
+    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao) * lit
     return shade, specular
 
 

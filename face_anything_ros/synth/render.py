@@ -16,6 +16,7 @@ from face_anything_ros.synth.appearance import (
 )
 from face_anything_ros.synth.mesh import LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
+from face_anything_ros.synth.shadows import vertex_shadows
 
 # pixels per rasteriser call (bounds memory of the candidate-pixel tensors)
 MAX_PIXELS_PER_CALL = 1 << 21
@@ -116,12 +117,15 @@ class MeshRenderer:
         offsets, which = torch.unique(people_t[:, PERSON_NOISE_OFFSET], dim=0, return_inverse=True)
         noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 4)
         lights_t = torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32))
+        heads = verts.view(n * m, v, 3)
+        lit = vertex_shadows(heads, self.faces, lights_t[:, 0:3])
         shade_v, specular_v = vertex_lighting(
             self.vertex_normals(verts, faces).view(n * m, v, 3),
-            verts.view(n * m, v, 3),
+            heads,
             self.occlusion,
             lights_t,
             people_t,
+            lit,
         )
         table = torch.cat(
             [self.static[None].expand(n * m, v, -1), shade_v, specular_v, noise_v[which]], dim=2
