@@ -278,7 +278,11 @@ class Trainer:
         }
 
     def save_checkpoint(self) -> None:
-        metrics = self.evaluate_heldout()
+        try:
+            metrics = self.evaluate_heldout()
+        except Exception:  # a monitoring failure must never cost the training state
+            log.exception("held-out evaluation failed; saving the checkpoint without it")
+            metrics = None
         state = {
             "model": self.model.state_dict(),
             "model_config": self.model.config.to_dict(),
@@ -365,6 +369,11 @@ class Trainer:
 
         cfg = self.cfg
         self._install_signal_handlers()
+        if cfg.heldout_crops > 0:
+            # render the held-out crops now, with the generator code the workers also import
+            from face_anything_ros.model.validation import make_heldout_batch
+
+            self.heldout_batch = make_heldout_batch(cfg.heldout_crops, cfg.image_size)
         feeder = BatchFeeder(cfg, seed=cfg.seed + self.step)
         pools = {
             "crops": ReplayPool(cfg.pool_size),
@@ -390,7 +399,12 @@ class Trainer:
                 self.stop_reason = "budget"
                 break
             tick = time.monotonic()
-            images, targets = self._next_batch(feeder, pools, rng)
+            try:
+                images, targets = self._next_batch(feeder, pools, rng)
+            except RuntimeError:
+                log.exception("data generation failed; saving a checkpoint and stopping (resume with --resume)")
+                self.stop_reason = "data error"
+                break
             if images is None:
                 continue
             lr = learning_rate(cfg, self.step, progress)
