@@ -125,6 +125,9 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
     spinner.start()
     answered, faces = [], []
     try:
+        handshakes = client.handshake(FRAME_TIMEOUT_S)  # blank frames: no face, the model is not called
+        if not handshakes:
+            raise RuntimeError("the in-process node never answered a blank frame")
         kit = client.kit
         info = camera_info_message(kit, header(kit, 0, "camera_optical_frame"), intrinsics)
         messages = [
@@ -145,7 +148,7 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
             "backend_failures": pipeline.backend_failures,
             "failing_backend_calls": made[0].calls if made else 0,
             "node_failed_frames": stats.failed,
-            "node_frames_out": stats.frames_out,
+            "node_frames_out": stats.frames_out - handshakes,
         }
     finally:
         executor.shutdown()
@@ -267,7 +270,7 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
         ]
         first = time.time_ns()
         client.publish(messages[0], first)
-        answered = client.wait_for_output(first, FRAME_TIMEOUT_S)
+        answered = client.wait_for_output(first, FRAME_TIMEOUT_S)  # a face frame: the model runs
         stop_streaming = threading.Event()
 
         def stream() -> None:
@@ -300,8 +303,13 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
 SUMMARY = re.compile(r"replay: \S+: (\d+)/(\d+) images processed")
 
 
-def replay_interrupt_drill(weights: str, folder: Path, images: int = 60, after_s: float = 3.0) -> DrillResult:
-    """SIGINT to ``face-anything replay`` mid-way; the output bag must hold exactly what it processed."""
+def replay_interrupt_drill(
+    weights: str, folder: Path, images: int = 60, interrupt_after: int = 3
+) -> DrillResult:
+    """SIGINT to ``face-anything replay`` once its progress bar shows ``interrupt_after`` images done.
+
+    The output bag must then hold the outputs of exactly the images the summary reports processed.
+    """
     from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE
     from face_anything_ros.offline.image_bag import write_image_bag
 
@@ -319,12 +327,30 @@ def replay_interrupt_drill(weights: str, folder: Path, images: int = 60, after_s
         text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
-    deadline = time.monotonic() + FRAME_TIMEOUT_S * 2
-    while not out_bag.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(after_s)
+    stderr_lines: list[str] = []
+    progressed = threading.Event()
+
+    def watch_progress() -> None:  # tqdm draws "replay: ...| N/60" on stderr, separated by \r
+        pattern = re.compile(rf"(\d+)/{images}\b")
+        buffer = ""
+        while chunk := process.stderr.read(1):
+            buffer += chunk
+            if chunk in "\r\n":
+                found = pattern.findall(buffer)
+                if found and int(found[-1]) >= interrupt_after:
+                    progressed.set()
+                stderr_lines.append(buffer)
+                buffer = ""
+        stderr_lines.append(buffer)
+
+    watcher = threading.Thread(target=watch_progress, daemon=True)
+    watcher.start()
+    progressed.wait(FRAME_TIMEOUT_S * 2)
     process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=FRAME_TIMEOUT_S)
+    stdout = process.stdout.read()
+    process.wait(FRAME_TIMEOUT_S)
+    watcher.join(FRAME_TIMEOUT_S)
+    stderr = "".join(stderr_lines)
     match = SUMMARY.search(stdout)
     processed = int(match.group(1)) if match else -1
     counts, stamps_ok, read_error = _read_output_bag(out_bag, in_bag, OUTPUT_NAMESPACE)

@@ -96,17 +96,21 @@ def run_fuzz(
     expected: Counter = Counter()
     categories: Counter = Counter()
     with node_session(parameters, log_path) as session:
+        baseline = session.client.wait_for_diagnostics(settled, CASE_TIMEOUT_S)  # after the handshake
+        received = counter(baseline, "frames_in")
         bar = progress(len(fuzz_cases)) if progress else None
         start = time.monotonic()
-        values: dict[str, str] = {}
+        values = baseline
         for index, case in enumerate(fuzz_cases):
             stamp = 1_000_000_000 * (index + 1)
             before = _counts(values)
             _publish(session, case, stamp)
-            values = session.client.wait_for_diagnostics(lambda v, n=index + 1: settled(v, n), CASE_TIMEOUT_S)
+            values = session.client.wait_for_diagnostics(
+                lambda v, n=received + index + 1: settled(v, n), CASE_TIMEOUT_S
+            )
             expected[case.expect] += 1
             categories[case.category] += 1
-            if not settled(values, index + 1):
+            if not settled(values, received + index + 1):
                 report.failures.append(
                     f"case {index} ({case.name}): node not done after {CASE_TIMEOUT_S:.0f} s"
                 )
@@ -131,7 +135,7 @@ def run_fuzz(
         if bar is not None:
             bar.close()
         report.failed_frames = counter(values, "failed_frames")
-        report.counted = dict(_counts(values))
+        report.counted = dict(_counts(values) - _counts(baseline))
         alive = session.alive()
         shutdown = session.stop(signal.SIGTERM)
         log_text = session.log_text()

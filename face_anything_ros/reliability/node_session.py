@@ -113,6 +113,8 @@ def node_session(
         if not client.wait_for_node(start_timeout_s, session.alive):
             state = f"exited with code {process.returncode}" if not session.alive() else "did not subscribe"
             raise NodeStartError(f"the node {state} within {start_timeout_s:.0f} s; see {log_path}")
+        if not client.handshake(start_timeout_s):
+            raise NodeStartError(f"the node never answered a blank frame; see {log_path}")
         yield session
     finally:
         session.stop()

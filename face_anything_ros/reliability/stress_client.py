@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
@@ -19,6 +20,8 @@ from face_anything_ros.ros import conversions
 from face_anything_ros.ros.message_kit import RclpyKit
 from face_anything_ros.ros.stream_client import stamp_ns_of
 
+HANDSHAKE_PERIOD_S = 1.0
+HANDSHAKE_SIZE = (64, 48)
 QUEUE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
 WATCHED_OUTPUTS: dict[str, str] = {
     "faces": conversions.FACE_TRACK_ARRAY,
@@ -104,6 +107,30 @@ class StressClient(Node):
                 return True
             time.sleep(0.1)
         return False
+
+    def handshake(self, timeout_s: float, period_s: float = HANDSHAKE_PERIOD_S) -> int:
+        """Send a blank frame every ``period_s`` until one is answered (DDS endpoints matched both ways).
+
+        Seeing the node's subscription in the graph does not mean the first sample reaches it;
+        a blank frame has no face, so the model is not run. Returns the frames sent (0: no answer).
+        """
+        from face_anything_ros.offline.image_bag import header
+        from face_anything_ros.ros import conversions
+
+        blank = np.full((HANDSHAKE_SIZE[1], HANDSHAKE_SIZE[0], 3), 127, np.uint8)
+        msg = conversions.image_message(self.kit, header(self.kit, 0, "camera_optical_frame"), blank, "rgb8")
+        deadline = time.monotonic() + timeout_s
+        sent: list[int] = []
+        while time.monotonic() < deadline:
+            stamp = time.time_ns()
+            self.publish(msg, stamp)
+            sent.append(stamp)
+            with self._condition:
+                if self._condition.wait_for(
+                    lambda: any(s in self.log.arrival_ns["faces"] for s in sent), period_s
+                ):
+                    return len(sent)
+        return 0
 
     def wait_for_output(self, stamp_ns: int, timeout_s: float, topics: tuple[str, ...] = ("faces",)) -> bool:
         with self._condition:
