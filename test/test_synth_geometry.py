@@ -37,7 +37,7 @@ def _render_one_head(yaw: float, jaw: float = 0.4):
         np.zeros((1, SIZE, SIZE, 3), np.float32),
         np.zeros((1, 1, 32), np.float32),
         np.zeros((1, 1, 2), np.float32),
-        np.tile(np.array([0, 0, -1, 1, 1, 1, 0.3, 0.3, 0.3, 0.0], np.float32), (1, 1, 1)),
+        np.array([[[0, 0, -1, 1, 1, 1, 0.3, 0.3, 0.3, 0.0, 0, 0, -1, 0.1, 0.1, 0.1]]], np.float32),
     )
     return mesh, verts, cam, frames
 

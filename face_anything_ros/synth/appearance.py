@@ -272,6 +272,11 @@ class Lighting:
     colour: np.ndarray  # (3,)
     ambient: np.ndarray  # (3,)
     wrap: float
+    fill_direction: np.ndarray  # (3,) a second, unshadowed light (bounce / window / screen)
+    fill_colour: np.ndarray  # (3,)
+
+
+LIGHT_VECTOR_SIZE = 16  # direction(3) colour(3) ambient(3) wrap(1) fill direction(3) fill colour(3)
 
 
 def sample_lighting(rng: np.random.Generator) -> Lighting:
@@ -284,11 +289,19 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
     temperature = rng.uniform(-1, 1)
     colour = np.array([1.0 + 0.15 * temperature, 1.0, 1.0 - 0.2 * temperature]) * rng.uniform(0.6, 1.3)
     ambient = rng.uniform(0.15, 0.55) * np.clip(rng.normal(1.0, 0.08, 3), 0.7, 1.3)
+    fill = np.array([-direction[0] + rng.normal(0, 0.5), rng.normal(0, 0.4), -abs(rng.normal(0.8, 0.3))])
+    fill_colour = rng.uniform(0.0, 0.4) * np.clip(rng.normal(1.0, 0.2, 3), 0.4, 1.6)
+    # exposure: the brightest a surface can get stays near white, as a camera's auto-exposure would do
+    total = float((colour + ambient + fill_colour).max())
+    exposure = rng.uniform(0.75, 1.25) / max(total, 1e-6)
+    colour, ambient, fill_colour = colour * exposure, ambient * exposure, fill_colour * exposure
     return Lighting(
         direction=direction / np.linalg.norm(direction),
         colour=colour,
         ambient=ambient,
         wrap=rng.uniform(0, 0.6),
+        fill_direction=fill / np.linalg.norm(fill),
+        fill_colour=fill_colour,
     )
 
 
@@ -312,7 +325,7 @@ def vertex_lighting(
     normals: torch.Tensor,  # (P, V, 3) unit, camera frame
     points: torch.Tensor,  # (P, V, 3) camera frame
     occlusion: torch.Tensor,  # (V,)
-    lights: torch.Tensor,  # (P, 10)
+    lights: torch.Tensor,  # (P, LIGHT_VECTOR_SIZE)
     people: torch.Tensor,  # (P, NUM_PERSON_PARAMS)
     lit: torch.Tensor,  # (P, V, 1) 1 = lit, 0 = in the light's shadow
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,7 +346,8 @@ def vertex_lighting(
     ao = occlusion[None, :, None]
     exponent = 12 + 60 * (1 - people[:, None, 28:29])
     specular = lcol * people[:, None, 27:28] * ndoth.pow(exponent) * (ndotl > 0) * ao * lit
-    shade = amb * ao + lcol * diffuse * (0.35 + 0.65 * ao) * lit
+    fill = lights[:, None, 13:16] * (normals * lights[:, None, 10:13]).sum(-1, keepdim=True).clamp(min=0)
+    shade = amb * ao + (lcol * diffuse * lit + fill) * (0.35 + 0.65 * ao)
     return shade, specular
 
 
@@ -429,7 +443,7 @@ def shade_pixels(
     px: PixelInputs,
     people: torch.Tensor,  # (B, NUM_PERSON_PARAMS)
     gaze: torch.Tensor,  # (B, 2) canonical offset of the irises
-    lights: torch.Tensor,  # (B, 10) direction(3) colour(3) ambient(3) wrap(1)
+    lights: torch.Tensor,  # (B, LIGHT_VECTOR_SIZE), see lighting_vector
     noise: torch.Tensor,  # noise volume (hair strands)
     fine: torch.Tensor,  # fine 2D texture (face detail)
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -488,4 +502,6 @@ def shade_pixels(
 
 
 def lighting_vector(light: Lighting) -> np.ndarray:
-    return np.concatenate([light.direction, light.colour, light.ambient, [light.wrap]]).astype(np.float32)
+    return np.concatenate(
+        [light.direction, light.colour, light.ambient, [light.wrap], light.fill_direction, light.fill_colour]
+    ).astype(np.float32)

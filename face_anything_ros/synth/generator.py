@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from face_anything_ros.synth.appearance import (
+    LIGHT_VECTOR_SIZE,
     PersonLook,
     lighting_vector,
     make_fine_texture,
@@ -108,7 +109,9 @@ class FaceSequenceGenerator:
             self._basis, prng, cfg.identity_bump_cm, cfg.global_scale_range, cfg.axis_scale_std
         )
         look = sample_look(prng, cfg)
-        occluders = sample_occluders(self._rng, cfg, linear_to_srgb(look.hair), linear_to_srgb(look.skin))
+        occluders = sample_occluders(
+            self._rng, cfg, linear_to_srgb(look.hair), linear_to_srgb(look.skin), has_hair=look.bald < 0.5
+        )
         back_hair = sample_back_hair(prng, linear_to_srgb(look.hair), look.bald < 0.5)
         identity = self._with_hair_volume(identity, look, prng)
         return Person(identity=identity, look=look, occluders=occluders, back_hair=back_hair)
@@ -154,7 +157,7 @@ class FaceSequenceGenerator:
         background = np.zeros((n, size, size, 3), np.float32)
         people = np.zeros((n, 1, 32), np.float32)
         gaze = np.zeros((n, 1, 2), np.float32)
-        lights = np.zeros((n, 1, 10), np.float32)
+        lights = np.zeros((n, 1, LIGHT_VECTOR_SIZE), np.float32)
         crop_landmarks = []
         persons, motions, degradations = [], [], []
         for b in range(batch_size):

@@ -21,6 +21,7 @@ LEFT_EYE_CORNERS = (362, 263)
 NOSE_BRIDGE = 6
 KINDS = ("hand", "strands", "glasses", "mask", "object")
 LONG_HAIR_PROBABILITY = 0.35
+FRINGE_PROBABILITY = 0.2
 BACK_HAIR_SHADE = 0.7  # hair behind the head gets less light than the lit scalp
 
 
@@ -32,9 +33,26 @@ class Occluder:
 
 
 def sample_occluders(
-    rng: np.random.Generator, config: SynthConfig, hair_colour: np.ndarray, skin_colour: np.ndarray
+    rng: np.random.Generator,
+    config: SynthConfig,
+    hair_colour: np.ndarray,
+    skin_colour: np.ndarray,
+    has_hair: bool = False,
 ) -> list[Occluder]:
     out: list[Occluder] = []
+    if has_hair and rng.random() < FRINGE_PROBABILITY:
+        out.append(
+            Occluder(
+                "fringe",
+                np.clip(hair_colour, 0, 1),
+                {
+                    "length": rng.uniform(0.08, 0.3),
+                    "width": rng.uniform(0.5, 1.0),
+                    "side": rng.uniform(-0.4, 0.4),
+                    "seed": int(rng.integers(1 << 30)),
+                },
+            )
+        )
     if rng.random() < config.glasses_probability:
         out.append(
             Occluder(
@@ -107,16 +125,19 @@ def draw_occluders(
             cv2.line(layer, _pt(landmarks_px[133]), _pt(landmarks_px[362]), 255, t, cv2.LINE_AA, 4)
             for eye, ear in ((33, 234), (263, 454)):
                 cv2.line(layer, _pt(landmarks_px[eye]), _pt(landmarks_px[ear]), 255, t, cv2.LINE_AA, 4)
+        elif occ.kind == "fringe":
+            _draw_fringe(layer, image, occ, landmarks_px, _head_support(head_pixels, extent))
+            covered |= layer > 127
+            continue
         elif occ.kind == "mask":
             if abs(yaw_deg) > 55:
                 continue
             pts = np.concatenate([landmarks_px[list(FACE_OVAL[8:29])], landmarks_px[[NOSE_BRIDGE]]])
             hull = cv2.convexHull(np.round(pts * 16).astype(np.int32))
             cv2.fillConvexPoly(layer, hull, 255, cv2.LINE_AA, 4)
-            if head_pixels is not None:
-                margin = max(1, round(0.02 * extent))
-                support = cv2.dilate(head_pixels.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8))
-                layer[support == 0] = 0
+            support = _head_support(head_pixels, extent)
+            if support is not None:
+                layer[~support] = 0
         else:
             rng = np.random.default_rng(p["seed"])
             anchor = center + (p["anchor"] + p["drift"] * frame) * extent * 0.5
@@ -159,6 +180,55 @@ def draw_occluders(
         shade = 0.75 + 0.35 * (ys - ys.min()) / max(1, ys.max() - ys.min())  # a little top-down shading
         image[hit] = np.clip(occ.colour[None] * shade[:, None], 0, 1)
         covered |= hit
+
+
+UPPER_OVAL = (234, 127, 162, 21, 54, 103, 67, 109, 10, 338, 297, 332, 284, 251, 389, 356, 454)
+
+
+def _head_support(head_pixels: np.ndarray | None, extent: float) -> np.ndarray | None:
+    """The head's silhouette grown by 2 % of the face size (worn things stay on the head)."""
+    if head_pixels is None:
+        return None
+    margin = max(1, round(0.02 * extent))
+    return cv2.dilate(head_pixels.astype(np.uint8), np.ones((2 * margin + 1,) * 2, np.uint8)) > 0
+
+
+def _draw_fringe(
+    layer: np.ndarray, image: np.ndarray, occ: Occluder, landmarks_px: np.ndarray, support: np.ndarray | None
+) -> None:
+    """Bangs: hair from the upper face outline falling over the forehead, with a ragged lower edge."""
+    p = occ.params
+    top, chin = landmarks_px[10], landmarks_px[152]
+    height = float(np.linalg.norm(chin - top))
+    if height < 2:
+        return
+    down = (chin - top) / height
+    rng = np.random.default_rng(p["seed"])
+    outline = landmarks_px[list(UPPER_OVAL)]
+    k = len(outline)
+    x = np.linspace(-1, 1, k)
+    # longer at the sides (parted hair) or in the middle (straight bangs), shifted by the parting side
+    profile = p["length"] * (1 + 0.6 * p["side"] * x + (0.5 * x * x if p["width"] > 0.75 else -0.3 * x * x))
+    jag = rng.normal(0, 0.025, k)
+    lower = outline + down[None] * ((profile + jag) * height)[:, None]
+    upper = outline - down[None] * 0.04 * height
+    cv2.fillPoly(
+        layer, [np.round(np.concatenate([lower, upper[::-1]]) * 16).astype(np.int32)], 255, cv2.LINE_AA, 4
+    )
+    if support is not None:
+        layer[~support] = 0
+    hit = layer > 127
+    if not hit.any():
+        return
+    streaks = np.zeros(layer.shape, np.float32)
+    for _ in range(60):
+        j = rng.uniform(0, k - 1)
+        start = outline[int(j)] * (1 - j % 1) + outline[min(int(j) + 1, k - 1)] * (j % 1)
+        end = start + down * p["length"] * height * rng.uniform(0.7, 1.4)
+        cv2.line(streaks, _pt(start), _pt(end), float(rng.uniform(-1, 1)), 1, cv2.LINE_AA, 4)
+    ys = np.nonzero(hit)[0]
+    shade = 0.85 + 0.25 * (ys - ys.min()) / max(1, ys.max() - ys.min())
+    image[hit] = np.clip(occ.colour[None] * (shade + 0.12 * streaks[hit])[:, None], 0, 1)
 
 
 @dataclass

@@ -77,7 +77,7 @@ class MeshRenderer:
         background: np.ndarray,  # (N, H, W, 3) display-referred
         people: np.ndarray,  # (N, M, P) appearance vectors
         gaze: np.ndarray,  # (N, M, 2)
-        lights: np.ndarray,  # (N, M, 10)
+        lights: np.ndarray,  # (N, M, LIGHT_VECTOR_SIZE) appearance.lighting_vector
     ) -> RenderedFrames:
         n = verts_cam.shape[0]
         chunk = max(1, MAX_PIXELS_PER_CALL // (height * width))
