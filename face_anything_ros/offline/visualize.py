@@ -44,11 +44,14 @@ def colorize_depth(depth: np.ndarray, near_far: tuple[float, float] | None = Non
 def overlay_image(rgb: np.ndarray, result: Any, style: OverlayStyle = OverlayStyle()) -> np.ndarray:
     """Input frame with canonical colours on the face, boxes, ids and tracked query points."""
     out = rgb.copy()
-    mask = result.mask & np.all(np.isfinite(result.canonical), axis=2)
-    if np.any(mask):
-        blend = canonical_to_rgb(result.canonical[mask]).astype(np.float32)
-        out[mask] = (
-            (1.0 - style.canonical_alpha) * out[mask].astype(np.float32) + style.canonical_alpha * blend
+    rows, cols = np.nonzero(result.mask)
+    canonical = result.canonical[rows, cols]
+    finite = np.isfinite(canonical).all(axis=1)
+    rows, cols = rows[finite], cols[finite]
+    if rows.size:
+        blend = canonical_to_rgb(canonical[finite]).astype(np.float32)
+        out[rows, cols] = (
+            (1.0 - style.canonical_alpha) * out[rows, cols].astype(np.float32) + style.canonical_alpha * blend
         ).astype(np.uint8)
     for face in result.faces:
         x0, y0, x1, y1 = (round(float(v)) for v in face.box_xyxy)

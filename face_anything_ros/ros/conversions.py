@@ -87,22 +87,24 @@ def face_id_map(faces: Sequence[Any], mask: np.ndarray) -> np.ndarray:
 
 def point_array(result: Any, intrinsics: Intrinsics, stride: int = 1) -> np.ndarray:
     """Structured array (POINT_DTYPE) of the face pixels with finite depth and canonical coordinates."""
-    valid = result.mask & np.isfinite(result.depth) & np.all(np.isfinite(result.canonical), axis=2)
+    valid = result.mask & np.isfinite(result.depth)
     if stride > 1:
         keep = np.zeros_like(valid)
         keep[::stride, ::stride] = True
         valid &= keep
     rows, cols = np.nonzero(valid)
+    canonical = result.canonical[rows, cols].astype(np.float32)  # checked on face pixels only: fast
+    finite = np.isfinite(canonical).all(axis=1)
+    rows, cols, canonical = rows[finite], cols[finite], canonical[finite]
     points = np.zeros(rows.size, dtype=POINT_DTYPE)
     pixels = np.stack([cols, rows], axis=1).astype(np.float32)  # integer = pixel centre (OpenCV)
     xyz = backproject_pixels(pixels, result.depth[rows, cols].astype(np.float32), intrinsics)
-    canonical = result.canonical[rows, cols].astype(np.float32)
     colours = canonical_to_rgb(canonical).astype(np.uint32)
     packed = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
     points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
     points["rgb"] = packed.view(np.float32)
     points["canon_x"], points["canon_y"], points["canon_z"] = canonical.T
-    points["face_id"] = face_id_map(result.faces, result.mask)[rows, cols]
+    points["face_id"] = face_id_map(result.faces, valid)[rows, cols]
     return points
 
 
