@@ -128,7 +128,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     landmarks, landmark_ms = (None, [])
     if ("mediapipe" in names and queries is not None) or ("template" in names and seq.depth is not None):
         landmarks, landmark_ms = _timed(lambda: detect_landmarks(seq.frames), num_frames)
-        missing = sum(lms is None for lms in landmarks)
+        missing = sum(not frame_faces for frame_faces in landmarks)
         if missing:
             seq.skipped.append(
                 f"mediapipe: no face in {missing} of {num_frames} frames (points held, invisible)"

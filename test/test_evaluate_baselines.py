@@ -79,8 +79,8 @@ def projected_template(shift: np.ndarray) -> np.ndarray:
 
 def test_mesh_barycentric_tracks_follow_landmarks_exactly():
     shifts = [np.array([3.0 * t, -2.0 * t]) for t in range(4)]
-    landmarks = [projected_template(s) for s in shifts]
-    landmarks[2] = None  # a frame without a face: point held, invisible
+    landmarks = [{0: projected_template(s)} for s in shifts]
+    landmarks[2] = {}  # a frame without a face: point held, invisible
     queries = np.array([[0, 128.0, 128.0], [0, 110.3, 140.7], [1, 150.2, 100.1]])
     tracks, visible = landmarks_to_tracks(landmarks, queries, 4)
     for t in (0, 1, 3):
@@ -91,8 +91,26 @@ def test_mesh_barycentric_tracks_follow_landmarks_exactly():
     np.testing.assert_allclose(tracks[2], tracks[1])
 
 
+def test_mesh_points_follow_their_own_face_when_two_are_in_view():
+    still = projected_template(np.array([-70.0, 0.0])) * np.array([0.5, 0.5, 1.0]) + np.array(
+        [0.0, 64.0, 0.0]
+    )
+    moving = [
+        projected_template(np.array([60.0 + 4.0 * t, 0.0])) * np.array([0.5, 0.5, 1.0]) for t in range(3)
+    ]
+    # face ids swap order between frames on purpose: identity, not list position, carries a point
+    landmarks = [{3: still, 5: moving[0]}, {5: moving[1], 3: still}, {5: moving[2]}]
+    q_still = still[1, :2]
+    q_moving = moving[0][1, :2]
+    queries = np.array([[0, *q_still], [0, *q_moving]])
+    tracks, visible = landmarks_to_tracks(landmarks, queries, 3)
+    np.testing.assert_allclose(tracks[1, 0], q_still, atol=1e-6)
+    np.testing.assert_allclose(tracks[2, 1], moving[2][1, :2], atol=1e-6)
+    assert visible[1].all() and visible[2, 1] and not visible[2, 0]  # face 3 gone at t=2
+
+
 def test_mesh_query_outside_the_face_is_never_visible():
-    landmarks = [projected_template(np.zeros(2))] * 2
+    landmarks = [{0: projected_template(np.zeros(2))}] * 2
     tracks, visible = landmarks_to_tracks(landmarks, np.array([[0, 2.0, 2.0]]), 2)
     assert not visible[1, 0]
     np.testing.assert_allclose(tracks[1, 0], [2.0, 2.0])
@@ -116,7 +134,9 @@ def test_template_fit_recovers_a_known_pose_and_renders_its_depth():
     np.testing.assert_allclose(fitted_translation, translation, atol=1e-4)
     np.testing.assert_allclose(fitted_rotation, rotation, atol=1e-4)
     truth = render_depth(points, load_face_template().faces, camera, (256, 256))
-    depth = template_depth([np.column_stack([landmarks, np.zeros(len(landmarks))]), None], camera, (256, 256))
+    depth = template_depth(
+        [{0: np.column_stack([landmarks, np.zeros(len(landmarks))])}, {}], camera, (256, 256)
+    )
     assert np.nanmax(np.abs(depth[0] - truth)) < 1e-3
     assert np.isnan(depth[1]).all()
 

@@ -114,9 +114,10 @@ def face_landmarks(image: np.ndarray) -> np.ndarray:
     from face_anything_ros.evaluation.baselines.mediapipe_mesh import MediaPipeConfig, detect_landmarks
 
     found = detect_landmarks(image[None], MediaPipeConfig(static_image_mode=True))[0]
-    if found is None:
+    if not found:
         raise RuntimeError("no face found in the photo")
-    return found[:, :2]
+    largest = max(found.values(), key=lambda lms: float(np.ptp(lms[:, 0])))
+    return largest[:, :2]
 
 
 def base_view(photo: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

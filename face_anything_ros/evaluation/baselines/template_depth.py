@@ -80,18 +80,18 @@ def render_depth(
 
 
 def template_depth(
-    landmarks: list[np.ndarray | None], intrinsics: Intrinsics, image_hw: tuple[int, int]
+    landmarks: list[dict[int, np.ndarray]], intrinsics: Intrinsics, image_hw: tuple[int, int]
 ) -> np.ndarray:
-    """(T, H, W) metric depth of the fitted template per frame (all NaN without a face)."""
+    """(T, H, W) metric depth of the template fitted to every face per frame (NaN elsewhere)."""
     faces = load_face_template().faces
     obj = template_points_m()
     out = np.full((len(landmarks), *image_hw), np.nan, dtype=np.float32)
-    for t, lms in enumerate(landmarks):
-        if lms is None:
-            continue
-        pose = fit_template_pose(lms, intrinsics)
-        if pose is None:
-            continue
-        rotation, translation = pose
-        out[t] = render_depth(obj @ rotation.T + translation, faces, intrinsics, image_hw)
+    for t, frame_faces in enumerate(landmarks):
+        for lms in frame_faces.values():
+            pose = fit_template_pose(lms, intrinsics)
+            if pose is None:
+                continue
+            rotation, translation = pose
+            depth = render_depth(obj @ rotation.T + translation, faces, intrinsics, image_hw)
+            out[t] = np.fmin(out[t], depth)  # nearer face wins where two overlap
     return out
