@@ -124,6 +124,8 @@ class BatchFeeder:
             num_workers=cfg.workers,
             persistent_workers=cfg.workers > 0,
             prefetch_factor=2 if cfg.workers > 0 else None,
+            # spawn, not fork: the trainer has live OpenMP/torch threads, which a forked child can deadlock on
+            multiprocessing_context="spawn" if cfg.workers > 0 else None,
         )
         self.queue: queue.Queue = queue.Queue(maxsize=max(2, 2 * cfg.workers))
         self.stop = threading.Event()
@@ -402,7 +404,9 @@ class Trainer:
             try:
                 images, targets = self._next_batch(feeder, pools, rng)
             except RuntimeError:
-                log.exception("data generation failed; saving a checkpoint and stopping (resume with --resume)")
+                log.exception(
+                    "data generation failed; saving a checkpoint and stopping (resume with --resume)"
+                )
                 self.stop_reason = "data error"
                 break
             if images is None:
