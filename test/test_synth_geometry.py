@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from face_anything_ros.face_template import load_face_template
+from face_anything_ros.synth.appearance import NUM_PERSON_PARAMS
 from face_anything_ros.synth.camera import Pinhole, rotation_from_euler
 from face_anything_ros.synth.deform import EXPRESSIONS, build_deformation_basis, deform, sample_identity
 from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh
@@ -35,7 +36,7 @@ def _render_one_head(yaw: float, jaw: float = 0.4):
         SIZE,
         SIZE,
         np.zeros((1, SIZE, SIZE, 3), np.float32),
-        np.zeros((1, 1, 32), np.float32),
+        np.zeros((1, 1, NUM_PERSON_PARAMS), np.float32),
         np.zeros((1, 1, 2), np.float32),
         np.array([[[0, 0, -1, 1, 1, 1, 0.3, 0.3, 0.3, 0.0, 0, 0, -1, 0.1, 0.1, 0.1]]], np.float32),
     )

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from face_anything_ros.face_template import load_face_template
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.mesh import (
+    LABEL_CLOTH,
     LABEL_EYE,
     LABEL_MOUTH,
     LABEL_SKIN,
@@ -69,7 +70,7 @@ CATCHLIGHT_RADIUS = 0.009
 SCLERA_LINEAR = (0.42, 0.37, 0.33)
 TEETH_LINEAR = (0.5, 0.46, 0.38)
 MOUTH_LINEAR = (0.03, 0.006, 0.006)
-NUM_PERSON_PARAMS = 32  # width of the per-person parameter vector (see PersonLook.to_vector)
+NUM_PERSON_PARAMS = 40  # width of the per-person parameter vector (see PersonLook.to_vector)
 PERSON_NOISE_OFFSET = slice(23, 26)  # where PersonLook.noise_offset sits in that vector
 PIXEL_PERSON_COLUMNS = [
     0,
@@ -201,6 +202,10 @@ class PersonLook:
     specular: float
     roughness: float
     wrinkles: float
+    cloth: np.ndarray  # (3,) main clothing colour
+    cloth_second: np.ndarray  # (3,) stripe colour
+    stripe_frequency: float  # radians per cm, 0 = plain
+    stripe_slant: float
 
     def to_vector(self) -> np.ndarray:
         v = np.concatenate(
@@ -208,7 +213,8 @@ class PersonLook:
                 self.skin, self.hair, self.lip, self.iris, self.makeup,
                 [self.makeup_strength, self.lipstick, self.blush, self.brow_density, self.beard, self.hairline,
                  self.hair_back, self.bald], self.noise_offset,
-                [self.freckles, self.specular, self.roughness, self.wrinkles],
+                [self.freckles, self.specular, self.roughness, self.wrinkles], self.cloth, self.cloth_second,
+                [self.stripe_frequency, self.stripe_slant],
             ]
         ).astype(np.float32)  # fmt: skip
         out = np.zeros(NUM_PERSON_PARAMS, np.float32)
@@ -263,6 +269,10 @@ def sample_look(rng: np.random.Generator, config: SynthConfig) -> PersonLook:
         specular=rng.uniform(*config.specular_range),
         roughness=rng.uniform(0.0, 1.0),
         wrinkles=rng.uniform(0, 1) ** 2,
+        cloth=_linear(rng.uniform(0.05, 0.9, 3) * rng.uniform(0.3, 1.0)),
+        cloth_second=_linear(rng.uniform(0.05, 0.9, 3)),
+        stripe_frequency=float(rng.uniform(0.5, 3.0)) if rng.random() < 0.3 else 0.0,
+        stripe_slant=float(rng.normal(0, 0.5)),
     )
 
 
@@ -410,6 +420,14 @@ def _face_detail(
     return a, beard[:, 0]
 
 
+def _clothing(pos: torch.Tensor, pp: torch.Tensor) -> torch.Tensor:
+    """Shirt/jacket: two colours in stripes (frequency 0 = plain) with a darker collar line."""
+    freq = pp[:, 36:37]
+    stripes = 0.5 + 0.5 * torch.sin(pos[:, 1:2] * freq + pp[:, 37:38] * pos[:, 0:1] * freq)
+    colour = torch.lerp(pp[:, 30:33], pp[:, 33:36], (stripes > 0.5).float() * (freq > 0.05))
+    return colour
+
+
 def _eyes(
     px: PixelInputs,
     p: torch.Tensor,
@@ -473,6 +491,7 @@ def shade_pixels(
     hair_height = hairline - (hairline - hair_back) * back
     hair_w = torch.sigmoid((pos[:, 1] - hair_height + 0.5 * n[:, 3]) / 0.4) * (1 - bald)
     hair_w = torch.where((label == LABEL_SKIN) | (pos[:, 2] < 6.0), hair_w, torch.zeros_like(hair_w))
+    hair_w = torch.where(label == LABEL_CLOTH, torch.zeros_like(hair_w), hair_w)
     hairy = (hair_w > 0.02).nonzero(as_tuple=True)[0]
     if hairy.numel():
         stretched = pos[hairy] * torch.tensor([3.0, 0.4, 3.0]) + offset[hairy] * 5
@@ -480,6 +499,9 @@ def shade_pixels(
         albedo[hairy] = torch.lerp(albedo[hairy], p[hairy, 3:6] * strands, hair_w[hairy, None])
     hair_cover = (hair_w > 0.5) & (label < LABEL_MOUTH)
 
+    cloth_idx = (label == LABEL_CLOTH).nonzero(as_tuple=True)[0]
+    if cloth_idx.numel():
+        albedo[cloth_idx] = _clothing(_rows(pos, cloth_idx), _rows(people, _rows(px.sample, cloth_idx)))
     eye_idx = (label == LABEL_EYE).nonzero(as_tuple=True)[0]
     if eye_idx.numel():
         albedo[eye_idx] = _eyes(px, people, h, gaze, lights, eye_idx)

@@ -88,6 +88,9 @@ def make_background(rng: np.random.Generator, size: int) -> np.ndarray:
         img = _clutter(rng, size, _noise(rng, size, int(rng.integers(2, 40))))
     if rng.random() < 0.5:  # fine texture
         img = img * (1 + rng.uniform(0.02, 0.25) * (_noise(rng, size, int(rng.integers(30, 120))) - 0.5))
+    # real scenes are rarely fully saturated: pull towards grey by a random amount
+    grey = img.mean(axis=2, keepdims=True)
+    img = grey + (img - grey) * rng.uniform(0.15, 1.0)
     return np.clip(img, 0, 1).astype(np.float32)
 
 

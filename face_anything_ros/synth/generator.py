@@ -14,6 +14,7 @@ import numpy as np
 
 from face_anything_ros.synth.appearance import (
     LIGHT_VECTOR_SIZE,
+    NUM_PERSON_PARAMS,
     PersonLook,
     lighting_vector,
     make_fine_texture,
@@ -58,6 +59,7 @@ VIRTUAL_IMAGE_WIDTHS = (480, 2000)  # training crops come from images this wide 
 FACES_PER_FRAME_WEIGHTS = (0.6, 0.25, 0.15)
 BACKGROUND_REFRESH_PER_CALL = 2
 HAIR_VOLUME_CM = (0.3, 2.2)
+BODY_POSE_FOLLOW = 0.3  # the torso turns this fraction of the head's yaw/pitch/roll
 
 
 @dataclass
@@ -135,8 +137,11 @@ class FaceSequenceGenerator:
             self._mesh, self._basis, person.identity, motion.expressions, self.config.jaw_open_max_deg
         )
         rot = rotation_from_euler(motion.yaw, motion.pitch, motion.roll)  # (T, 3, 3)
+        body = rotation_from_euler(*(BODY_POSE_FOLLOW * a for a in (motion.yaw, motion.pitch, motion.roll)))
         rel = local - self._pivot_m * person.identity.scale
-        return np.einsum("tij,tvj->tvi", rot, rel) + (translation[None] + motion.shift)[:, None]
+        w = self._mesh.head_weight[None, :, None]
+        posed = w * np.einsum("tij,tvj->tvi", rot, rel) + (1 - w) * np.einsum("tij,tvj->tvi", body, rel)
+        return posed + (translation[None] + motion.shift)[:, None]
 
     # ----------------------------------------------------------------- crops
     def sample_crops(self, batch_size: int, size: int = 128) -> dict[str, np.ndarray]:
@@ -155,7 +160,7 @@ class FaceSequenceGenerator:
         intr = np.zeros((n, 4), np.float32)
         outside = np.zeros((n, size, size), bool)
         background = np.zeros((n, size, size, 3), np.float32)
-        people = np.zeros((n, 1, 32), np.float32)
+        people = np.zeros((n, 1, NUM_PERSON_PARAMS), np.float32)
         gaze = np.zeros((n, 1, 2), np.float32)
         lights = np.zeros((n, 1, LIGHT_VECTOR_SIZE), np.float32)
         crop_landmarks = []

@@ -23,6 +23,7 @@ LABEL_FACE = 0
 LABEL_EYE = 1
 LABEL_MOUTH = 2
 LABEL_SKIN = 3
+LABEL_CLOTH = 4
 FACE_LABELS = (LABEL_FACE, LABEL_EYE)
 
 # MediaPipe landmark contours (subject's right = negative x).
@@ -56,6 +57,10 @@ NECK_RINGS = 5
 EAR_CENTER_CM = np.array([7.4, 0.3, -4.0])
 EAR_RADII_CM = np.array([0.9, 3.1, 1.9])
 EAR_SEGMENTS = (12, 8)
+TORSO_CENTER_CM = np.array([0.0, -38.0, -5.5])
+TORSO_RADII_CM = np.array([21.0, 16.0, 11.0])
+TORSO_SQUARENESS = 0.55  # superellipsoid exponent in x/y: < 1 gives shoulders rather than a ball
+TORSO_SEGMENTS = (24, 10)
 
 
 @dataclass(frozen=True)
@@ -70,6 +75,7 @@ class RenderMesh:
     mouth_v: np.ndarray  # (V,) float32 0 upper inner lip .. 1 lower inner lip (mouth cavity shading)
     landmark_index: np.ndarray  # (468,) indices of the template vertices in this mesh
     is_face_vertex: np.ndarray  # (V,) bool
+    head_weight: np.ndarray  # (V,) 1 follows the head pose, 0 the torso (neck blends)
 
     @property
     def num_vertices(self) -> int:
@@ -206,6 +212,29 @@ def _neck(first_index: int) -> tuple[np.ndarray, np.ndarray]:
     return verts, np.asarray(faces, dtype=np.int64)
 
 
+def _ellipsoid(
+    first_index: int, center: np.ndarray, radii: np.ndarray, segments: tuple[int, int], rot: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """A UV-sphere ellipsoid (vertices, faces with poles)."""
+    n_lon, n_lat = segments
+    lats = np.linspace(0, np.pi, n_lat + 1)[1:-1]
+    lons = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
+    unit = np.array([[np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)] for t in lats for p in lons])
+    unit = np.concatenate([unit, [[0, 1, 0], [0, -1, 0]]])
+    verts = center + (unit * radii) @ rot.T
+    faces = []
+    top, bottom = first_index + len(unit) - 2, first_index + len(unit) - 1
+    for i in range(n_lat - 2):
+        for k in range(n_lon):
+            a = first_index + i * n_lon + k
+            b = first_index + i * n_lon + (k + 1) % n_lon
+            faces += [[a, a + n_lon, b], [b, a + n_lon, b + n_lon]]
+    faces += [[top, first_index + k, first_index + (k + 1) % n_lon] for k in range(n_lon)]
+    last = first_index + (n_lat - 2) * n_lon
+    faces += [[bottom, last + (k + 1) % n_lon, last + k] for k in range(n_lon)]
+    return verts, np.asarray(faces, dtype=np.int64)
+
+
 def _ear(first_index: int, side: float) -> tuple[np.ndarray, np.ndarray]:
     """A flattened ellipsoid on one side of the head (side = -1 right, +1 left)."""
     n_lon, n_lat = EAR_SEGMENTS
@@ -294,12 +323,31 @@ def build_render_mesh(subdivisions: int = 1) -> RenderMesh:
         all_v.append(ear_v)
         all_f.append(ear_f)
         offset += len(ear_v)
+    torso_v, torso_f = _ellipsoid(offset, TORSO_CENTER_CM, TORSO_RADII_CM, TORSO_SEGMENTS, np.eye(3))
+    rel = (torso_v - TORSO_CENTER_CM) / TORSO_RADII_CM
+    rel[:, :2] = np.sign(rel[:, :2]) * np.abs(rel[:, :2]) ** TORSO_SQUARENESS
+    torso_v = TORSO_CENTER_CM + rel * TORSO_RADII_CM
+    torso_f = _orient_outward(np.concatenate([*all_v, torso_v]), torso_f, TORSO_CENTER_CM)
+    all_v.append(torso_v)
+    all_f.append(torso_f)
     vertices = np.concatenate(all_v)
     faces_all = np.concatenate(all_f)
     # shell faces: orient consistently with the face part (outward from head centre)
     shell_range = slice(num_face_faces, num_face_faces + len(shell_f))
     faces_all[shell_range] = _orient_outward(vertices, faces_all[shell_range], HEAD_CENTER_CM)
-    labels_all = np.concatenate([labels, np.full(len(faces_all) - num_face_faces, LABEL_SKIN, dtype=np.int8)])
+    labels_all = np.concatenate(
+        [
+            labels,
+            np.full(len(faces_all) - num_face_faces - len(torso_f), LABEL_SKIN, dtype=np.int8),
+            np.full(len(torso_f), LABEL_CLOTH, dtype=np.int8),
+        ]
+    )
+    body_weight = np.ones(len(vertices), dtype=np.float32)  # 1 = moves with the head, 0 = with the torso
+    body_weight[len(vertices) - len(torso_v) :] = 0.0
+    neck = slice(offset - 2 * len(ear_v) - len(neck_v), offset - 2 * len(ear_v))
+    body_weight[neck] = np.clip(
+        (vertices[neck, 1] - NECK_Y_RANGE_CM[0]) / (NECK_Y_RANGE_CM[1] - NECK_Y_RANGE_CM[0]), 0, 1
+    )
 
     num_vertices = len(vertices)
     canonical = np.full((num_vertices, 3), np.nan, dtype=np.float32)
@@ -310,7 +358,7 @@ def build_render_mesh(subdivisions: int = 1) -> RenderMesh:
     mouth_v[:num_face_vertices] = attributes[:, 5]
     is_face = np.zeros(num_vertices, dtype=bool)
     is_face[:num_face_vertices] = True
-    for array in (vertices, faces_all, labels_all, canonical, uvs, mouth_v, is_face):
+    for array in (vertices, faces_all, labels_all, canonical, uvs, mouth_v, is_face, body_weight):
         array.setflags(write=False)
     return RenderMesh(
         vertices_cm=vertices,
@@ -321,4 +369,5 @@ def build_render_mesh(subdivisions: int = 1) -> RenderMesh:
         mouth_v=mouth_v,
         landmark_index=np.arange(template.num_vertices),
         is_face_vertex=is_face,
+        head_weight=body_weight,
     )

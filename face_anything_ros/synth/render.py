@@ -14,7 +14,7 @@ from face_anything_ros.synth.appearance import (
     vertex_lighting,
     vertex_noise,
 )
-from face_anything_ros.synth.mesh import LABEL_MOUTH, RenderMesh
+from face_anything_ros.synth.mesh import LABEL_CLOTH, LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
 from face_anything_ros.synth.shadows import vertex_shadows
 
@@ -58,6 +58,9 @@ class MeshRenderer:
         )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
         self.occlusion = torch.from_numpy(np.asarray(ambient_occlusion, dtype=np.float32).copy())
         self.noise = noise_volume
+        # the torso neither casts shadows nor sizes the shadow map (keeps the head's map sharp)
+        self.shadow_faces = self.faces[self.labels != LABEL_CLOTH]
+        self.shadow_bounds = torch.from_numpy(np.asarray(mesh.head_weight) > 0.5)
         self.fine = fine_texture
 
     def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
@@ -118,7 +121,7 @@ class MeshRenderer:
         noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 4)
         lights_t = torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32))
         heads = verts.view(n * m, v, 3)
-        lit = vertex_shadows(heads, self.faces, lights_t[:, 0:3])
+        lit = vertex_shadows(heads, self.shadow_faces, lights_t[:, 0:3], self.shadow_bounds)
         shade_v, specular_v = vertex_lighting(
             self.vertex_normals(verts, faces).view(n * m, v, 3),
             heads,

@@ -27,11 +27,16 @@ def _light_frames(directions: torch.Tensor) -> torch.Tensor:
     return torch.stack([right, down, forward], dim=1)
 
 
-def vertex_shadows(points: torch.Tensor, faces: torch.Tensor, light_directions: torch.Tensor) -> torch.Tensor:
-    """(P, V, 1) 1 = lit, 0 = in shadow, for heads ``points`` (P, V, 3) and unit directions to the light (P, 3)."""
+def vertex_shadows(
+    points: torch.Tensor, faces: torch.Tensor, light_directions: torch.Tensor, bounds: torch.Tensor
+) -> torch.Tensor:
+    """(P, V, 1) 1 = lit, 0 = in shadow, for heads ``points`` (P, V, 3) and unit directions to the light (P, 3).
+
+    The map covers the vertices selected by the bool mask ``bounds`` (V,) (the head, not the torso).
+    """
     local = torch.einsum("pij,pvj->pvi", _light_frames(light_directions), points)
-    low = local[..., :2].amin(dim=1, keepdim=True)
-    high = local[..., :2].amax(dim=1, keepdim=True)
+    low = local[:, bounds, :2].amin(dim=1, keepdim=True)
+    high = local[:, bounds, :2].amax(dim=1, keepdim=True)
     scale = (SHADOW_MAP_SIZE - 1) / (high - low).amax(dim=2, keepdim=True).clamp(min=1e-6)
     xy = (local[..., :2] - low) * scale
     screen = torch.cat([xy, local[..., 2:3] + SHADOW_FAR_M], dim=2)
