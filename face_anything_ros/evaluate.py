@@ -66,14 +66,20 @@ class MethodResults:
     tracking: list[M.TrackingSamples] = field(default_factory=list)
     depth: list[M.DepthSamples] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
+    stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, pipeline runs only
 
-    def summary(self) -> dict[str, float]:
-        result: dict[str, float] = {}
+    def summary(self) -> dict:
+        result: dict = {}
         if self.tracking:
             result.update(M.summarize_tracking(M.TrackingSamples.concat(self.tracking)))
         if self.depth:
             result.update(M.summarize_depth(M.DepthSamples.concat(self.depth)))
         result.update(M.summarize_speed(self.frame_ms))
+        if self.stage_ms:
+            stages = sorted({stage for frame in self.stage_ms for stage in frame})
+            result["stages_ms"] = {
+                stage: float(np.mean([frame.get(stage, 0.0) for frame in self.stage_ms])) for stage in stages
+            }
         return result
 
 
@@ -85,6 +91,7 @@ class SequencePredictions:
     visible: np.ndarray | None = None
     depth: np.ndarray | None = None
     frame_ms: list[float] = field(default_factory=list)
+    stage_ms: list[dict[str, float]] = field(default_factory=list)
 
 
 def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
@@ -174,10 +181,8 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     return out
 
 
-def run_ours(
-    seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None
-) -> tuple[SequencePredictions, dict[str, float]]:
-    """Our depth and canonical-lookup tracks on one sequence, and mean ms per pipeline stage."""
+def run_ours(seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None) -> SequencePredictions:
+    """Our depth, canonical-lookup tracks and per-frame stage timings on one sequence."""
     from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
 
     output = run_pipeline(pipeline, seq.frames, seq.intrinsics, face_masks)
@@ -196,7 +201,8 @@ def run_ours(
             pipeline.config.tracking.max_canonical_distance,
             face_ids=output.face_ids,
         )
-    return pred, output.stage_ms
+    pred.stage_ms = output.stage_ms[1:] or output.stage_ms
+    return pred
 
 
 def evaluate_sequence(
@@ -206,11 +212,9 @@ def evaluate_sequence(
     predictions: dict[str, SequencePredictions] = {}
     if pipeline is not None:
         if config.gt_boxes != "only" or seq.mask is None:
-            predictions[OURS], stage_ms = run_ours(seq, pipeline)
-            LOG.debug("%s: pipeline stages (ms/frame) %s", seq.name, stage_ms)
+            predictions[OURS] = run_ours(seq, pipeline)
         if config.gt_boxes != "no" and seq.mask is not None:
-            predictions[OURS_GT_BOXES], stage_ms = run_ours(seq, pipeline, seq.mask)
-            LOG.debug("%s: pipeline stages with ground-truth boxes (ms/frame) %s", seq.name, stage_ms)
+            predictions[OURS_GT_BOXES] = run_ours(seq, pipeline, seq.mask)
     predictions.update(run_baselines(seq, config.baselines))
     if seq.canonical is not None and seq.queries is not None:
         predictions[ORACLE] = run_oracle(seq)
@@ -284,7 +288,7 @@ class RunState:
         self.per_sequence[seq.name] = {}
         for name, pred in predictions.items():
             tracking, depth = score(seq, pred)
-            single = MethodResults(frame_ms=list(pred.frame_ms))
+            single = MethodResults(frame_ms=list(pred.frame_ms), stage_ms=list(pred.stage_ms))
             if tracking is not None:
                 single.tracking.append(tracking)
             if depth is not None:
@@ -293,6 +297,7 @@ class RunState:
             pooled.tracking += single.tracking
             pooled.depth += single.depth
             pooled.frame_ms += single.frame_ms
+            pooled.stage_ms += single.stage_ms
             self.per_sequence[seq.name][name] = single.summary()
 
 

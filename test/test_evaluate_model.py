@@ -54,6 +54,7 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     assert np.load(depth_files[0]).shape == (SIZE, SIZE)
     ours = json.loads((out / "metrics.json").read_text())["methods"]["ours"]
     assert ours["ms_per_frame"] > 0
+    assert ours["stages_ms"]["model"] > 0  # the pipeline's own stage timings are reported
     assert ours["tracked_points"] > 0
     assert (
         "absrel_aligned" in ours and "template" in json.loads((out / "metrics.json").read_text())["methods"]

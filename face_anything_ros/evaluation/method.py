@@ -32,7 +32,7 @@ class MethodOutput:
     weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
     face_ids: np.ndarray  # (T, H, W) int32 track id of the face each pixel belongs to, -1 off-face
     frame_ms: list[float] = field(default_factory=list)
-    stage_ms: dict[str, float] = field(default_factory=dict)
+    stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, the pipeline's timings
     frames_without_face: int = 0
 
 
@@ -250,7 +250,6 @@ def run_pipeline(
         face_ids=np.full((num_frames, height, width), -1, dtype=np.int32),
     )
     min_confidence = pipeline.config.tracking.min_confidence
-    stage_totals: dict[str, float] = {}
     for t, frame in enumerate(frames):
         detections = None
         if face_masks is not None:
@@ -267,7 +266,5 @@ def run_pipeline(
         confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)
         # the same per-pixel weight the pipeline's own lookup uses: mask x confidence
         out.weight[t] = np.where(result.mask & (confidence > min_confidence), confidence, 0.0)
-        for stage, ms in (result.timings_ms or {}).items():
-            stage_totals[stage] = stage_totals.get(stage, 0.0) + float(ms)
-    out.stage_ms = {stage: total / max(num_frames, 1) for stage, total in stage_totals.items()}
+        out.stage_ms.append({stage: float(ms) for stage, ms in (result.timings_ms or {}).items()})
     return out
