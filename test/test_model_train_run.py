@@ -1,0 +1,32 @@
+"""End to end: a tiny training run on real generated crops writes a resumable run directory."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from face_anything_ros.cli import main
+from face_anything_ros.model import load_model
+from face_anything_ros.train import TrainConfig, train
+
+
+def test_train_command_without_budget_is_a_clear_error(tmp_path, capsys):
+    assert main(["train", "--out", str(tmp_path / "run")]) == 2
+    assert "--steps" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_tiny_run_writes_weights_and_resumes(tmp_path):
+    common = dict(
+        out=str(tmp_path / "run"), batch=2, image_size=64, workers=0, heldout_crops=4, pretrained=False
+    )
+    first = train(TrainConfig(steps=2, **common))
+    assert first["steps"] == 2
+    for name in ("checkpoint.pt", "model.pt", "model.json", "best.pt", "loss.png", "preview.png"):
+        assert (tmp_path / "run" / name).is_file(), name
+    resumed = train(TrainConfig(steps=3, resume=True, **common))
+    assert resumed["steps"] == 3
+    info = json.loads((tmp_path / "run" / "model.json").read_text())
+    assert info["metadata"]["steps"] == 3
+    assert load_model(tmp_path / "run" / "model.pt").config.image_size == 64
