@@ -11,6 +11,10 @@ import numpy as np
 from node_test_support import weights_for_tests
 
 
+def _reject_non_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON: strict parsers reject it")
+
+
 def test_demo_writes_pictures_outputs_summary_and_a_replayable_bag(tmp_path):
     out = tmp_path / "missing" / "demo"  # a missing output folder is created
     command = [sys.executable, "-m", "face_anything_ros.cli", "demo", "--out", str(out), "--frames", "2"]
@@ -27,9 +31,12 @@ def test_demo_writes_pictures_outputs_summary_and_a_replayable_bag(tmp_path):
             out / "canonical" / f"{index:06d}.png"
         ).is_file()
     assert (out / "points" / "000000.ply").is_file()
-    faces = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
+    faces = [
+        json.loads(line, parse_constant=_reject_non_json)
+        for line in (out / "faces.jsonl").read_text().splitlines()
+    ]
     assert [len(f["faces"]) for f in faces] == [1, 1]
-    summary = json.loads((out / "summary.json").read_text())
+    summary = json.loads((out / "summary.json").read_text(), parse_constant=_reject_non_json)
     assert summary["frames"] == 2 and len(summary["latency_ms_per_frame"]) == 2
     assert summary["node_diagnostics"]["frames_out"] == "2"
     assert summary["node_diagnostics"]["camera_info"] == "received"

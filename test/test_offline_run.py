@@ -33,6 +33,10 @@ def _clip(path: Path) -> Path:
     return path
 
 
+def _reject_non_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON: strict parsers reject it")
+
+
 def test_run_on_a_short_clip_writes_video_depth_clouds_and_tracks(tmp_path, weights):
     done = _run(weights, str(_clip(tmp_path / "clip.mp4")), "--out", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
@@ -53,7 +57,10 @@ def test_run_on_a_short_clip_writes_video_depth_clouds_and_tracks(tmp_path, weig
     assert tracks["tracks"].shape[:1] == (3,) and tracks["tracks"].shape[2] == 2
     assert tracks["visible"].shape == tracks["tracks"].shape[:2]
     assert tracks["queries"].shape == (tracks["tracks"].shape[1], 3)
-    lines = [json.loads(line) for line in (out / "faces.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line, parse_constant=_reject_non_json)
+        for line in (out / "faces.jsonl").read_text().splitlines()
+    ]
     assert [len(line["faces"]) for line in lines] == [1, 1, 1]
     assert len({line["faces"][0]["id"] for line in lines}) == 1
 

@@ -9,7 +9,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from face_anything_ros.offline.run_outputs import write_ply
+from face_anything_ros.offline.run_outputs import json_safe, write_ply
 from face_anything_ros.offline.visualize import colorize_depth, tile_grid
 from face_anything_ros.ros.conversions import point_cloud_to_array
 from face_anything_ros.ros.image_codec import image_to_numpy
@@ -72,7 +72,9 @@ def write_demo_outputs(
                 write_ply(out / "points" / f"{name}.ply", point_cloud_to_array(messages["points"]))
             faces = [_face_record(f) for f in messages["faces"].faces]
             face_count += len(faces)
-            faces_log.write(json.dumps({"frame": index, "stamp_ns": stamp_ns, "faces": faces}) + "\n")
+            faces_log.write(
+                json.dumps(json_safe({"frame": index, "stamp_ns": stamp_ns, "faces": faces})) + "\n"
+            )
             latencies.append(1000.0 * (max(outputs.arrival_s.values()) - sent_s))
             overlays.append(overlay)
             depth_pictures.append(depth_picture)
@@ -95,5 +97,5 @@ def write_demo_outputs(
         "streaming": streaming,
         "picture": str(out / "demo.png"),
     }
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    (out / "summary.json").write_text(json.dumps(json_safe(summary), indent=2) + "\n", encoding="utf-8")
     return summary

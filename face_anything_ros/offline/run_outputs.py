@@ -30,6 +30,17 @@ from face_anything_ros.ros.conversions import point_array
 OVERLAY_CODEC = "mp4v"
 
 
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN/inf replaced by None (JSON has no NaN; strict parsers reject it)."""
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def write_ply(path: Path, points: np.ndarray) -> None:
     """Binary PLY of a conversions.POINT_DTYPE array: xyz + canonical RGB colour + canonical xyz."""
     packed = points["rgb"].view(np.uint32)
@@ -130,14 +141,16 @@ class RunOutputs:
                 {
                     "id": int(face.track_id),
                     "box_xyxy": [float(v) for v in face.box_xyxy],
-                    "score": float(face.score),
+                    "score": float(face.score) if np.isfinite(face.score) else None,  # JSON has no NaN
                     "pose_valid": bool(face.pose_valid),
-                    "rotation": np.asarray(face.rotation, dtype=float).tolist(),
-                    "translation": np.asarray(face.translation, dtype=float).tolist(),
-                    "scale": float(face.scale),
+                    "rotation": np.asarray(face.rotation, dtype=float).tolist() if face.pose_valid else None,
+                    "translation": np.asarray(face.translation, dtype=float).tolist()
+                    if face.pose_valid
+                    else None,
+                    "scale": float(face.scale) if face.pose_valid else None,
                 }
             )
-        self._faces_log.write(json.dumps({"frame": frame_index, "faces": entries}) + "\n")
+        self._faces_log.write(json.dumps(json_safe({"frame": frame_index, "faces": entries})) + "\n")
 
     def close(self, intrinsics: Any) -> RunSummary:
         """Finish the video, write tracks.npz and intrinsics.json; returns the summary."""
