@@ -149,6 +149,8 @@ def run_soak_command(args: argparse.Namespace) -> int:
         f"(DDS keep-last), rejected {report.rejected}, failed {report.failed}, "
         f"lost after processing {report.lost_after_processing}"
     )
+    by_sent = ", ".join(f"{count}: {mean:.2f}" for count, mean in report.faces_reported_by_sent.items())
+    print(f"soak: faces reported per faces composited (processed frames): {by_sent}")
     if latency:
         print(
             f"soak: latency stamp->output ms p50 {latency['p50']:.0f} p95 {latency['p95']:.0f} "

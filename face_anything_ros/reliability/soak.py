@@ -70,6 +70,9 @@ class SoakReport:
     latency_ms: dict[str, float] = field(default_factory=dict)
     faces_sent_mean: float = 0.0
     faces_reported_mean: float = 0.0  # faces in FaceTrackArray of the processed frames
+    faces_reported_by_sent: dict[int, float] = field(
+        default_factory=dict
+    )  # faces composited -> mean reported
     rss_start_mib: float = 0.0
     rss_end_mib: float = 0.0
     rss_peak_mib: float = 0.0
@@ -232,6 +235,10 @@ def _fill_counts(report: SoakReport, baseline: dict, final: dict, sent: dict[int
         span_s = (max(faces.values()) - min(faces)) / 1e9  # first frame sent -> last output received
         report.processed_rate_hz = report.processed / span_s if span_s > 0 else 0.0
         report.faces_reported_mean = float(np.mean([log.faces[s] for s in faces]))
+        by_sent: dict[int, list[int]] = {}
+        for stamp in faces:
+            by_sent.setdefault(sent[stamp], []).append(log.faces[stamp])
+        report.faces_reported_by_sent = {count: float(np.mean(by_sent[count])) for count in sorted(by_sent)}
     report.faces_sent_mean = float(np.mean(list(sent.values()))) if sent else 0.0
 
 
