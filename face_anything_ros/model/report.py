@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .io import WeightsError, load_model
-from .validation import heldout_metrics, make_heldout_batch, predict_numpy
+from .validation import heldout_metrics, make_heldout_batch, predict_numpy, window_mode_comparison
 from .visualize import save_prediction_grid
 
 
@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--image", default=None, help="write a prediction picture (PNG) here")
     parser.add_argument("--json", default=None, help="write the metrics as JSON here")
+    parser.add_argument(
+        "--windows", type=int, default=0, help="also compare single vs multi-frame on N windows"
+    )
+    parser.add_argument("--frames", type=int, default=4, help="frames per window for --windows")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -47,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     batch = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     metrics = heldout_metrics(model, batch).to_dict()
     metrics["seed"] = args.seed
+    if args.windows > 0:
+        from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
+
+        generator = FaceSequenceGenerator(SynthConfig(), seed=args.seed + 1, split="test")
+        windows = generator.sample_crop_windows(args.windows, args.frames, size=args.size)
+        metrics["window_modes"] = window_mode_comparison(model, windows)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     print(json.dumps(metrics, indent=2))
     if args.json:

@@ -1,6 +1,6 @@
 """Copy a run's weights into the package as the shipped default (re-verified, re-hashed).
 
-    python -m face_anything_ros.model.ship --run runs/small_cpu [--which best] [--half]
+python -m face_anything_ros.model.ship --run runs/small_cpu [--which best] [--half]
 """
 
 from __future__ import annotations

@@ -56,6 +56,11 @@ def heldout_metrics(model: FaceAnythingModel, batch: dict[str, np.ndarray]) -> H
     model.eval()
     pred = predict_numpy(model, batch["image"])
     model.train(was_training)
+    return metrics_from_predictions(batch, pred)
+
+
+def metrics_from_predictions(batch: dict[str, np.ndarray], pred: dict[str, np.ndarray]) -> HeldoutMetrics:
+    """Metrics of (N, S, S[, C]) predictions against a generator batch."""
     gt_mask = batch["mask"].astype(bool)
     pred_mask = pred["mask_logits"][..., 0] > 0.0
     ious, canon, absrel, delta = [], [], [], []
@@ -81,3 +86,20 @@ def heldout_metrics(model: FaceAnythingModel, batch: dict[str, np.ndarray]) -> H
         depth_delta105=float(np.mean(delta)) if delta else float("nan"),
         num_crops=len(gt_mask),
     )
+
+
+@torch.inference_mode()
+def window_mode_comparison(model: FaceAnythingModel, windows: dict[str, np.ndarray]) -> dict[str, dict]:
+    """Held-out metrics of the same (B, T) windows run frame by frame and as multi-frame windows."""
+    model.eval()
+    device = next(model.parameters()).device
+    b, t = windows["image"].shape[:2]
+    flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in windows.items()}
+    single = heldout_metrics(model, flat).to_dict()
+    images = (
+        torch.from_numpy(np.ascontiguousarray(windows["image"])).to(device).movedim(-1, 2).float() / 255.0
+    )
+    pred = model(images)
+    multi_pred = {k: v.flatten(0, 1).movedim(1, -1).cpu().numpy() for k, v in pred.items()}
+    multi = metrics_from_predictions(flat, multi_pred).to_dict()
+    return {"single_frame": single, "multi_frame": multi, "windows": b, "frames": t}
