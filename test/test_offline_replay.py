@@ -158,3 +158,33 @@ def test_ctrl_c_mid_replay_leaves_a_valid_bag_with_the_frames_done(tmp_path, wei
     assert "stopped early: interrupted (Ctrl-C)" in stdout
     written = len(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/faces"))
     assert 0 < written < 60
+
+
+def test_compressed_image_topics_are_replayed(tmp_path, pipeline_and_params):
+    import cv2
+    from rosbags.rosbag2 import Writer
+
+    from face_anything_ros.offline.image_bag import header
+    from face_anything_ros.offline.msg_types import face_anything_typestore
+    from face_anything_ros.ros.message_kit import RosbagsKit
+
+    typestore = face_anything_typestore()
+    kit = RosbagsKit(typestore)
+    with Writer(tmp_path / "in", version=Writer.VERSION_LATEST) as writer:
+        connection = writer.add_connection(
+            "/camera/image_raw/compressed", "sensor_msgs/msg/CompressedImage", typestore=typestore
+        )
+        for index, rgb in enumerate(FRAMES[:2]):
+            ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+            assert ok
+            msg = kit.new(
+                "sensor_msgs/msg/CompressedImage",
+                header=header(kit, 1_000_000_000 + index, "cam"),
+                format="jpeg",
+                data=kit.array(jpeg.ravel(), "uint8"),
+            )
+            writer.write(connection, 1_000_000_000 + index, typestore.serialize_cdr(msg, msg.__msgtype__))
+    summary = replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
+    assert (summary.image_topic, summary.processed, summary.faces) == ("/camera/image_raw/compressed", 2, 2)
+    depth = image_to_numpy(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/depth")[0])
+    assert depth.shape == (480, 640)
