@@ -33,11 +33,20 @@ def test_border_faces_are_kept_unclipped_and_mostly_outside_faces_dropped():
 
 
 def test_the_largest_faces_are_kept_up_to_the_cap():
-    detections = [det(0, 0, s, s) for s in range(10, 70)]
-    kept = select_faces(detections, 1000, 1000, DetectionConfig(max_faces=HARD_MAX_FACES))
+    detections = [det(100 * s, 0, 100 * s + s, s) for s in range(10, 70)]  # disjoint, sides 10..69
+    kept = select_faces(detections, 10_000, 1000, DetectionConfig(max_faces=HARD_MAX_FACES))
     assert len(kept) == HARD_MAX_FACES
-    assert kept[0].box_xyxy[2] == 69 and kept[-1].box_xyxy[2] == 69 - HARD_MAX_FACES + 1
-    assert len(select_faces(detections, 1000, 1000, DetectionConfig(max_faces=3))) == 3
+    sides = [k.box_xyxy[3] for k in kept]
+    assert sides[0] == 69 and sides[-1] == 69 - HARD_MAX_FACES + 1
+    assert len(select_faces(detections, 10_000, 1000, DetectionConfig(max_faces=3))) == 3
+
+
+def test_duplicate_reports_of_one_face_are_merged_into_the_larger_box():
+    kept = select_faces(
+        [det(10, 10, 50, 50), det(12, 12, 52, 52), det(60, 10, 100, 50)], 200, 200, DetectionConfig()
+    )
+    assert len(kept) == 2
+    assert sorted(float(k.box_xyxy[0]) for k in kept) == [10.0, 60.0]
 
 
 def test_blazeface_box_maps_to_the_landmark_box_convention():

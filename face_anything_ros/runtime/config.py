@@ -48,11 +48,19 @@ class DetectionConfig:
     detection_box_shift_y: float = -0.055
     # Faces whose box overlaps the image by less than this fraction of its area are dropped.
     min_visible_fraction: float = 0.25
+    # Of two boxes overlapping more than this IoU only the larger is kept (face mesh in tracking
+    # mode can report a face twice when re-detection adds a face it already tracks).
+    duplicate_iou: float = 0.5
 
     def validate(self) -> None:
         _check(self.method in DETECTION_METHODS, "detection.method", f"one of {DETECTION_METHODS}")
         _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
-        for name in ("min_detection_confidence", "min_tracking_confidence", "min_visible_fraction"):
+        for name in (
+            "min_detection_confidence",
+            "min_tracking_confidence",
+            "min_visible_fraction",
+            "duplicate_iou",
+        ):
             _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
         _check(self.detection_box_scale_x > 0, "detection.detection_box_scale_x", "> 0")
         _check(self.detection_box_scale_y > 0, "detection.detection_box_scale_y", "> 0")

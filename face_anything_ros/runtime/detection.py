@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
+from face_anything_ros.runtime.ids import iou_matrix
 
 LOGGER = logging.getLogger(__name__)
 
@@ -53,11 +54,19 @@ def visible_fraction(box_xyxy: np.ndarray, width: int, height: int) -> float:
 def select_faces(
     detections: list[Detection], width: int, height: int, config: DetectionConfig
 ) -> list[Detection]:
-    """Apply the border and count policy: drop mostly-outside faces, keep the largest ``max_faces``."""
-    kept = [
+    """Border, duplicate and count policy: drop mostly-outside faces and duplicate reports of a face
+    (keeping the larger box), keep the largest ``max_faces``."""
+    inside = [
         d for d in detections if visible_fraction(d.box_xyxy, width, height) >= config.min_visible_fraction
     ]
-    kept.sort(key=lambda d: -float((d.box_xyxy[2] - d.box_xyxy[0]) * (d.box_xyxy[3] - d.box_xyxy[1])))
+    inside.sort(key=lambda d: -float((d.box_xyxy[2] - d.box_xyxy[0]) * (d.box_xyxy[3] - d.box_xyxy[1])))
+    kept: list[Detection] = []
+    for candidate in inside:
+        overlaps = (
+            iou_matrix(candidate.box_xyxy, np.stack([k.box_xyxy for k in kept])) if kept else np.zeros(1)
+        )
+        if overlaps.max() <= config.duplicate_iou:
+            kept.append(candidate)
     limit = min(config.max_faces, HARD_MAX_FACES)
     if len(kept) > limit:
         LOGGER.debug("%d faces detected, keeping the %d largest", len(kept), limit)
