@@ -231,7 +231,11 @@ def sample_look(rng: np.random.Generator, config: SynthConfig) -> PersonLook:
     t = rng.uniform(0, len(SKIN_TONES) - 1)
     lo = int(np.floor(t))
     skin = SKIN_TONES[lo] * (1 - (t - lo)) + SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)] * (t - lo)
-    skin = np.clip(skin * rng.normal(1.0, 0.04, 3), 0.02, 1.0)
+    # undertone: redder (pink), more yellow (olive/golden) or neutral, plus brightness variation
+    undertone = rng.choice([[1.04, 0.97, 0.97], [1.0, 1.0, 0.9], [0.98, 1.0, 0.96], [1.0, 1.0, 1.0]])
+    skin = np.clip(
+        skin * np.asarray(undertone) * rng.normal(1.0, 0.03, 3) * rng.uniform(0.9, 1.08), 0.02, 1.0
+    )
     hair = HAIR_COLOURS[rng.integers(len(HAIR_COLOURS))] * rng.uniform(0.8, 1.15)
     if rng.random() < 0.03:  # dyed
         hair = rng.uniform(0.1, 0.8, 3)

@@ -99,6 +99,7 @@ class FaceSequenceGenerator:
         self._neutral_normals = vertex_normals(
             np.asarray(self._mesh.vertices_cm), np.asarray(self._mesh.faces)
         )
+        self._body_vertices = np.nonzero(self._mesh.head_weight < 1.0)[0]
         self._scalp = (self._basis.movable > 0) & ~self._mesh.is_face_vertex  # skull and ears, not the neck
 
     # ----------------------------------------------------------------- people
@@ -139,8 +140,10 @@ class FaceSequenceGenerator:
         rot = rotation_from_euler(motion.yaw, motion.pitch, motion.roll)  # (T, 3, 3)
         body = rotation_from_euler(*(BODY_POSE_FOLLOW * a for a in (motion.yaw, motion.pitch, motion.roll)))
         rel = local - self._pivot_m * person.identity.scale
-        w = self._mesh.head_weight[None, :, None]
-        posed = w * np.einsum("tij,tvj->tvi", rot, rel) + (1 - w) * np.einsum("tij,tvj->tvi", body, rel)
+        posed = rel @ rot.transpose(0, 2, 1)
+        # the torso follows the head only partly; the neck blends between the two
+        idx, w = self._body_vertices, self._mesh.head_weight[self._body_vertices][None, :, None]
+        posed[:, idx] = w * posed[:, idx] + (1 - w) * (rel[:, idx] @ body.transpose(0, 2, 1))
         return posed + (translation[None] + motion.shift)[:, None]
 
     # ----------------------------------------------------------------- crops

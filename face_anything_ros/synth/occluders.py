@@ -22,6 +22,7 @@ NOSE_BRIDGE = 6
 KINDS = ("hand", "strands", "glasses", "mask", "object")
 LONG_HAIR_PROBABILITY = 0.35
 FRINGE_PROBABILITY = 0.2
+BACK_HAIR_STREAKS = 24
 BACK_HAIR_SHADE = 0.7  # hair behind the head gets less light than the lit scalp
 
 
@@ -288,7 +289,7 @@ def draw_back_hair(image: np.ndarray, hair: BackHair | None, landmarks_px: np.nd
         return
     # strands: streaks along the hair direction
     streaks = np.zeros(image.shape[:2], np.float32)
-    for _ in range(60):
+    for _ in range(BACK_HAIR_STREAKS):
         start = crown + side * rng.uniform(-half, half) + down * rng.uniform(-0.1, 0.3) * height
         end = start + down * rng.uniform(0.6, 1.6) * height + side * rng.normal(0, 0.1) * half
         cv2.line(streaks, _pt(start), _pt(end), float(rng.uniform(-1, 1)), 1, cv2.LINE_AA, 4)

@@ -12,7 +12,7 @@ import torch
 
 from face_anything_ros.synth.raster import rasterize
 
-SHADOW_MAP_SIZE = 96
+SHADOW_MAP_SIZE = 64
 SHADOW_BIAS_M = 0.01
 SHADOW_FAR_M = 10.0  # keeps the (perspective-style) depth interpolation practically orthographic
 
