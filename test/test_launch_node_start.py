@@ -91,11 +91,20 @@ def test_node_started_like_single_camera_launch_comes_up_and_publishes(tmp_path,
         assert messages["faces"].header.frame_id == "camera_optical_frame"
         values = client.wait_for_diagnostics(lambda v: "backend" in v, 5.0)
         assert values["backend"] and values["camera_info"] == "received"
+        image_type = client.kit.message_class("sensor_msgs/msg/Image")
+        for _ in range(3):  # the same two problems, again and again: counted each time, logged once
+            client.publish_raw(image_type(encoding="yuv422", width=4, height=4, step=8, data=bytes(32)))
+            time.sleep(0.3)
+            client.publish_raw(image_type(encoding="rgb8", width=4, height=4, step=12, data=bytes(30)))
+            time.sleep(0.3)
+        values = client.wait_for_diagnostics(lambda v: int(v.get("rejected_frames", 0)) >= 4, 10.0)
+        assert int(values["rejected_frames"]) >= 4
         assert client.topology is not None or client.wait_for(stamp, ("faces",), 1.0)
     finally:
         assert stop_node(process) == 0, (tmp_path / "node.log").read_text()
     log = (tmp_path / "node.log").read_text()
     assert "inference backend:" in log and "ready: image=/camera/image_raw" in log
+    assert log.count("unsupported encoding 'yuv422'") == 1 and log.count("data has 30 bytes") == 1
 
 
 def test_node_started_like_replay_launch_follows_sim_time(tmp_path, client_factory):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -116,48 +114,6 @@ def test_bag_folder_without_metadata_is_read_directly(tmp_path, pipeline_and_par
     (tmp_path / "in" / "metadata.yaml").unlink()  # ros2 bag record killed before closing
     summary = replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
     assert (summary.processed, summary.stopped_early) == (2, "")
-
-
-def test_replay_command_prints_a_summary_and_fails_clearly_on_bad_input(tmp_path, weights):
-    write_image_bag(tmp_path / "in", FRAMES[:2], None)  # no camera_info topic
-    command = [sys.executable, "-m", "face_anything_ros.cli", "replay", "--weights", weights]
-    done = subprocess.run(
-        [*command, str(tmp_path / "in"), "--out", str(tmp_path / "out")], capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert "2/2 images processed" in done.stdout and "no camera_info topic" in done.stdout
-    missing = subprocess.run(
-        [*command, str(tmp_path / "nope"), "--out", str(tmp_path / "o2")], capture_output=True, text=True
-    )
-    assert (
-        missing.returncode == 2
-        and missing.stdout.startswith("error: input bag")
-        and "Traceback" not in missing.stderr
-    )
-
-
-def test_ctrl_c_mid_replay_leaves_a_valid_bag_with_the_frames_done(tmp_path, weights):
-    import signal
-    import time
-
-    write_image_bag(tmp_path / "in", FRAMES * 15, INTRINSICS)  # 60 images: long enough to interrupt
-    command = [sys.executable, "-m", "face_anything_ros.cli", "replay", "--weights", weights]
-    process = subprocess.Popen(
-        [*command, str(tmp_path / "in"), "--out", str(tmp_path / "out")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (tmp_path / "out").exists() and time.monotonic() < deadline:
-        time.sleep(0.1)
-    time.sleep(2.0)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 1, stderr
-    assert "stopped early: interrupted (Ctrl-C)" in stdout
-    written = len(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/faces"))
-    assert 0 < written < 60
 
 
 def test_compressed_image_topics_are_replayed(tmp_path, pipeline_and_params):
