@@ -79,13 +79,13 @@ def write_demo_outputs(
             overlays.append(overlay)
             depth_pictures.append(depth_picture)
             canonicals.append(canonical)
+    _write_rgb(out / "overlay_grid.png", tile_grid(overlays, columns=GRID_COLUMNS))
     for images, caption in ((overlays, "overlay"), (depth_pictures, "depth"), (canonicals, "canonical")):
         for image in images:
             _caption(image, caption)
     picks = np.linspace(0, len(overlays) - 1, min(PICTURE_FRAMES, len(overlays))).round().astype(int)
     rows = [[images[i] for i in picks] for images in (overlays, depth_pictures, canonicals)]
     _write_rgb(out / "demo.png", tile_grid([im for row in rows for im in row], columns=len(picks)))
-    _write_rgb(out / "overlay_grid.png", tile_grid(overlays, columns=GRID_COLUMNS))
     summary = {
         "frames": len(received),
         "faces": face_count,
