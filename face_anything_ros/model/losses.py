@@ -22,8 +22,8 @@ from torch.nn import functional as F
 class LossWeights:
     canonical: float = 1.0
     confidence_alpha: float = 0.05
-    depth: float = 4.0
-    depth_gradient: float = 2.0
+    depth: float = 25.0  # the log relative depth of a face spans only ~±0.05: weight it up to matter
+    depth_gradient: float = 10.0
     gradient_scales: int = 4
     mask: float = 2.0
     temporal: float = 0.5
