@@ -237,30 +237,10 @@ def _ellipsoid(
 
 def _ear(first_index: int, side: float) -> tuple[np.ndarray, np.ndarray]:
     """A flattened ellipsoid on one side of the head (side = -1 right, +1 left)."""
-    n_lon, n_lat = EAR_SEGMENTS
-    lats = np.linspace(0, np.pi, n_lat + 1)[1:-1]
-    lons = np.linspace(0, 2 * np.pi, n_lon, endpoint=False)
-    unit = np.array([[np.sin(t) * np.cos(p), np.cos(t), np.sin(t) * np.sin(p)] for t in lats for p in lons])
-    unit = np.concatenate([unit, [[0, 1, 0], [0, -1, 0]]])
     center = EAR_CENTER_CM * np.array([side, 1.0, 1.0])
     tilt = np.deg2rad(15.0) * side  # ears lean back a little and stick out
     rot = np.array([[np.cos(tilt), 0, np.sin(tilt)], [0, 1, 0], [-np.sin(tilt), 0, np.cos(tilt)]])
-    verts = center + (unit * EAR_RADII_CM) @ rot.T
-    faces = []
-    top, bottom = first_index + len(unit) - 2, first_index + len(unit) - 1
-    for i in range(n_lat - 1):
-        for k in range(n_lon):
-            a = first_index + i * n_lon + k
-            b = first_index + i * n_lon + (k + 1) % n_lon
-            if i < n_lat - 2:
-                c, d = a + n_lon, b + n_lon
-                faces += [[a, c, b], [b, c, d]]
-        if i == 0:
-            faces += [[top, first_index + k, first_index + (k + 1) % n_lon] for k in range(n_lon)]
-    last = first_index + (n_lat - 2) * n_lon
-    faces += [[bottom, last + (k + 1) % n_lon, last + k] for k in range(n_lon)]
-    faces = np.asarray(faces, dtype=np.int64)
-    return verts, faces
+    return _ellipsoid(first_index, center, EAR_RADII_CM, EAR_SEGMENTS, rot)
 
 
 def _orient_outward(vertices: np.ndarray, faces: np.ndarray, center: np.ndarray) -> np.ndarray:
