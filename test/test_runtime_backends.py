@@ -16,7 +16,6 @@ from face_anything_ros.runtime.backends.base import (
     model_hash,
 )
 from face_anything_ros.runtime.backends.eager import EagerBackend
-from face_anything_ros.runtime.backends.onnx_runtime import export_onnx
 from face_anything_ros.runtime.backends.selection import BackendChain, build_backend, candidate_order
 from face_anything_ros.runtime.backends.tensorrt import engine_cache_key
 from face_anything_ros.runtime.config import BackendConfig
@@ -24,12 +23,26 @@ from face_anything_ros.runtime.config import BackendConfig
 # fp32 backends must match eager to this absolute error on every output (stated in README).
 FP32_ATOL = 1e-4
 SIZE = 128
+SMALL_SIZE = 64
+
+
+# The fallback/caching logic tests use the same architecture at a reduced size (fast on a busy CPU);
+# parity is checked on the default size.
+SMALL = ModelConfig(
+    name="test", embed_dim=48, depth=2, num_heads=2, mlp_ratio=2.0, decoder_dim=16, image_size=64
+)
 
 
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)
     return FaceAnythingModel(ModelConfig()).eval()
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    return FaceAnythingModel(SMALL).eval()
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +55,8 @@ def config(shared_cache):
     return BackendConfig(device="cpu", cache_dir=str(shared_cache))
 
 
-def crops(batch, seed=0):
-    return np.random.default_rng(seed).random((batch, 3, SIZE, SIZE), dtype=np.float32)
+def crops(batch, seed=0, size=SIZE):
+    return np.random.default_rng(seed).random((batch, 3, size, size), dtype=np.float32)
 
 
 def test_automatic_order_per_device():
@@ -64,36 +77,32 @@ def test_cpu_default_is_onnxruntime_and_matches_eager(model, config):
             np.testing.assert_allclose(actual[name], expected[name], atol=FP32_ATOL, err_msg=name)
 
 
-def test_export_leaves_the_model_in_eval_mode(model, tmp_path):
-    export_onnx(model, tmp_path / "m.onnx", SIZE)
-    assert not any(m.training for m in model.modules())
-
-
-def test_onnx_export_is_cached_by_model_hash(model, tmp_path):
+def test_onnx_export_is_cached_by_model_hash_and_leaves_the_model_in_eval_mode(small_model, tmp_path):
     config = BackendConfig(device="cpu", cache_dir=str(tmp_path))
-    BackendChain(model, config, SIZE)
+    BackendChain(small_model, config, SMALL_SIZE)
+    assert not any(m.training for m in small_model.modules())  # exporters restore train mode if unwrapped
     files = list(config.cache_path.rglob("*.onnx"))
     assert len(files) == 1
     stamp = files[0].stat().st_mtime_ns
-    BackendChain(model, config, SIZE)
+    BackendChain(small_model, config, SMALL_SIZE)
     assert files[0].stat().st_mtime_ns == stamp
 
 
-def test_model_hash_changes_with_any_weight(model):
-    other = FaceAnythingModel(ModelConfig()).eval()
-    other.load_state_dict(model.state_dict())
-    assert model_hash(other) == model_hash(model)
+def test_model_hash_changes_with_any_weight(small_model):
+    other = FaceAnythingModel(SMALL).eval()
+    other.load_state_dict(small_model.state_dict())
+    assert model_hash(other) == model_hash(small_model)
     with torch.no_grad():
         next(other.parameters()).view(-1)[0] += 1e-3
-    assert model_hash(other) != model_hash(model)
+    assert model_hash(other) != model_hash(small_model)
 
 
-def test_tensorrt_is_unavailable_here_and_requesting_it_falls_back(model, config, caplog):
+def test_tensorrt_is_unavailable_here_and_requesting_it_falls_back(small_model, config, caplog):
     with pytest.raises(BackendUnavailable):
-        build_backend("tensorrt", model, torch.device("cpu"), config, SIZE, "digest")
+        build_backend("tensorrt", small_model, torch.device("cpu"), config, SMALL_SIZE, "digest")
     config.name = "tensorrt"
     with caplog.at_level(logging.WARNING):
-        chain = BackendChain(model, config, SIZE)
+        chain = BackendChain(small_model, config, SMALL_SIZE)
     assert chain.name == "onnxruntime"
     assert "tensorrt" in caplog.text and "falling back" in caplog.text
 
@@ -146,43 +155,43 @@ class _Misbehaving(InferenceBackend):
 
 
 @pytest.mark.parametrize("mode", ["load", "wrong"])
-def test_a_backend_that_fails_or_disagrees_with_eager_is_replaced(model, config, mode, caplog):
+def test_a_backend_that_fails_or_disagrees_with_eager_is_replaced(small_model, config, mode, caplog):
     def builder(name, model, *args):
         if name == "onnxruntime":
-            return _Misbehaving(model, mode)
+            return _Misbehaving(small_model, mode)
         return build_backend(name, model, *args)
 
     with caplog.at_level(logging.WARNING):
-        chain = BackendChain(model, config, SIZE, builder=builder)
+        chain = BackendChain(small_model, config, SMALL_SIZE, builder=builder)
     assert chain.name == "eager"
     assert chain.failures and chain.failures[0].startswith("onnxruntime")
     assert "falling back" in caplog.text
 
 
 @pytest.mark.parametrize("mode", ["runtime", "nan"])
-def test_a_backend_failing_at_run_time_falls_back_and_still_answers(model, config, mode, caplog):
+def test_a_backend_failing_at_run_time_falls_back_and_still_answers(small_model, config, mode, caplog):
     def builder(name, model, *args):
-        return _Misbehaving(model, mode) if name == "onnxruntime" else build_backend(name, model, *args)
+        return _Misbehaving(small_model, mode) if name == "onnxruntime" else build_backend(name, model, *args)
 
-    chain = BackendChain(model, config, SIZE, builder=builder)
+    chain = BackendChain(small_model, config, SMALL_SIZE, builder=builder)
     assert chain.name.startswith("broken")
-    images = crops(1)
+    images = crops(1, size=SMALL_SIZE)
     with caplog.at_level(logging.WARNING):
         outputs = chain(images)
     assert chain.name == "eager"
     assert "failed at run time" in caplog.text
-    expected = EagerBackend(model, torch.device("cpu"), [1])(images)
+    expected = EagerBackend(small_model, torch.device("cpu"), [1])(images)
     np.testing.assert_allclose(outputs["canonical"], expected["canonical"], atol=FP32_ATOL)
 
 
-def test_eager_failure_is_an_error_not_a_silent_result(model, config):
+def test_eager_failure_is_an_error_not_a_silent_result(small_model, config):
     config.name = "eager"
-    chain = BackendChain(model, config, SIZE)
+    chain = BackendChain(small_model, config, SMALL_SIZE)
     with pytest.raises(ValueError, match="empty batch"):
-        chain(np.zeros((0, 3, SIZE, SIZE), dtype=np.float32))
+        chain(np.zeros((0, 3, SMALL_SIZE, SMALL_SIZE), dtype=np.float32))
 
 
-def test_bucketed_backends_pad_and_trim_the_batch(model):
+def test_bucketed_backends_pad_and_trim_the_batch(small_model):
     class Bucketed(EagerBackend):
         uses_buckets = True
 
@@ -190,7 +199,7 @@ def test_bucketed_backends_pad_and_trim_the_batch(model):
             self.seen = images.shape[0]
             return super()._run(images)
 
-    backend = Bucketed(model, torch.device("cpu"), [1, 2, 4, 8])
-    outputs = backend(crops(3))
+    backend = Bucketed(small_model, torch.device("cpu"), [1, 2, 4, 8])
+    outputs = backend(crops(3, size=SMALL_SIZE))
     assert backend.seen == 4
     assert outputs["depth"].shape[0] == 3
