@@ -218,3 +218,18 @@ def test_nearer_face_wins_where_faces_overlap():
         centre = frame_maps.canonical[HEIGHT // 2, WIDTH // 2]
         np.testing.assert_allclose(centre, 0.2)
         assert frame_maps.depth[HEIGHT // 2, WIDTH // 2] == pytest.approx(1.0)
+
+
+def test_mesh_vertices_are_the_vertex_queries_or_looked_up_when_the_queries_lack_them(pipeline):
+    found = pipeline.process(frame(), INTRINSICS, 0.0, detections=[face()]).faces[0]
+    first_vertex = found.query_names.index("vertex_0")
+    np.testing.assert_array_equal(found.mesh_vertices, found.query_points[first_vertex : first_vertex + 468])
+    sparse = FacePipeline(
+        PipelineConfig.from_dict(
+            {"backend": {"name": "eager"}, "tracking": {"landmarks": ["nose_tip"], "dense_vertices": False}}
+        ),
+        model=EllipsoidFace(),
+    )
+    only_nose = sparse.process(frame(), INTRINSICS, 0.0, detections=[face()]).faces[0]
+    assert only_nose.query_names == ("nose_tip",)
+    np.testing.assert_allclose(only_nose.mesh_vertices, found.mesh_vertices, equal_nan=True)

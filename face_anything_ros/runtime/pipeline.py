@@ -113,11 +113,20 @@ class FacePipeline:
         self._ids = IdAssigner(self.config.ids)
         self._queries = build_query_set(self.config.tracking)
         template = load_face_template()
-        self._lookup_canonical = np.concatenate([self._queries.canonical, template.canonical]).astype(
-            np.float64
-        )
-        self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
+        # One lookup per face serves the queries and the mesh: when the query set already holds every
+        # template vertex the mesh reuses those rows, otherwise the vertices are appended.
         self._num_queries = len(self._queries.names)
+        vertex_rows = [i for i, name in enumerate(self._queries.names) if name.startswith("vertex_")]
+        if len(vertex_rows) == template.num_vertices:
+            self._lookup_canonical = self._queries.canonical.astype(np.float64)
+            self._lookup_normals = self._queries.normals
+            self._mesh_rows = np.asarray(vertex_rows)
+        else:
+            self._lookup_canonical = np.concatenate([self._queries.canonical, template.canonical]).astype(
+                np.float64
+            )
+            self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
+            self._mesh_rows = self._num_queries + np.arange(template.num_vertices)
         self._filters: dict[int, OneEuroFilter] = {}
         self._warned_default_intrinsics = False
 
@@ -279,8 +288,8 @@ class FacePipeline:
             query_pixels=query_pixels,
             query_points=points[:n],
             query_visible=visible[:n],
-            mesh_vertices=points[n:],
-            mesh_visible=visible[n:],
+            mesh_vertices=points[self._mesh_rows],
+            mesh_visible=visible[self._mesh_rows],
             crop_box=box,
         )
 
