@@ -53,6 +53,8 @@ def client_factory():
 
     yield make
     executor.shutdown()
+    if spinner.is_alive():
+        spinner.join(5.0)
     for client in clients:
         client.destroy_node()
     context.try_shutdown()

@@ -77,6 +77,7 @@ def test_each_camera_gets_its_own_node_and_only_its_own_outputs(tmp_path):
         assert survivor.wait_for(stamp + 1, ("faces",), 60.0) is not None, "a stopped camera stalled another"
     finally:
         executor.shutdown()
+        spinner.join(5.0)
         for client in clients.values():
             client.destroy_node()
         context.try_shutdown()

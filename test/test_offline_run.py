@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 from node_test_support import TRAINED, sample_frames, weights_for_tests
+
+from face_anything_ros import cli
 
 FRAMES, INTRINSICS = sample_frames(3)
 
@@ -20,9 +20,10 @@ def weights(tmp_path_factory) -> str:
     return weights_for_tests(tmp_path_factory.mktemp("weights"))
 
 
-def _run(weights: str, *args: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "face_anything_ros.cli", "run", "--weights", weights, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+def _run(capsys, weights: str, *args: str) -> tuple[int, str]:
+    """The `face-anything run` command in this process (same code path, no interpreter start-up)."""
+    code = cli.main(["run", "--weights", weights, *args])
+    return code, capsys.readouterr().out
 
 
 def _clip(path: Path) -> Path:
@@ -37,10 +38,10 @@ def _reject_non_json(constant: str) -> None:
     raise AssertionError(f"{constant} is not JSON: strict parsers reject it")
 
 
-def test_run_on_a_short_clip_writes_video_depth_clouds_and_tracks(tmp_path, weights):
-    done = _run(weights, str(_clip(tmp_path / "clip.mp4")), "--out", str(tmp_path / "out"))
-    assert done.returncode == 0, done.stderr
-    assert "run: 3 frames, 3 face detections" in done.stdout
+def test_run_on_a_short_clip_writes_video_depth_clouds_and_tracks(tmp_path, weights, capsys):
+    code, stdout = _run(capsys, weights, str(_clip(tmp_path / "clip.mp4")), "--out", str(tmp_path / "out"))
+    assert code == 0
+    assert "run: 3 frames, 3 face detections" in stdout
     out = tmp_path / "out"
     video = cv2.VideoCapture(str(out / "overlay.mp4"))
     assert int(video.get(cv2.CAP_PROP_FRAME_COUNT)) == 3
@@ -65,24 +66,23 @@ def test_run_on_a_short_clip_writes_video_depth_clouds_and_tracks(tmp_path, weig
     assert len({line["faces"][0]["id"] for line in lines}) == 1
 
 
-def test_run_on_an_image_folder_uses_its_intrinsics_and_on_a_single_image(tmp_path, weights):
+def test_run_on_an_image_folder_uses_its_intrinsics_and_on_a_single_image(tmp_path, weights, capsys):
     folder = tmp_path / "seq" / "frames"
     folder.mkdir(parents=True)
     for index, rgb in enumerate(FRAMES[:2]):
         cv2.imwrite(str(folder / f"{index:06d}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     intrinsics = {"fx": 500.0, "fy": 500.0, "cx": 320.0, "cy": 240.0, "width": 640, "height": 480}
     (tmp_path / "seq" / "intrinsics.json").write_text(json.dumps(intrinsics))
-    done = _run(weights, str(tmp_path / "seq"), "--out", str(tmp_path / "out_folder"))
-    assert done.returncode == 0, done.stderr
+    code, _ = _run(capsys, weights, str(tmp_path / "seq"), "--out", str(tmp_path / "out_folder"))
+    assert code == 0
     used = json.loads((tmp_path / "out_folder" / "intrinsics.json").read_text())
     assert used["fx"] == 500.0
-    single = _run(weights, str(folder / "000001.png"), "--out", str(tmp_path / "out_one"))
-    assert single.returncode == 0 and "run: 1 frames" in single.stdout
+    code, stdout = _run(capsys, weights, str(folder / "000001.png"), "--out", str(tmp_path / "out_one"))
+    assert code == 0 and "run: 1 frames" in stdout
     assert (tmp_path / "out_one" / "depth" / "000000.npy").is_file()
 
 
-def test_missing_input_is_a_one_line_error(tmp_path, weights):
-    done = _run(weights, str(tmp_path / "nothing.mp4"), "--out", str(tmp_path / "out"))
-    assert done.returncode == 2
-    assert done.stdout.strip() == f"error: input {tmp_path / 'nothing.mp4'} does not exist"
-    assert "Traceback" not in done.stderr
+def test_missing_input_is_a_one_line_error(tmp_path, weights, capsys):
+    code, stdout = _run(capsys, weights, str(tmp_path / "nothing.mp4"), "--out", str(tmp_path / "out"))
+    assert code == 2
+    assert stdout.strip() == f"error: input {tmp_path / 'nothing.mp4'} does not exist"
