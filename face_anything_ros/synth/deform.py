@@ -56,6 +56,54 @@ class DeformationBasis:
     blendshapes: np.ndarray  # (E, V, 3) cm displacement per unit expression (jaw_open row unused)
     jaw_weight: np.ndarray  # (V,) 0..1 how much a vertex follows the jaw
     movable: np.ndarray  # (V,) 1 for face/head shell vertices, 0 for neck (not deformed by identity bumps)
+    identity_modes: np.ndarray  # (K, V, 3) cm displacement per unit of each structured identity mode
+
+
+# Structured shape variation real faces show (each scaled by a coefficient in [-1, 1]).
+IDENTITY_MODES = (
+    "nose_size",
+    "nose_length",
+    "jaw_width",
+    "face_length",
+    "eye_spacing",
+    "cheeks",
+    "forehead",
+    "lips",
+    "chin",
+)
+
+
+def _identity_modes(
+    points: np.ndarray, lm: np.ndarray, face_w: np.ndarray, movable: np.ndarray
+) -> np.ndarray:
+    """Displacement fields for IDENTITY_MODES (template cm, about ±10-15 % of the feature)."""
+    modes = np.zeros((len(IDENTITY_MODES), len(points), 3))
+    nose_center = lm[4]
+    w_nose = _gauss(points, nose_center, 1.6) * face_w
+    modes[0] = w_nose[:, None] * (points - nose_center) * 0.15
+    modes[1] = w_nose[:, None] * np.array([0.0, -0.25, 0.35])
+    lower = _smoothstep((-2.0 - points[:, 1]) / 4.0) * movable
+    modes[2] = lower[:, None] * np.stack(
+        [points[:, 0] * 0.1, np.zeros(len(points)), np.zeros(len(points))], 1
+    )
+    modes[3] = lower[:, None] * np.stack(
+        [np.zeros(len(points)), (points[:, 1] + 2.0) * 0.08, np.zeros(len(points))], 1
+    )
+    for eye in (lm[159], lm[386]):
+        modes[4] += (_gauss(points, eye, 1.4) * face_w)[:, None] * np.array([0.2 * np.sign(eye[0]), 0.0, 0.0])
+    for cheek in (np.array([-4.5, -2.0, 3.5]), np.array([4.5, -2.0, 3.5])):
+        modes[5] += (_gauss(points, cheek, 2.0) * face_w)[:, None] * np.array(
+            [0.3 * np.sign(cheek[0]), 0.0, 0.3]
+        )
+    modes[6] = (_gauss(points, lm[151], 2.5) * face_w)[:, None] * np.array([0.0, 0.2, 0.45])
+    mouth = 0.5 * (lm[13] + lm[14])
+    w_lips = _gauss(points, mouth, 0.9) * face_w
+    modes[7] = w_lips[:, None] * np.stack(
+        [np.zeros(len(points)), np.tanh((points[:, 1] - mouth[1]) / 0.4) * 0.15, np.full(len(points), 0.15)],
+        1,
+    )
+    modes[8] = (_gauss(points, lm[152], 1.8) * face_w)[:, None] * np.array([0.0, -0.35, 0.3])
+    return modes
 
 
 def _gauss(points: np.ndarray, center: np.ndarray, sigma: float) -> np.ndarray:
@@ -171,9 +219,12 @@ def build_deformation_basis(subdivisions: int) -> DeformationBasis:
     jaw = np.where(is_face & (mesh.mouth_v >= 0.99), 1.0, jaw)
     jaw *= movable * (points[:, 2] > -8.0)
     shapes[EXPRESSIONS.index("jaw_side")] = jaw[:, None] * [0.5, 0.0, 0.0]
-    for array in (weights, shapes, jaw, movable):
+    modes = _identity_modes(points, lm, face_w, movable)
+    for array in (weights, shapes, jaw, movable, modes):
         array.setflags(write=False)
-    return DeformationBasis(anchor_weights=weights, blendshapes=shapes, jaw_weight=jaw, movable=movable)
+    return DeformationBasis(
+        anchor_weights=weights, blendshapes=shapes, jaw_weight=jaw, movable=movable, identity_modes=modes
+    )
 
 
 @dataclass(frozen=True)
@@ -196,6 +247,8 @@ def sample_identity(
     mirrored = disp * np.array([-1.0, 1.0, 1.0])
     asym = rng.normal(0.0, 0.25 * bump_cm, (2 * k, 3))
     offsets = basis.anchor_weights @ (np.concatenate([disp, mirrored]) + asym)
+    coefficients = rng.uniform(-1.0, 1.0, len(IDENTITY_MODES))
+    offsets = offsets + np.einsum("k,kvc->vc", coefficients, basis.identity_modes)
     scale = rng.uniform(*scale_range) * np.exp(rng.normal(0.0, axis_std, 3))
     return Identity(offsets_cm=offsets, scale=scale)
 
