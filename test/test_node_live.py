@@ -211,3 +211,20 @@ def test_frames_arriving_faster_than_inference_are_dropped_not_queued(live):
     assert node.worker.dropped > dropped_before
     processed = [s for s in stamps if s in client.received and "faces" in client.received[s].messages]
     assert len(processed) < len(stamps)
+
+
+def test_a_camera_with_incompatible_qos_is_reported(live):
+    from rclpy.qos import qos_profile_sensor_data
+
+    node, client = live
+    image_type = client.kit.message_class("sensor_msgs/msg/Image")
+    best_effort = client.create_publisher(image_type, f"{CAMERA}/image_raw", qos_profile_sensor_data)
+    try:  # the node subscribes reliable here: a best-effort camera can never deliver to it
+        deadline = time.monotonic() + 10.0
+        while node.stats.incompatible_qos == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert node.stats.incompatible_qos >= 1
+        values = client.wait_for_diagnostics(lambda v: int(v.get("incompatible_qos_events", 0)) >= 1, 5.0)
+        assert int(values["incompatible_qos_events"]) >= 1
+    finally:
+        client.destroy_publisher(best_effort)

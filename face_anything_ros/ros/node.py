@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import (
@@ -49,6 +50,7 @@ from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 
 LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
+SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 
 
 @dataclass
@@ -67,6 +69,7 @@ class NodeStats:
     frames_in: int = 0
     frames_out: int = 0
     failed: int = 0
+    incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
     rejected: Counter = field(default_factory=Counter)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
@@ -146,8 +149,13 @@ class FaceAnythingNode(Node):
             history=HistoryPolicy.KEEP_LAST,
         )
         self.create_subscription(
-            self._kit.message_class("sensor_msgs/msg/Image"), "image", self._on_image, input_qos
+            self._kit.message_class("sensor_msgs/msg/Image"),
+            "image",
+            self._on_image,
+            input_qos,
+            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
         )
+        self._started_s = time.monotonic()
         self.create_subscription(
             self._kit.message_class("sensor_msgs/msg/CameraInfo"),
             "camera_info",
@@ -212,6 +220,29 @@ class FaceAnythingNode(Node):
         with self._lock:
             camera_info = self._camera_info
         self.worker.submit(Frame(image=msg, camera_info=camera_info, received_s=time.monotonic()))
+
+    def _on_incompatible_qos(self, info: Any) -> None:
+        """A camera whose QoS cannot match ours never connects: say why, once, and count it."""
+        self.stats.incompatible_qos += 1
+        self._log_once(
+            "incompatible_qos",
+            f"a publisher on {self.resolve_topic_name('image')} offers a QoS incompatible with ours "
+            f"(qos_reliability={self.params.qos_reliability}; policy id {info.last_policy_kind}): "
+            "it will never deliver; set qos_reliability:=best_effort to accept any publisher",
+        )
+
+    def _check_silent_camera(self) -> None:
+        """Publishers exist but no frame ever arrived: the large-image best-effort trap (README)."""
+        if self.stats.frames_in or time.monotonic() - self._started_s < SILENT_CAMERA_HINT_S:
+            return
+        if self.count_publishers(self.resolve_topic_name("image")) > 0:
+            self._log_once(
+                "silent_camera",
+                f"{self.resolve_topic_name('image')} has publishers but no image arrived in "
+                f"{SILENT_CAMERA_HINT_S:.0f} s. With best_effort input, Fast DDS drops images larger than "
+                "its shared-memory segment (~0.5 MB): use qos_reliability:=reliable if the camera "
+                "publishes reliable, or FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA on both sides",
+            )
 
     def _log_once(self, key: str, text: str, level: int = logging.WARNING) -> None:
         if key in self._logged_once:
@@ -323,6 +354,7 @@ class FaceAnythingNode(Node):
             "dropped_frames": self.worker.dropped,
             "rejected_frames": sum(stats.rejected.values()),
             "failed_frames": stats.failed,
+            "incompatible_qos_events": stats.incompatible_qos,
             "camera_info": "received"
             if self._camera_info is not None
             else f"none (default {self.params.default_fov_deg:.0f} deg FOV)",
@@ -335,6 +367,7 @@ class FaceAnythingNode(Node):
         return values
 
     def _publish_diagnostics(self) -> None:
+        self._check_silent_camera()
         values = self.diagnostic_values()
         problems = int(values["rejected_frames"]) + int(values["failed_frames"])
         level, text = (1, "some input frames rejected or failed") if problems else (0, "ok")
