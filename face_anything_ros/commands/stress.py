@@ -81,6 +81,24 @@ def _weights(args: argparse.Namespace, workdir: Path) -> tuple[str, str] | None:
         return None
 
 
+def _prepare(args: argparse.Namespace, job: str) -> tuple[Path, str, str] | None:
+    """(workdir, weights path, weights description) for a stress job, or None after an error line."""
+    _isolate_domain()
+    workdir = _workdir(args)
+    chosen = _weights(args, workdir)
+    if chosen is None:
+        return None
+    print(f"{job}: weights {chosen[1]}; logs in {workdir}")
+    return workdir, chosen[0], chosen[1]
+
+
+def _shutdown_text(shutdown: dict[str, Any]) -> str:
+    return (
+        f"shutdown {shutdown.get('signal_name')} -> exit {shutdown.get('return_code')} "
+        f"in {shutdown.get('seconds', 0):.1f} s"
+    )
+
+
 def _write_report(path: str | None, report: Any) -> None:
     if not path:
         return
@@ -109,11 +127,10 @@ def run_soak_command(args: argparse.Namespace) -> int:
     if size is None or args.frames < 1 or args.rate <= 0 or not 0 <= args.max_faces <= 50:
         print("error: need --frames >= 1, --rate > 0, --max-faces in [0, 50], --size WxH (both >= 64)")
         return 2
-    _isolate_domain()
-    workdir = _workdir(args)
-    chosen = _weights(args, workdir)
-    if chosen is None:
+    prepared = _prepare(args, "soak")
+    if prepared is None:
         return 2
+    workdir, weights, described = prepared
     from tqdm import tqdm
 
     from face_anything_ros.reliability.node_session import NodeStartError
@@ -128,18 +145,17 @@ def run_soak_command(args: argparse.Namespace) -> int:
         face_source=args.face_source,
         rss_growth_bound_mib=args.rss_bound_mib,
     )
-    print(f"soak: weights {chosen[1]}; node log {workdir / 'node.log'}")
     try:
         report = run_soak(
             config,
-            chosen[0],
+            weights,
             workdir / "node.log",
             progress=lambda n: tqdm(total=n, unit="frame", desc="soak"),
         )
     except (NodeStartError, RuntimeError) as exc:
         print(f"error: {exc}")
         return 1
-    report.weights = chosen[1]
+    report.weights = described
     latency = report.latency_ms
     print(
         f"soak: published {report.published} frames at {report.publish_rate_hz:.1f} Hz "
@@ -159,8 +175,7 @@ def run_soak_command(args: argparse.Namespace) -> int:
     print(
         f"soak: node RSS {report.rss_start_mib:.0f} MiB after warm-up -> {report.rss_end_mib:.0f} MiB "
         f"(growth {report.rss_growth_mib:+.1f}, bound {config.rss_growth_bound_mib:.0f}; peak "
-        f"{report.rss_peak_mib:.0f}); shutdown {report.shutdown.get('signal_name')} -> exit "
-        f"{report.shutdown.get('return_code')} in {report.shutdown.get('seconds', 0):.1f} s"
+        f"{report.rss_peak_mib:.0f}); {_shutdown_text(report.shutdown)}"
     )
     _write_report(args.report, report)
     return _verdict(report.failures)
@@ -170,46 +185,41 @@ def run_fuzz_command(args: argparse.Namespace) -> int:
     if args.cases < 1:
         print("error: --cases must be at least 1")
         return 2
-    _isolate_domain()
-    workdir = _workdir(args)
-    chosen = _weights(args, workdir)
-    if chosen is None:
+    prepared = _prepare(args, "fuzz")
+    if prepared is None:
         return 2
+    workdir, weights, described = prepared
     from tqdm import tqdm
 
     from face_anything_ros.reliability.fuzz import run_fuzz
     from face_anything_ros.reliability.node_session import NodeStartError
 
-    print(f"fuzz: weights {chosen[1]}; node log {workdir / 'node.log'}")
     try:
         report = run_fuzz(
             args.cases,
             args.seed,
-            chosen[0],
+            weights,
             workdir / "node.log",
             progress=lambda n: tqdm(total=n, unit="case", desc="fuzz"),
         )
     except NodeStartError as exc:
         print(f"error: {exc}")
         return 1
-    report.weights = chosen[1]
+    report.weights = described
     print(f"fuzz: {report.cases} cases (seed {report.seed}) in {report.seconds:.0f} s: {report.by_category}")
     print(f"fuzz: expected {report.expected}; node counted {report.counted}; failed {report.failed_frames}")
     print(
-        f"fuzz: rejection log lines per cause {report.log_lines_per_cause}; shutdown "
-        f"{report.shutdown.get('signal_name')} -> exit {report.shutdown.get('return_code')} "
-        f"in {report.shutdown.get('seconds', 0):.1f} s"
+        f"fuzz: rejection log lines per cause {report.log_lines_per_cause}; {_shutdown_text(report.shutdown)}"
     )
     _write_report(args.report, report)
     return _verdict(report.failures)
 
 
 def run_faults_command(args: argparse.Namespace) -> int:
-    _isolate_domain()
-    workdir = _workdir(args)
-    chosen = _weights(args, workdir)
-    if chosen is None:
+    prepared = _prepare(args, "faults")
+    if prepared is None:
         return 2
+    workdir, weights, described = prepared
     import signal
 
     from tqdm import tqdm
@@ -217,13 +227,12 @@ def run_faults_command(args: argparse.Namespace) -> int:
     from face_anything_ros.reliability import faults
 
     drills = [
-        lambda: [faults.backend_fault_drill(chosen[0])],
-        lambda: faults.weights_fault_drill(chosen[0], workdir / "weights"),
-        lambda: [faults.signal_drill(chosen[0], workdir, signal.SIGINT)],
-        lambda: [faults.signal_drill(chosen[0], workdir, signal.SIGTERM)],
-        lambda: [faults.replay_interrupt_drill(chosen[0], workdir)],
+        lambda: [faults.backend_fault_drill(weights)],
+        lambda: faults.weights_fault_drill(weights, workdir / "weights"),
+        lambda: [faults.signal_drill(weights, workdir, signal.SIGINT)],
+        lambda: [faults.signal_drill(weights, workdir, signal.SIGTERM)],
+        lambda: [faults.replay_interrupt_drill(weights, workdir)],
     ]
-    print(f"faults: weights {chosen[1]}; logs in {workdir}")
     results = []
     for drill in tqdm(drills, unit="drill", desc="faults"):
         try:
@@ -232,5 +241,5 @@ def run_faults_command(args: argparse.Namespace) -> int:
             results.append(faults.DrillResult(getattr(drill, "__name__", "drill"), False, {}, [repr(exc)]))
     for result in results:
         print(f"  {'ok  ' if result.passed else 'FAIL'} {result.name}: {result.details}")
-    _write_report(args.report, {"weights": chosen[1], "drills": [asdict(r) for r in results]})
+    _write_report(args.report, {"weights": described, "drills": [asdict(r) for r in results]})
     return _verdict([f"{r.name}: {f}" for r in results for f in r.failures])
