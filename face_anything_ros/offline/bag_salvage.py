@@ -18,12 +18,13 @@ import sqlite3
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
-from io import BytesIO
+from io import SEEK_END, BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
 MCAP_MAGIC = b"\x89MCAP0\r\n"
 _OP_SCHEMA, _OP_CHANNEL, _OP_MESSAGE, _OP_CHUNK = 0x03, 0x04, 0x05, 0x06
+MAX_CHUNK_BYTES = 2**30  # largest uncompressed mcap chunk accepted (rosbag2 writes a few MB)
 
 
 class SalvageError(RuntimeError):
@@ -41,6 +42,11 @@ class SalvagedConnection:
 
 
 def _read(bio: BinaryIO, size: int) -> bytes:
+    here = bio.tell()
+    remaining = bio.seek(0, SEEK_END) - here
+    bio.seek(here)
+    if size > remaining:  # a length field is untrusted: never allocate more than the file holds
+        raise EOFError(f"record claims {size} bytes but only {remaining} remain")
     data = bio.read(size)
     if len(data) != size:
         raise EOFError(f"record cut short ({len(data)} of {size} bytes)")
@@ -59,6 +65,8 @@ def _decompress(data: bytes, compression: str, size: int) -> bytes:
 
     if compression not in DECOMPRESSORS:
         raise SalvageError(f"unsupported mcap chunk compression '{compression}'")
+    if size > MAX_CHUNK_BYTES:  # the uncompressed size is read from the file: bound the allocation
+        raise SalvageError(f"mcap chunk claims {size} uncompressed bytes (limit {MAX_CHUNK_BYTES})")
     return DECOMPRESSORS[compression](data, size)
 
 
