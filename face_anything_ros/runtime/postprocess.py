@@ -115,8 +115,8 @@ def paste_faces(
         nearer = on_face & ~(existing <= depth)  # NaN compares False: empty pixels are always taken
         if math.isnan(scale):
             nearer &= ~frame.mask[y0:y1, x0:x1]
-        frame.depth[y0:y1, x0:x1][nearer] = depth[nearer]
-        frame.canonical[y0:y1, x0:x1][nearer] = canonical[nearer]
-        frame.confidence[y0:y1, x0:x1][nearer] = np.nan_to_num(warped[..., 5][nearer], nan=0.0)
-        frame.mask[y0:y1, x0:x1][nearer] = True
-        frame.face_index[y0:y1, x0:x1][nearer] = index
+        np.copyto(frame.depth[y0:y1, x0:x1], depth, where=nearer)
+        np.copyto(frame.canonical[y0:y1, x0:x1], canonical, where=nearer[..., None])
+        np.copyto(frame.confidence[y0:y1, x0:x1], np.nan_to_num(warped[..., 5], nan=0.0), where=nearer)
+        frame.mask[y0:y1, x0:x1] |= nearer
+        np.copyto(frame.face_index[y0:y1, x0:x1], np.int16(index), where=nearer)

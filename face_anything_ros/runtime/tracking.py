@@ -24,6 +24,10 @@ KD_LEAF_SIZE = 32  # measured fastest build+query for 128x128 crops
 DEFAULT_COARSE_STRIDE = 2  # k-d tree over every 2nd pixel, then a 5x5 full-resolution refinement
 MIN_COARSE_PIXELS = 64
 _NEIGHBOUR_OFFSETS = np.array([(dx, dy) for dy in (-1, 0, 1) for dx in (-1, 0, 1)], dtype=np.int64)
+_DESIGN = np.concatenate(
+    [np.ones((9, 1)), _NEIGHBOUR_OFFSETS.astype(np.float64)], axis=1
+)  # (9, 3): 1, dx, dy
+_DESIGN_OUTER = np.einsum("ki,kj->kij", _DESIGN, _DESIGN).reshape(9, 9)
 
 
 def locate_canonical(
@@ -99,21 +103,19 @@ def _subpixel_offsets(
     inside = (nx >= 0) & (nx < width) & (ny >= 0) & (ny < height)
     nxc, nyc = np.clip(nx, 0, width - 1), np.clip(ny, 0, height - 1)
     use = inside & valid[nyc, nxc]
-    values = np.where(use[..., None], canonical_map[nyc, nxc].astype(np.float64), 0.0)  # (N, 9, 3)
+    weighted = np.where(use[..., None], canonical_map[nyc, nxc].astype(np.float64), 0.0)  # (N, 9, 3)
     w = use.astype(np.float64)
-    design = np.concatenate(
-        [np.ones((*w.shape, 1)), np.broadcast_to(_NEIGHBOUR_OFFSETS, (*w.shape, 2))], axis=2
-    )
-    # Normal equations of c(dx, dy) = c0 + J [dx, dy] over the valid neighbours.
-    ata = np.einsum("nk,nki,nkj->nij", w, design, design)
-    atb = np.einsum("nk,nki,nkc->nic", w, design, values)
+    # Normal equations of c(dx, dy) = c0 + J [dx, dy] over the valid neighbours, as two GEMMs:
+    # A^T W A = w @ (outer products of the fixed design rows), A^T W b = design^T @ (w * b).
+    ata = (w @ _DESIGN_OUTER).reshape(-1, 3, 3)
+    atb = np.matmul(_DESIGN.T, weighted)  # (N, 3, 3): rows 1, dx, dy; columns canonical xyz
     enough = use.sum(axis=1) >= 4
     ata[~enough] = np.eye(3)
     coeffs = np.linalg.solve(ata + 1e-9 * np.eye(3), atb)  # (N, 3, 3): rows c0, d/dx, d/dy
     c0, jac = coeffs[:, 0, :], coeffs[:, 1:, :].transpose(0, 2, 1)  # jac (N, 3, 2)
     rhs = queries - c0
-    jtj = np.einsum("nci,ncj->nij", jac, jac) + 1e-9 * np.eye(2)
-    jtr = np.einsum("nci,nc->ni", jac, rhs)
+    jtj = np.matmul(jac.transpose(0, 2, 1), jac) + 1e-9 * np.eye(2)
+    jtr = np.matmul(jac.transpose(0, 2, 1), rhs[..., None])[..., 0]
     offset = np.linalg.solve(jtj, jtr[..., None])[..., 0]
     offset[~enough | ~np.isfinite(offset).all(axis=1)] = 0.0
     return np.clip(offset, -1.0, 1.0)
