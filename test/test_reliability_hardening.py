@@ -149,3 +149,25 @@ def test_bad_weights_cases_are_really_damaged(weights, tmp_path):
     for name in ("corrupted", "truncated"):
         damaged = cases[name][0].read_bytes()
         assert damaged != original and len(damaged) <= len(original)
+
+
+def _hostile_mcap_records(case: str) -> bytes:
+    if case == "record_length":
+        return bytes([0x01]) + struct.pack("<Q", 2**50) + b"x" * 100
+    compression = b"zstd"
+    chunk = struct.pack("<QQQI", 0, 0, 2**40, 0) + struct.pack("<I", len(compression)) + compression
+    chunk += struct.pack("<Q", 4) + b"abcd"
+    return bytes([0x06]) + struct.pack("<Q", len(chunk)) + chunk
+
+
+@pytest.mark.parametrize("case", ["record_length", "chunk_uncompressed_size"])
+def test_a_bag_whose_length_fields_claim_terabytes_is_refused_cleanly(case, tmp_path):
+    from face_anything_ros.offline.bag_replay import ReplayError, replay_bag
+    from face_anything_ros.offline.bag_salvage import MCAP_MAGIC
+    from face_anything_ros.ros.params import NodeParams
+
+    bag = tmp_path / "hostile"
+    bag.mkdir()
+    (bag / "hostile_0.mcap").write_bytes(MCAP_MAGIC + _hostile_mcap_records(case))
+    with pytest.raises(ReplayError, match="claims"):  # not MemoryError
+        replay_bag(bag, tmp_path / "out", pipeline=None, params=NodeParams())
