@@ -46,6 +46,7 @@ EXPRESSIONS = (
     "lip_press",
 )
 NUM_EXPRESSIONS = len(EXPRESSIONS)
+EYE_OPENNESS_RANGE = (0.05, 0.45)  # fraction of the lid gap the upper lid is raised above the template
 
 
 @dataclass(frozen=True)
@@ -249,6 +250,10 @@ def sample_identity(
     offsets = basis.anchor_weights @ (np.concatenate([disp, mirrored]) + asym)
     coefficients = rng.uniform(-1.0, 1.0, len(IDENTITY_MODES))
     offsets = offsets + np.einsum("k,kvc->vc", coefficients, basis.identity_modes)
+    # the template's eyes are narrow (a squint); people open them wider: a negative blink, per identity
+    openness = rng.uniform(*EYE_OPENNESS_RANGE)
+    for name in ("blink_r", "blink_l"):
+        offsets = offsets - openness * basis.blendshapes[EXPRESSIONS.index(name)]
     scale = rng.uniform(*scale_range) * np.exp(rng.normal(0.0, axis_std, 3))
     return Identity(offsets_cm=offsets, scale=scale)
 
