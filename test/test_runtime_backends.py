@@ -203,3 +203,9 @@ def test_bucketed_backends_pad_and_trim_the_batch(small_model):
     outputs = backend(crops(3, size=SMALL_SIZE))
     assert backend.seen == 4
     assert outputs["depth"].shape[0] == 3
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the no-CUDA error")
+def test_asking_for_cuda_without_cuda_is_a_clear_error(small_model, shared_cache):
+    with pytest.raises(BackendUnavailable, match="CUDA is not available"):
+        BackendChain(small_model, BackendConfig(device="cuda", cache_dir=str(shared_cache)), SMALL_SIZE)
