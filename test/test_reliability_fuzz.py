@@ -13,7 +13,7 @@ from node_test_support import weights_for_tests
 pytest.importorskip("rclpy")
 
 from face_anything_ros.reliability.fuzz import FuzzReport, run_fuzz
-from face_anything_ros.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED
+from face_anything_ros.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED, FuzzInputs
 
 CASES = 40
 
@@ -51,3 +51,19 @@ def test_the_node_survives_and_sigterm_stops_it_cleanly(report):
     assert report.failed_frames == 0
     assert report.shutdown["signal_name"] == "SIGTERM"
     assert report.shutdown["return_code"] == 0 and not report.shutdown["traceback_in_log"]
+
+
+def test_replaying_a_bag_of_fuzz_cases_processes_the_valid_and_skips_the_rest(tmp_path):
+    """The offline path (rosbags + the same codec) gives the same verdicts and never stops early."""
+    from face_anything_ros.offline.bag_replay import replay_bag
+    from face_anything_ros.offline.startup import build_pipeline, load_params
+    from face_anything_ros.reliability.fuzz import face_frame
+    from face_anything_ros.reliability.fuzz_inputs import write_fuzz_bag
+
+    cases = FuzzInputs(face_frame(), seed=2).cases(24)
+    write_fuzz_bag(tmp_path / "in", cases)
+    params = load_params(None, weights_for_tests(tmp_path))
+    summary = replay_bag(tmp_path / "in", tmp_path / "out", build_pipeline(params), params)
+    valid = sum(case.expect == PROCESSED for case in cases)
+    assert (summary.images, summary.processed, summary.stopped_early) == (len(cases), valid, "")
+    assert sum(summary.skipped.values()) == len(cases) - valid

@@ -48,7 +48,7 @@ class FuzzReport:
     failures: list[str] = field(default_factory=list)
 
 
-def _face_frame() -> np.ndarray:
+def face_frame() -> np.ndarray:
     import cv2
 
     from face_anything_ros.offline.frame_sources import open_frames
@@ -86,7 +86,7 @@ def run_fuzz(
     cases: int, seed: int, weights: str, log_path: Path, progress: Callable[[int], Any] | None = None
 ) -> FuzzReport:
     report = FuzzReport(cases=cases, seed=seed, weights=weights)
-    fuzz_cases = FuzzInputs(_face_frame(), seed).cases(cases)
+    fuzz_cases = FuzzInputs(face_frame(), seed).cases(cases)
     parameters = {
         "weights": weights,
         "qos_reliability": "reliable",

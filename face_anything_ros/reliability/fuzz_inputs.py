@@ -230,3 +230,38 @@ def _mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
         dy, dx = divmod(index, 2)
         mosaic[dy::2, dx::2] = rgb[dy::2, dx::2, channel[colour]]
     return mosaic
+
+
+def write_fuzz_bag(path: Any, cases: list[FuzzCase], namespace: str = "/camera") -> int:
+    """The cases as a ROS 2 bag (``<namespace>/image_raw`` + ``camera_info``), for ``replay``."""
+    from rosbags.rosbag2 import Writer
+
+    from face_anything_ros.offline.image_bag import header
+    from face_anything_ros.offline.msg_types import face_anything_typestore
+    from face_anything_ros.ros.message_kit import RosbagsKit
+
+    typestore = face_anything_typestore()
+    kit = RosbagsKit(typestore)
+    with Writer(path, version=Writer.VERSION_LATEST) as writer:
+        images = writer.add_connection(f"{namespace}/image_raw", "sensor_msgs/msg/Image", typestore=typestore)
+        infos = writer.add_connection(
+            f"{namespace}/camera_info", "sensor_msgs/msg/CameraInfo", typestore=typestore
+        )
+        for index, case in enumerate(cases):
+            stamp_ns = 1_000_000_000 * (index + 1)
+            msg_header = header(kit, stamp_ns, "camera_optical_frame")
+            if case.camera_info_k is not None:
+                width, height = case.camera_info_size
+                info = kit.new(
+                    "sensor_msgs/msg/CameraInfo",
+                    header=msg_header,
+                    width=width,
+                    height=height,
+                    k=np.asarray(case.camera_info_k, np.float64),
+                )
+                writer.write(infos, stamp_ns, typestore.serialize_cdr(info, info.__msgtype__))
+            fields = dict(case.image)
+            data = np.frombuffer(fields.pop("data"), np.uint8)
+            image = kit.new("sensor_msgs/msg/Image", header=msg_header, data=data, **fields)
+            writer.write(images, stamp_ns, typestore.serialize_cdr(image, image.__msgtype__))
+    return len(cases)
