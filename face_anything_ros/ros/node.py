@@ -408,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT / SIGTERM: a clean stop, exit 0
         pass
     except Exception as exc:  # start-up errors (bad parameters, missing weights): one clear line
+        if not rclpy.ok():  # SIGINT/SIGTERM while starting: rclpy shut the context down under us
+            logging.getLogger(NODE_NAME).info("face_anything_node stopped by a signal during start-up")
+            return 0
         message = str(exc) or type(exc).__name__
         logging.getLogger(NODE_NAME).error(f"face_anything_node cannot start: {message}")
         return 1
