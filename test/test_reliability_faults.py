@@ -45,3 +45,11 @@ def test_replay_interrupted_mid_way_leaves_a_readable_bag_with_exactly_the_proce
     assert result.passed, (result.failures, result.details)
     processed = result.details["processed_reported"]
     assert result.details["output_messages"]["/face_anything/faces"] == processed
+
+
+def test_sigterm_while_the_node_is_still_loading_exits_cleanly(weights, tmp_path):
+    import signal
+
+    result = faults.startup_signal_drill(weights, tmp_path, signal.SIGTERM)
+    assert result.passed, (result.failures, result.details)
+    assert result.details["said_stopped"]

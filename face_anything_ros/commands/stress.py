@@ -231,6 +231,7 @@ def run_faults_command(args: argparse.Namespace) -> int:
         lambda: faults.weights_fault_drill(weights, workdir / "weights"),
         lambda: [faults.signal_drill(weights, workdir, signal.SIGINT)],
         lambda: [faults.signal_drill(weights, workdir, signal.SIGTERM)],
+        lambda: [faults.startup_signal_drill(weights, workdir, signal.SIGTERM)],
         lambda: [faults.replay_interrupt_drill(weights, workdir)],
     ]
     results = []

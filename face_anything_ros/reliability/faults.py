@@ -298,6 +298,59 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
     return _result(f"{name} while streaming -> exit 0 within {SIGNAL_EXIT_BOUND_S:.0f} s", details, checks)
 
 
+def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
+    """``signum`` once the node exists in the ROS graph but is still loading its model: exit code 0.
+
+    FaceAnythingNode joins the graph first and subscribes to images only after the pipeline is
+    built, so "node visible, no image subscription" is exactly the loading phase.
+    """
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.node import Node
+
+    from face_anything_ros.reliability.node_session import CAMERA_NAMESPACE, NODE_NAME, NODE_NAMESPACE
+    from face_anything_ros.ros.node_process import start_node
+
+    name = signal.Signals(signum).name
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / f"startup_{name}.log"
+    context = Context()
+    rclpy.init(context=context)
+    probe = Node(f"startup_drill_probe_{os.getpid()}", context=context)
+    process = start_node(node_launch({"weights": weights}), log_path)
+    loading = False
+    try:
+        deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
+        while process.poll() is None and time.monotonic() < deadline:
+            if (NODE_NAME, NODE_NAMESPACE) in probe.get_node_names_and_namespaces():
+                loading = probe.count_subscribers(f"{CAMERA_NAMESPACE}/image_raw") == 0
+                break
+            time.sleep(0.05)
+        process.send_signal(signum)
+        try:
+            code: int | None = process.wait(WEIGHTS_EXIT_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            code = None
+    finally:
+        probe.destroy_node()
+        context.try_shutdown()
+    log = log_path.read_text(encoding="utf-8", errors="replace")
+    details = {
+        "loading_at_signal": loading,
+        "exit_code": code,
+        "said_stopped": "stopped by a signal during start-up" in log,
+    }
+    checks = [
+        (loading, "the signal did not arrive during start-up (node not seen loading)"),
+        (code == 0, f"exit code {code} (want 0)"),
+        (CANNOT_START not in log, f"a signal during start-up was reported as '{CANNOT_START}'"),
+        ("Traceback" not in log, "a traceback in the log"),
+    ]
+    return _result(f"{name} during start-up -> exit 0", details, checks)
+
+
 # --- interrupted replay -----------------------------------------------------------------------
 
 SUMMARY = re.compile(r"replay: \S+: (\d+)/(\d+) images processed")
