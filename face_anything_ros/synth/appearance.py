@@ -307,7 +307,7 @@ def sample_lighting(rng: np.random.Generator) -> Lighting:
     fill_colour = rng.uniform(0.0, 0.4) * np.clip(rng.normal(1.0, 0.2, 3), 0.4, 1.6)
     # exposure: the brightest a surface can get stays near white, as a camera's auto-exposure would do
     total = float((colour + ambient + fill_colour).max())
-    exposure = rng.uniform(0.75, 1.25) / max(total, 1e-6)
+    exposure = rng.uniform(0.55, 1.3) / max(total, 1e-6)  # some under- and over-exposed shots
     colour, ambient, fill_colour = colour * exposure, ambient * exposure, fill_colour * exposure
     return Lighting(
         direction=direction / np.linalg.norm(direction),

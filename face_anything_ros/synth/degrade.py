@@ -38,7 +38,7 @@ def sample_degradation(rng: np.random.Generator, config: SynthConfig, scale: flo
         kernel = cv2.warpAffine(kernel, rot, (length, length))
         kernel /= max(float(kernel.sum()), 1e-6)
     return Degradation(
-        white_balance=rng.uniform(0.92, 1.08, 3).astype(np.float32),
+        white_balance=rng.uniform(0.88, 1.12, 3).astype(np.float32),
         tone_gamma=float(rng.uniform(0.8, 1.25)),
         defocus_sigma=float(rng.uniform(0.4, 1.6) * scale)
         if rng.random() < config.defocus_probability
