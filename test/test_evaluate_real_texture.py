@@ -89,3 +89,18 @@ def test_astronaut_sequence_has_static_start_and_visible_queries():
     assert seq.visible[query_frames, np.arange(16)].all()
     np.testing.assert_allclose(seq.queries[:, 1:], seq.tracks[query_frames, np.arange(16)])
     assert (~seq.visible).any()  # the occluder passes over some points
+
+
+def test_make_real_texture_cli_writes_valid_sequence_folders(tmp_path, capsys):
+    from face_anything_ros.cli import main
+    from face_anything_ros.sequence_format import read_sequence
+
+    out = tmp_path / "rt"
+    rc = main(
+        ["evaluate", "--make-real-texture", str(out), "--frames", "3", "--size", "128", "--points", "4"]
+    )
+    assert rc == 0, capsys.readouterr().out
+    folders = sorted(p for p in out.iterdir() if p.is_dir())
+    assert len(folders) == 6  # 2 photos x slow / fast / expression
+    seq = read_sequence(folders[0])  # the shared strict reader accepts it
+    assert seq.frames.shape == (3, 128, 128, 3) and seq.tracks.shape == (3, 4, 2) and seq.depth is None
