@@ -177,6 +177,7 @@ def run_soak_command(args: argparse.Namespace) -> int:
         f"(growth {report.rss_growth_mib:+.1f}, bound {config.rss_growth_bound_mib:.0f}; peak "
         f"{report.rss_peak_mib:.0f}); {_shutdown_text(report.shutdown)}"
     )
+    print(f"soak: node RSS MiB at each tenth of the run: {report.rss_by_tenth_mib}")
     _write_report(args.report, report)
     return _verdict(report.failures)
 

@@ -77,6 +77,7 @@ class SoakReport:
     rss_end_mib: float = 0.0
     rss_peak_mib: float = 0.0
     rss_growth_mib: float = 0.0
+    rss_by_tenth_mib: list[float] = field(default_factory=list)  # RSS at 0%, 10%, ..., 100% of the run
     backend: str = ""
     shutdown: dict[str, Any] = field(default_factory=dict)
     failures: list[str] = field(default_factory=list)
@@ -205,6 +206,7 @@ def run_soak(
         report.rss_end_mib = sampler.sample()
         trace = sampler.stop()
         report.rss_peak_mib = trace.peak_mib
+        report.rss_by_tenth_mib = [round(trace.at(report.seconds * tenth / 10), 1) for tenth in range(11)]
         shutdown = session.stop()
     _fill_counts(report, baseline, final, sent, client.log)
     report.rss_growth_mib = report.rss_end_mib - report.rss_start_mib
