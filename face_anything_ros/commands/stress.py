@@ -38,6 +38,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     soak.add_argument(
         "--rss-bound-mib", type=float, default=64.0, help="fail if RSS grows more than this (default 64)"
     )
+    soak.add_argument(
+        "--qos",
+        choices=("reliable", "best_effort"),
+        default="reliable",
+        help="the node's input QoS (default reliable; best_effort is the shipped default, lossy for big frames)",
+    )
     soak.set_defaults(func=run_soak_command)
 
     fuzz = jobs.add_parser("fuzz", help="malformed images/camera_info interleaved with valid frames")
@@ -144,6 +150,7 @@ def run_soak_command(args: argparse.Namespace) -> int:
         height=size[1],
         face_source=args.face_source,
         rss_growth_bound_mib=args.rss_bound_mib,
+        qos_reliability=args.qos,
     )
     try:
         report = run_soak(

@@ -27,8 +27,8 @@ from face_anything_ros.reliability.node_session import NodeSession, node_session
 from face_anything_ros.reliability.stress_client import counter, settled
 
 LOGGER = logging.getLogger(__name__)
-FIRST_FRAME_TIMEOUT_S = 120.0  # first inference builds backend buffers on a busy CPU
 WARMUP_FRAME_TIMEOUT_S = 60.0
+WARMUP_RESEND_S = 5.0  # resend an unanswered warm-up frame (a frame with 8 faces takes ~1 s here)
 SETTLE_TIMEOUT_S = 120.0
 DRAIN_WAIT_S = 1.0  # after the last publish, frames still in flight over DDS
 RSS_PERIOD_S = 1.0
@@ -46,6 +46,7 @@ class SoakConfig:
     height: int = 480
     face_source: str = "sample"
     rss_growth_bound_mib: float = 64.0
+    qos_reliability: str = "reliable"  # the node's input QoS; best_effort is the shipped default
     warmup_rounds: int = 2  # lock-step frames per face count before the memory baseline
     camera_info_every: int = 30  # republish CameraInfo every N frames (a camera driver sends it with each)
     seed: int = 0
@@ -108,19 +109,23 @@ def _messages(client: Any, frames: dict[int, list[np.ndarray]], width: int, heig
 
 
 def _warm_up(session: NodeSession, images: dict, info: Any, rounds: int) -> None:
-    """Lock-step frames with every face count (so every batch size has run once before the baseline)."""
-    first = True
+    """Lock-step frames with every face count (so every batch size has run once before the baseline).
+
+    A frame is resent every ``WARMUP_RESEND_S`` until answered (best-effort input may lose it).
+    """
     for _ in range(rounds):
         for count, cycle in images.items():
-            stamp = time.time_ns()
-            session.client.publish(cycle[0], stamp, info)
-            timeout = FIRST_FRAME_TIMEOUT_S if first else WARMUP_FRAME_TIMEOUT_S
-            if not session.client.wait_for_output(stamp, timeout, ("faces", "depth")):
+            deadline = time.monotonic() + WARMUP_FRAME_TIMEOUT_S
+            answered = False
+            while not answered and time.monotonic() < deadline and session.alive():
+                stamp = time.time_ns()
+                session.client.publish(cycle[0], stamp, info)
+                answered = session.client.wait_for_output(stamp, WARMUP_RESEND_S, ("faces", "depth"))
+            if not answered:
                 raise RuntimeError(
-                    f"warm-up frame with {count} faces got no output in {timeout:.0f} s "
+                    f"warm-up frame with {count} faces got no output in {WARMUP_FRAME_TIMEOUT_S:.0f} s "
                     f"(node alive: {session.alive()}); see {session.log_path}"
                 )
-            first = False
 
 
 def _wait_settled(session: NodeSession, timeout_s: float) -> dict[str, str]:
@@ -160,7 +165,7 @@ def run_soak(
     parameters = {
         "weights": weights,
         "max_faces": str(config.max_faces),
-        "qos_reliability": "reliable",
+        "qos_reliability": config.qos_reliability,
         "qos_depth": "1",
         "diagnostics_period_s": "0.5",
     }
