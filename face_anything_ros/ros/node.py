@@ -50,6 +50,7 @@ from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 
 LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
+FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this period
 SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 
 
@@ -291,7 +292,10 @@ class FaceAnythingNode(Node):
             result = self.pipeline.process(rgb, intrinsics, stamp_s)
         except Exception as exc:
             self.stats.failed += 1
-            self.get_logger().error(f"inference failed on frame at t={stamp_s:.3f}: {exc!r}")
+            self.get_logger().error(  # throttled: a persistent failure must not flood the log
+                f"inference failed on frame at t={stamp_s:.3f} (all counted in failed_frames): {exc!r}",
+                throttle_duration_sec=FAILURE_LOG_PERIOD_S,
+            )
             return
         publish_start = time.perf_counter()
         self._publish_result(msg.header, rgb, result, intrinsics)
