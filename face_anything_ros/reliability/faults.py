@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from face_anything_ros.reliability.failing_backend import failing_builder, install_backend_chain
-from face_anything_ros.reliability.node_session import node_launch, node_session
+from face_anything_ros.reliability.node_session import exit_code_within, node_launch, node_session
 
 LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
@@ -225,12 +225,7 @@ def weights_fault_drill(weights: str, folder: Path) -> list[DrillResult]:
     }
     results = []
     for name, (process, marker) in running.items():
-        try:
-            code: int | None = process.wait(WEIGHTS_EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            code = None
+        code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
         log = (folder / f"{name}.log").read_text(encoding="utf-8", errors="replace")
         errors = [line for line in log.splitlines() if CANNOT_START in line]
         details = {"exit_code": code, "error_lines": errors}
@@ -327,12 +322,7 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
                 break
             time.sleep(0.05)
         process.send_signal(signum)
-        try:
-            code: int | None = process.wait(WEIGHTS_EXIT_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            code = None
+        code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
     finally:
         probe.destroy_node()
         context.try_shutdown()

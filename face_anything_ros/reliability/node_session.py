@@ -53,21 +53,23 @@ class NodeSession:
         if self.shutdown is not None:
             return self.shutdown
         start = time.monotonic()
-        return_code: int | None
         if self.alive():
             self.process.send_signal(signum)
-            try:
-                return_code = self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout_s)
-                return_code = None
-        else:
-            return_code = self.process.returncode
+        return_code = exit_code_within(self.process, timeout_s)
         self.shutdown = ShutdownResult(
             signal.Signals(signum).name, return_code, time.monotonic() - start, "Traceback" in self.log_text()
         )
         return self.shutdown
+
+
+def exit_code_within(process: subprocess.Popen, timeout_s: float) -> int | None:
+    """The process's exit code, or None if it had to be killed after ``timeout_s``."""
+    try:
+        return process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return None
 
 
 def node_launch(parameters: dict[str, str]) -> NodeLaunch:
