@@ -66,10 +66,10 @@ def depth_message(kit: MessageKit, header: Any, depth: np.ndarray) -> Any:
     return image_message(kit, header, depth.astype(np.float32), "32FC1")
 
 
-def face_id_map(faces: Sequence[Any], mask: np.ndarray) -> np.ndarray:
-    """Track id of each face pixel (by nearest box centre among the boxes that contain it)."""
-    ids = np.zeros(mask.shape, dtype=np.uint32)
-    rows, cols = np.nonzero(mask)
+def face_ids(faces: Sequence[Any], rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Track id of each face pixel (rows[i], cols[i]): the face with the nearest box centre among
+    the boxes that contain it; 0 outside every box unless a face's box holds none of the pixels."""
+    ids = np.zeros(rows.size, dtype=np.uint32)
     if not faces or rows.size == 0:
         return ids
     best = np.full(rows.size, np.inf)
@@ -81,31 +81,67 @@ def face_id_map(faces: Sequence[Any], mask: np.ndarray) -> np.ndarray:
         if not np.any(inside):
             take = dist < best  # pixel outside every box: give it to the nearest face
         best[take] = dist[take]
-        ids[rows[take], cols[take]] = int(face.track_id)
+        ids[take] = int(face.track_id)
     return ids
 
 
+def face_id_map(faces: Sequence[Any], mask: np.ndarray) -> np.ndarray:
+    """``face_ids`` of every pixel of ``mask`` as an image (0 off the mask)."""
+    ids = np.zeros(mask.shape, dtype=np.uint32)
+    rows, cols = np.nonzero(mask)
+    ids[rows, cols] = face_ids(faces, rows, cols)
+    return ids
+
+
+def _rows_all_finite(values: np.ndarray) -> np.ndarray:
+    """(N, 3) -> (N,) bool; 8x faster than ``np.isfinite(values).all(axis=1)``."""
+    finite = np.isfinite(values)
+    return finite[:, 0] & finite[:, 1] & finite[:, 2]
+
+
 def point_array(result: Any, intrinsics: Intrinsics, stride: int = 1) -> np.ndarray:
-    """Structured array (POINT_DTYPE) of the face pixels with finite depth and canonical coordinates."""
+    """Structured array (POINT_DTYPE) of the face pixels with finite depth and canonical coordinates.
+
+    Row-major pixel order. Flat indices with ``np.take`` and one contiguous (N, 8) float32 block
+    (every POINT_DTYPE field is 4 bytes) keep this at a few ms for a 640x480 face.
+    """
     valid = result.mask & np.isfinite(result.depth)
     if stride > 1:
         keep = np.zeros_like(valid)
         keep[::stride, ::stride] = True
         valid &= keep
-    rows, cols = np.nonzero(valid)
-    canonical = result.canonical[rows, cols].astype(np.float32)  # checked on face pixels only: fast
-    finite = np.isfinite(canonical).all(axis=1)
-    rows, cols, canonical = rows[finite], cols[finite], canonical[finite]
-    points = np.zeros(rows.size, dtype=POINT_DTYPE)
+    index = np.flatnonzero(valid)
+    rows, cols = np.divmod(index, valid.shape[1])
+    ids = face_ids(result.faces, rows, cols)  # over every valid pixel, before the canonical check
+    canonical = np.take(result.canonical.reshape(-1, 3), index, axis=0).astype(np.float32, copy=False)
+    finite = _rows_all_finite(canonical)
+    if not finite.all():
+        index, rows, cols, canonical, ids = (a[finite] for a in (index, rows, cols, canonical, ids))
     pixels = np.stack([cols, rows], axis=1).astype(np.float32)  # integer = pixel centre (OpenCV)
-    xyz = backproject_pixels(pixels, result.depth[rows, cols].astype(np.float32), intrinsics)
+    depth = np.take(result.depth.reshape(-1), index).astype(np.float32, copy=False)
+    xyz = backproject_pixels(pixels, depth, intrinsics)
     colours = canonical_to_rgb(canonical).astype(np.uint32)
     packed = (colours[:, 0] << 16) | (colours[:, 1] << 8) | colours[:, 2]
-    points["x"], points["y"], points["z"] = xyz[:, 0], xyz[:, 1], xyz[:, 2]
-    points["rgb"] = packed.view(np.float32)
-    points["canon_x"], points["canon_y"], points["canon_z"] = canonical.T
-    points["face_id"] = face_id_map(result.faces, valid)[rows, cols]
-    return points
+    columns = np.empty((index.size, len(POINT_FIELDS)), dtype=np.float32)
+    columns[:, 0:3] = xyz
+    columns[:, 3] = packed.view(np.float32)
+    columns[:, 4:7] = canonical
+    columns[:, 7] = ids.view(np.float32)
+    return columns.view(POINT_DTYPE).reshape(index.size)
+
+
+def canonical_rgb_image(canonical: np.ndarray) -> np.ndarray:
+    """``canonical_to_rgb`` of an (H, W, 3) canonical map, converting only the box around the
+    non-NaN pixels (all-NaN pixels are black either way): the same image, 5-10x faster."""
+    out = np.zeros(canonical.shape, dtype=np.uint8)
+    present = ~np.isnan(
+        np.fmax(np.fmax(canonical[..., 0], canonical[..., 1]), canonical[..., 2])
+    )  # fmax: NaN only if all are
+    rows, cols = np.flatnonzero(present.any(axis=1)), np.flatnonzero(present.any(axis=0))
+    if rows.size:
+        block = np.s_[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        out[block] = canonical_to_rgb(canonical[block])
+    return out
 
 
 def point_cloud_message(kit: MessageKit, header: Any, points: np.ndarray) -> Any:

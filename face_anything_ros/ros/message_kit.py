@@ -66,11 +66,13 @@ class RclpyKit:
 
     def array(self, values: Any, element_type: str) -> Any:
         if element_type == "bool":
-            return [bool(v) for v in np.asarray(values, dtype=bool).ravel()]
+            return np.asarray(values, dtype=bool).ravel().tolist()
         if element_type == "string":
             return [str(v) for v in values]
         dtype, code = _PRIMITIVES[element_type]
-        return array.array(code, np.ascontiguousarray(values, dtype=dtype).ravel().tobytes())
+        out = array.array(code)
+        out.frombytes(memoryview(np.ascontiguousarray(values, dtype=dtype).reshape(-1)).cast("B"))  # one copy
+        return out
 
     def byte(self, value: int) -> bytes:
         """A ROS ``byte`` field (rclpy stores it as a length-1 bytes object)."""

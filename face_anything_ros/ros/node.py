@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -31,7 +32,7 @@ from rclpy.qos import (
 )
 
 from face_anything_ros.offline.msg_types import face_anything_typestore
-from face_anything_ros.offline.visualize import canonical_image, overlay_image
+from face_anything_ros.offline.visualize import overlay_image
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
@@ -61,6 +62,16 @@ class Frame:
     image: Any
     camera_info: Any
     received_s: float
+
+
+@dataclass(frozen=True)
+class Output:
+    """One per-frame output: its name, the ``publish_*`` parameter that enables it, and its builder."""
+
+    name: str
+    enabled_by: str
+    publisher: Any
+    build: Callable[[Any, np.ndarray, Any, Any], Any]  # (header, rgb, result, intrinsics) -> message
 
 
 @dataclass
@@ -188,6 +199,7 @@ class FaceAnythingNode(Node):
         header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
         topology.publish(conversions.mesh_topology_message(self._kit, header))
         self._topology_publisher = topology  # keep it alive: late subscribers get the latched message
+        self._outputs = self._make_outputs()
 
         self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
@@ -306,30 +318,69 @@ class FaceAnythingNode(Node):
         self.stats.out_times.append(time.monotonic())
         self.stats.frames_out += 1
 
-    def _publish_result(self, header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> None:
-        params, kit = self.params, self._kit
-        if params.publish_depth:
-            self.pub_depth.publish(conversions.depth_message(kit, header, result.depth))
-        if params.publish_points:
-            points = conversions.point_array(result, intrinsics, params.points_stride)
-            self.pub_points.publish(conversions.point_cloud_message(kit, header, points))
-        if params.publish_faces:
-            self.pub_faces.publish(conversions.face_track_array(kit, header, result))
-            self.pub_poses.publish(conversions.face_pose_array(kit, header, result))
-        if params.publish_mesh:
-            self.pub_mesh.publish(
-                self._serialized(
-                    conversions.mesh_marker_array(self._cdr_kit, self._cdr_header(header), result)
-                )
+    def _publish_result(
+        self,
+        header: Any,
+        rgb: np.ndarray,
+        result: Any,
+        intrinsics: Any,
+        timings_ms: dict[str, float] | None = None,
+    ) -> None:
+        """Build and publish every enabled output that has a subscriber.
+
+        Outputs are volatile, so a message published to nobody is dropped by DDS anyway: skipping it
+        changes nothing downstream and saves the building (a late subscriber gets the next frame, as
+        before). ``timings_ms`` (optional) receives build and publish times per output.
+        """
+        for output in self._outputs:
+            if not getattr(self.params, output.enabled_by) or output.publisher.get_subscription_count() == 0:
+                continue
+            start = time.perf_counter()
+            msg = output.build(header, rgb, result, intrinsics)
+            built = time.perf_counter()
+            output.publisher.publish(msg)
+            if timings_ms is not None:
+                timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
+                timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+
+    def _make_outputs(self) -> tuple[Output, ...]:
+        """The per-frame outputs in publishing order (the cheap, most used ones first)."""
+        kit = self._kit
+
+        def depth(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return conversions.depth_message(kit, header, result.depth)
+
+        def points(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            cloud = conversions.point_array(result, intrinsics, self.params.points_stride)
+            return conversions.point_cloud_message(kit, header, cloud)
+
+        def faces(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return conversions.face_track_array(kit, header, result)
+
+        def poses(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return conversions.face_pose_array(kit, header, result)
+
+        def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            markers = conversions.mesh_marker_array(self._cdr_kit, self._cdr_header(header), result)
+            return self._serialized(markers)
+
+        def canonical(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return conversions.image_message(
+                kit, header, conversions.canonical_rgb_image(result.canonical), "rgb8"
             )
-        if params.publish_canonical_image:
-            self.pub_canonical.publish(
-                conversions.image_message(kit, header, canonical_image(result.canonical), "rgb8")
-            )
-        if params.publish_overlay:
-            self.pub_overlay.publish(
-                conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
-            )
+
+        def overlay(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
+
+        return (
+            Output("depth", "publish_depth", self.pub_depth, depth),
+            Output("points", "publish_points", self.pub_points, points),
+            Output("faces", "publish_faces", self.pub_faces, faces),
+            Output("face_poses", "publish_faces", self.pub_poses, poses),
+            Output("face_mesh", "publish_mesh", self.pub_mesh, mesh),
+            Output("canonical_image", "publish_canonical_image", self.pub_canonical, canonical),
+            Output("overlay", "publish_overlay", self.pub_overlay, overlay),
+        )
 
     def _cdr_header(self, header: Any) -> Any:
         kit = self._cdr_kit

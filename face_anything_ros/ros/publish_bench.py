@@ -1,0 +1,180 @@
+"""Time the node's output path: building and publishing each message, per frame.
+
+``python -m face_anything_ros.ros.publish_bench`` runs the real ``FacePipeline`` on the bundled
+sample frames (one face, 640×480), hands the results to a real ``FaceAnythingNode`` and times, per
+output, the message building (``conversions``) and ``publisher.publish`` with a subscriber in
+another process (so every output is built and crosses Fast DDS as in deployment). ``--no-sink``
+times the building alone (no subscriber: nothing crosses DDS).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+ALL_OUTPUTS_ON = {
+    "publish_depth": True,
+    "publish_points": True,
+    "publish_faces": True,
+    "publish_mesh": True,
+    "publish_canonical_image": True,
+    "publish_overlay": True,
+}
+SINK_TOPICS: tuple[tuple[str, str], ...] = (
+    ("depth", "sensor_msgs/msg/Image"),
+    ("points", "sensor_msgs/msg/PointCloud2"),
+    ("faces", "face_anything_ros/msg/FaceTrackArray"),
+    ("face_poses", "geometry_msgs/msg/PoseArray"),
+    ("face_mesh", "visualization_msgs/msg/MarkerArray"),
+    ("canonical_image", "sensor_msgs/msg/Image"),
+    ("overlay", "sensor_msgs/msg/Image"),
+)
+DISCOVERY_TIMEOUT_S = 20.0
+SETTLE_S = 1.0  # after discovery, before timing
+FRAME_GAP_S = 0.03  # between timed frames: lets the subscriber drain, as a 30 Hz camera would
+
+
+@dataclass(frozen=True)
+class SampleResults:
+    """Pipeline results on the bundled sample frames (what the node publishes)."""
+
+    frames: list[np.ndarray]
+    results: list[Any]
+    intrinsics: Any
+    pipeline: Any
+
+
+def sample_results(count: int = 12) -> SampleResults:
+    """Run the real pipeline (shipped weights, default config) over the first ``count`` sample frames."""
+    from face_anything_ros.offline.frame_sources import open_frames
+    from face_anything_ros.offline.sample import sample_dir
+    from face_anything_ros.runtime.config import PipelineConfig
+    from face_anything_ros.runtime.geometry import Intrinsics
+    from face_anything_ros.runtime.pipeline import FacePipeline
+
+    source = open_frames(sample_dir())
+    frames = [rgb for _, rgb, _ in source.frames()][:count]
+    intrinsics = Intrinsics(**source.intrinsics)
+    pipeline = FacePipeline(PipelineConfig())
+    results = [pipeline.process(rgb, intrinsics, i / 30.0) for i, rgb in enumerate(frames)]
+    return SampleResults(frames=frames, results=results, intrinsics=intrinsics, pipeline=pipeline)
+
+
+def build_times_ms(node: Any, samples: SampleResults, rounds: int = 3) -> dict[str, list[float]]:
+    """Milliseconds to build each output message (every output, no publishing), per frame."""
+    header = node._kit.new("std_msgs/msg/Header", frame_id="camera")
+    times: dict[str, list[float]] = {output.name: [] for output in node._outputs}
+    for _ in range(rounds):
+        for rgb, result in zip(samples.frames, samples.results, strict=True):
+            for output in node._outputs:
+                start = time.perf_counter()
+                output.build(header, rgb, result, samples.intrinsics)
+                times[output.name].append(1000.0 * (time.perf_counter() - start))
+    return times
+
+
+def publish_times_ms(node: Any, samples: SampleResults, rounds: int = 3) -> dict[str, list[float]]:
+    """Per output build/publish ms and the whole ``_publish_result`` ms ("total"), per frame."""
+    header = node._kit.new("std_msgs/msg/Header", frame_id="camera")
+    times: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for rgb, result in zip(samples.frames, samples.results, strict=True):
+            per_output: dict[str, float] = {}
+            start = time.perf_counter()
+            node._publish_result(header, rgb, result, samples.intrinsics, per_output)
+            per_output["total"] = 1000.0 * (time.perf_counter() - start)
+            for name, ms in per_output.items():
+                times.setdefault(name, []).append(ms)
+            time.sleep(FRAME_GAP_S)
+    return times
+
+
+def run_sink(seconds: float) -> None:
+    """Subscribe to every output (deserialising, like a real consumer) for ``seconds``."""
+    import rclpy
+    from rclpy.executors import ExternalShutdownException
+
+    from face_anything_ros.ros.message_kit import RclpyKit
+    from face_anything_ros.ros.qos import COLLECTOR_QOS
+
+    rclpy.init()
+    node = rclpy.create_node("face_anything_publish_bench_sink")
+    kit = RclpyKit()
+    for topic, type_name in SINK_TOPICS:
+        node.create_subscription(kit.message_class(type_name), topic, lambda _msg: None, COLLECTOR_QOS)
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end and rclpy.ok():
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):  # terminated by the benchmark: done
+        pass
+    node.destroy_node()
+    rclpy.try_shutdown()
+
+
+def _wait_for_subscribers(node: Any) -> None:
+    deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if all(output.publisher.get_subscription_count() > 0 for output in node._outputs):
+            time.sleep(SETTLE_S)
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"the subscriber process was not discovered within {DISCOVERY_TIMEOUT_S:.0f} s")
+
+
+def _print_table(title: str, times: dict[str, list[float]]) -> None:
+    print(f"\n{title}  (ms per frame: median / p90)")
+    for name, values in times.items():
+        print(f"  {name:28s} {np.median(values):7.2f} / {np.percentile(values, 90):7.2f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the 12 sample frames (default 3)")
+    parser.add_argument("--no-sink", action="store_true", help="time message building only, no subscriber")
+    parser.add_argument("--sink", type=float, metavar="SECONDS", help=argparse.SUPPRESS)  # the child process
+    args = parser.parse_args(argv)
+    if args.sink is not None:
+        run_sink(args.sink)
+        return 0
+
+    import rclpy
+
+    from face_anything_ros.ros.node import FaceAnythingNode
+
+    samples = sample_results()
+    faces = [len(r.faces) for r in samples.results]
+    print(
+        f"{len(samples.frames)} frames {samples.frames[0].shape[1]}x{samples.frames[0].shape[0]}, faces {faces}"
+    )
+    rclpy.init()
+    node = FaceAnythingNode(pipeline=samples.pipeline)
+    sink = None
+    try:
+        _print_table("build only, every output", build_times_ms(node, samples, args.rounds))
+        if not args.no_sink:
+            sink = subprocess.Popen(
+                [sys.executable, "-m", "face_anything_ros.ros.publish_bench", "--sink", "600"]
+            )
+            _wait_for_subscribers(node)
+            defaults = node.params
+            _print_table("node defaults, subscribed", publish_times_ms(node, samples, args.rounds))
+            node.params = replace(defaults, **ALL_OUTPUTS_ON)
+            _print_table("every output on, subscribed", publish_times_ms(node, samples, args.rounds))
+    finally:
+        if sink is not None:
+            sink.terminate()
+            sink.wait(10)
+        node.destroy_node()
+        rclpy.try_shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
