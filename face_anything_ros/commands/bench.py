@@ -30,6 +30,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--frames", type=int, default=100, help="timed frames per case (default 100)")
     parser.add_argument("--warmup", type=int, default=10, help="untimed frames per case (default 10)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument(
+        "--cpu-threads", type=int, default=0, help="CPU inference threads (0 = library default)"
+    )
     parser.add_argument("--weights", default=None, help="model weights (.pt); default: the shipped weights")
     parser.add_argument("--no-baselines", action="store_true", help="skip the MediaPipe and LK baselines")
     parser.add_argument(
@@ -77,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
         unknown = [b for b in backends if b not in BACKEND_NAMES]
         if unknown or not backends:
             raise ValueError(f"unknown backend(s) {unknown}; choose from {BACKEND_NAMES}")
-        if args.frames < 1 or args.warmup < 0 or args.soak < 0:
-            raise ValueError("--frames must be >= 1, --warmup and --soak >= 0")
+        if args.frames < 1 or args.warmup < 0 or args.soak < 0 or args.cpu_threads < 0:
+            raise ValueError("--frames must be >= 1, --warmup, --soak and --cpu-threads >= 0")
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -107,13 +110,14 @@ def run(args: argparse.Namespace) -> int:
         for backend in backends:
             config = PipelineConfig.from_dict(
                 {
-                    "backend": {"name": backend, "device": args.device},
+                    "backend": {"name": backend, "device": args.device, "cpu_threads": args.cpu_threads},
                     "detection": {"max_faces": max(max(counts), 8)},
                 }
             )
             pipeline = FacePipeline(config, model=model)
             report.backend_notes.append(
-                f"`{backend}` ran as {pipeline.backend_description}"
+                f"`{backend}` ran as {pipeline.backend_description}, CPU threads: "
+                f"{args.cpu_threads or 'library default'}"
                 + (f"; fell back after: {pipeline.backend_failures}" if pipeline.backend_failures else "")
             )
             for size in sizes:
@@ -134,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
                     bench.baseline_lucas_kanade(encoded, count, points, args.frames, args.warmup)
                 )
     if args.soak:
-        config = PipelineConfig.from_dict({"backend": {"name": backends[0], "device": args.device}})
+        config = PipelineConfig.from_dict(
+            {"backend": {"name": backends[0], "device": args.device, "cpu_threads": args.cpu_threads}}
+        )
         pipeline = FacePipeline(config, model=model)
         with tqdm(total=args.soak + min(100, args.soak // 10), desc="soak", unit="frame") as progress:
             report.soak = bench.soak(pipeline, frames_for[(sizes[0], counts[0])], args.soak, progress.update)

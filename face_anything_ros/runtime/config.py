@@ -156,6 +156,10 @@ class BackendConfig:
     cache_dir: str = "~/.cache/face_anything_ros"  # TensorRT engines and ONNX exports
     # Batches are padded up to the next bucket so compiled backends see a few fixed shapes.
     batch_buckets: list[int] = field(default_factory=lambda: [1, 2, 4, 8, 16, 32, 50])
+    # CPU threads for inference (torch intra-op threads, process-wide, and ONNX Runtime's pool);
+    # 0 keeps the libraries' defaults. On a CPU shared with other busy processes torch's spinning
+    # thread barrier can make eager inference ~70x slower with 2 threads than with 1 (BENCHMARKS.md).
+    cpu_threads: int = 0
     # A backend is accepted only if its outputs on a probe batch match eager within these.
     parity_atol: float = 1e-3
     parity_atol_fp16: float = 5e-2
@@ -172,6 +176,7 @@ class BackendConfig:
         )
         _check(buckets[-1] >= HARD_MAX_FACES, "backend.batch_buckets", f"to end at >= {HARD_MAX_FACES}")
         _check(self.parity_atol > 0 and self.parity_atol_fp16 > 0, "backend.parity_atol", "> 0")
+        _check(self.cpu_threads >= 0, "backend.cpu_threads", ">= 0 (0 = library default)")
 
     @property
     def cache_path(self) -> Path:

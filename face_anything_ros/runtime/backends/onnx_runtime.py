@@ -58,7 +58,7 @@ def choose_providers(available: list[str], device: torch.device) -> list[str]:
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(self, target: ExportTarget) -> None:
+    def __init__(self, target: ExportTarget, cpu_threads: int = 0) -> None:
         super().__init__(target.buckets)
         model, device, input_size = target.model, target.device, target.input_size
         try:
@@ -77,6 +77,7 @@ class OnnxRuntimeBackend(InferenceBackend):
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
+        options.intra_op_num_threads = cpu_threads  # 0: onnxruntime's default (one per core)
         self._session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         self.providers = self._session.get_providers()
         self.precision = "fp32"

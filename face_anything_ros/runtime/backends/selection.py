@@ -66,7 +66,9 @@ def build_backend(
     if name == "onnxruntime":
         from face_anything_ros.runtime.backends.onnx_runtime import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(ExportTarget(model, device, buckets, config.cache_path, digest, input_size))
+        return OnnxRuntimeBackend(
+            ExportTarget(model, device, buckets, config.cache_path, digest, input_size), config.cpu_threads
+        )
     if name == "tensorrt":
         from face_anything_ros.runtime.backends.tensorrt import TensorRTBackend
 
@@ -105,6 +107,9 @@ class BackendChain:
         self._input_size = input_size
         self._builder = builder
         self.device = resolve_device(config.device)
+        if config.cpu_threads and self.device.type == "cpu":
+            torch.set_num_threads(config.cpu_threads)  # process-wide: torch has no per-call setting
+            LOGGER.info("CPU inference threads: %d", config.cpu_threads)
         self._digest = model_hash(model)
         self._reference = EagerBackend(model, self.device, config.batch_buckets)
         probe_rng = np.random.default_rng(PROBE_SEED)
