@@ -123,7 +123,20 @@ class FuzzInputs:
 
     def _bogus_camera_info(self) -> FuzzCase:
         k = [500.0, 0.0, 160.0, 0.0, 500.0, 120.0, 0.0, 0.0, 1.0]
-        variant = self._pick(("nan", "inf", "zero", "negative", "zero_size", "other_size"))
+        variant = self._pick(
+            (
+                "nan",
+                "inf",
+                "zero",
+                "negative",
+                "zero_size",
+                "other_size",
+                "max_size",
+                "huge_f",
+                "tiny_f",
+                "far_centre",
+            )
+        )
         size = (320, 240)
         if variant in ("nan", "inf"):
             k[int(self._rng.integers(9))] = float(variant)
@@ -133,10 +146,18 @@ class FuzzInputs:
             k[0] = k[4] = -500.0
         elif variant == "zero_size":
             size = (0, 0)
-        else:
+        elif variant == "other_size":
             size = (4096, 1)
-        name, fields = self._valid_fields(*self._pick(TINY_SIZES[:6]))
-        return FuzzCase(f"camera_info {variant} K, then {name}", PROCESSED, fields, k, size)
+        elif variant == "max_size":
+            size = (MAX_UINT32, MAX_UINT32)
+        elif variant == "huge_f":
+            k[0] = k[4] = 1e308
+        elif variant == "tiny_f":
+            k[0] = k[4] = 1e-300
+        else:
+            k[2], k[5] = -1e10, 1e10
+        face = self._valid_face()  # a face, so the odd intrinsics reach geometry and the outputs
+        return FuzzCase(f"camera_info {variant} {size}, then {face.name}", PROCESSED, face.image, k, size)
 
     def _unknown_encoding(self) -> FuzzCase:
         if self._rng.integers(3) == 0:
