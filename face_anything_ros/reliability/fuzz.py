@@ -101,36 +101,39 @@ def run_fuzz(
         bar = progress(len(fuzz_cases)) if progress else None
         start = time.monotonic()
         values = baseline
-        for index, case in enumerate(fuzz_cases):
-            stamp = 1_000_000_000 * (index + 1)
-            before = _counts(values)
-            _publish(session, case, stamp)
-            values = session.client.wait_for_diagnostics(
-                lambda v, n=received + index + 1: settled(v, n), CASE_TIMEOUT_S
-            )
-            expected[case.expect] += 1
-            categories[case.category] += 1
-            if not settled(values, received + index + 1):
-                report.failures.append(
-                    f"case {index} ({case.name}): node not done after {CASE_TIMEOUT_S:.0f} s"
+        try:
+            for index, case in enumerate(fuzz_cases):
+                stamp = 1_000_000_000 * (index + 1)
+                before = _counts(values)
+                _publish(session, case, stamp)
+                values = session.client.wait_for_diagnostics(
+                    lambda v, n=received + index + 1: settled(v, n), CASE_TIMEOUT_S
                 )
-                if not session.alive():
-                    report.failures.append(f"the node died at case {index}; see {log_path}")
-                    break
-                continue
-            change = _counts(values) - before
-            if change != Counter({case.expect: 1}):
-                report.failures.append(
-                    f"case {index} ({case.name}): expected {case.expect}, node counted {dict(change)}"
-                )
-            if case.expect == PROCESSED and not session.client.wait_for_output(
-                stamp, OUTPUT_TIMEOUT_S, ("faces", "depth")
-            ):
-                report.failures.append(f"case {index} ({case.name}): processed but outputs never arrived")
-            if case.category == "valid_face":
-                report.faces_in_valid_face_frames += session.client.log.faces.get(stamp, 0)
-            if bar is not None:
-                bar.update(1)
+                expected[case.expect] += 1
+                categories[case.category] += 1
+                if not settled(values, received + index + 1):
+                    report.failures.append(
+                        f"case {index} ({case.name}): node not done after {CASE_TIMEOUT_S:.0f} s"
+                    )
+                    if not session.alive():
+                        report.failures.append(f"the node died at case {index}; see {log_path}")
+                        break
+                    continue
+                change = _counts(values) - before
+                if change != Counter({case.expect: 1}):
+                    report.failures.append(
+                        f"case {index} ({case.name}): expected {case.expect}, node counted {dict(change)}"
+                    )
+                if case.expect == PROCESSED and not session.client.wait_for_output(
+                    stamp, OUTPUT_TIMEOUT_S, ("faces", "depth")
+                ):
+                    report.failures.append(f"case {index} ({case.name}): processed but outputs never arrived")
+                if case.category == "valid_face":
+                    report.faces_in_valid_face_frames += session.client.log.faces.get(stamp, 0)
+                if bar is not None:
+                    bar.update(1)
+        except KeyboardInterrupt:  # Ctrl-C of the stress command: report the cases done so far
+            report.failures.append(f"interrupted (Ctrl-C) after {sum(expected.values())} cases")
         report.seconds = time.monotonic() - start
         if bar is not None:
             bar.close()

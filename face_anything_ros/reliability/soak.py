@@ -30,6 +30,7 @@ LOGGER = logging.getLogger(__name__)
 WARMUP_FRAME_TIMEOUT_S = 60.0
 WARMUP_RESEND_S = 5.0  # resend an unanswered warm-up frame (a frame with 8 faces takes ~1 s here)
 SETTLE_TIMEOUT_S = 120.0
+SETTLE_POLL_S = 2.0  # re-check that the node is alive this often while waiting
 DRAIN_WAIT_S = 1.0  # after the last publish, frames still in flight over DDS
 RSS_PERIOD_S = 1.0
 LATENCY_PERCENTILES = (50, 95, 99)
@@ -132,8 +133,8 @@ def _wait_settled(session: NodeSession, timeout_s: float) -> dict[str, str]:
     """Diagnostics once the node is done with every frame it got and two updates agree."""
     deadline = time.monotonic() + timeout_s
     previous: dict[str, str] = {}
-    while time.monotonic() < deadline:
-        values = session.client.wait_for_diagnostics(settled, max(0.0, deadline - time.monotonic()))
+    while time.monotonic() < deadline and session.alive():
+        values = session.client.wait_for_diagnostics(settled, min(SETTLE_POLL_S, deadline - time.monotonic()))
         if settled(values) and values.get("frames_in") == previous.get("frames_in"):
             return values
         previous = values
@@ -182,25 +183,28 @@ def run_soak(
         rng = np.random.default_rng(config.seed)
         bar = progress(config.frames) if progress else None
         start = time.monotonic()
-        for index in range(config.frames):
-            delay = start + index / config.rate_hz - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            count = int(rng.integers(0, config.max_faces + 1))
-            stamp = time.time_ns()
-            cycle = images[count]
-            client.publish(
-                cycle[index % len(cycle)], stamp, info if index % config.camera_info_every == 0 else None
-            )
-            sent[stamp] = count
-            if bar is not None:
-                bar.update(1)
-                if index % 50 == 0:
-                    answered = len(client.log.arrival_ns["faces"]) - warmup_answered
-                    bar.set_postfix(answered=answered, alive=session.alive())
-            if not session.alive():
-                report.failures.append(f"the node died after {index + 1} frames; see {log_path}")
-                break
+        try:
+            for index in range(config.frames):
+                delay = start + index / config.rate_hz - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                count = int(rng.integers(0, config.max_faces + 1))
+                stamp = time.time_ns()
+                cycle = images[count]
+                client.publish(
+                    cycle[index % len(cycle)], stamp, info if index % config.camera_info_every == 0 else None
+                )
+                sent[stamp] = count
+                if bar is not None:
+                    bar.update(1)
+                    if index % 50 == 0:
+                        answered = len(client.log.arrival_ns["faces"]) - warmup_answered
+                        bar.set_postfix(answered=answered, alive=session.alive())
+                if not session.alive():
+                    report.failures.append(f"the node died after {index + 1} frames; see {log_path}")
+                    break
+        except KeyboardInterrupt:  # Ctrl-C of the stress command: settle and report what was done
+            report.failures.append(f"interrupted (Ctrl-C) after {len(sent)} frames: partial figures")
         report.seconds = time.monotonic() - start
         report.published = len(sent)
         if bar is not None:
