@@ -1,8 +1,9 @@
 """The node's output path is fast and builds exactly what it did before it was made fast.
 
 Timing: the real pipeline on the bundled 640x480 sample (one face) feeds a real node's output
-builders; the median per frame must stay within a generous bound (quiet dev CPU: ~5 ms for the
-default outputs, was ~14 ms; ~12 ms for every output, was ~30 ms). Content: the vectorised point
+builders; the median per frame (best of 3 builds each) must stay within a generous bound. Dev CPU
+under load ~5: default outputs 3.9 ms (was 19 ms), plus the canonical image 4.8 ms (was 37 ms).
+The overlay (``offline/visualize.py``, off by default) is reported but not bounded. Content: the vectorised point
 cloud and canonical image equal a plain per-pixel reference, including partial-NaN and off-face
 values and several faces.
 """
@@ -25,9 +26,9 @@ from face_anything_ros.ros.publish_bench import build_times_ms, sample_results  
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
 DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")
-# Bounds with ~3x margin over the quiet dev-CPU medians for load from other jobs.
-MAX_DEFAULT_OUTPUTS_MS = 15.0
-MAX_ALL_OUTPUTS_MS = 35.0
+# ~2.5x the medians measured under load; the code before the speed-up took 10-19 and 15-37 ms.
+MAX_DEFAULT_OUTPUTS_MS = 10.0
+MAX_WITH_CANONICAL_IMAGE_MS = 12.0
 
 
 @pytest.fixture(scope="module")
@@ -54,10 +55,12 @@ def test_building_every_output_for_one_face_at_640x480_takes_a_few_ms(node, samp
     assert samples.frames[0].shape[:2] == (480, 640)
     times = build_times_ms(node, samples, repeats=3)
     default_ms = _median_frame_ms(times, DEFAULT_OUTPUTS)
-    all_ms = _median_frame_ms(times, tuple(times))
+    with_canonical_ms = _median_frame_ms(times, (*DEFAULT_OUTPUTS, "canonical_image"))
     per_output = {name: round(float(np.median(values)), 2) for name, values in times.items()}
     assert default_ms < MAX_DEFAULT_OUTPUTS_MS, f"default outputs {default_ms:.1f} ms per frame: {per_output}"
-    assert all_ms < MAX_ALL_OUTPUTS_MS, f"every output {all_ms:.1f} ms per frame: {per_output}"
+    assert with_canonical_ms < MAX_WITH_CANONICAL_IMAGE_MS, (
+        f"default outputs + canonical image {with_canonical_ms:.1f} ms per frame: {per_output}"
+    )
 
 
 def test_outputs_without_subscribers_are_not_built(node, samples):
