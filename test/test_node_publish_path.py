@@ -3,9 +3,10 @@
 Timing: the real pipeline on the bundled 640x480 sample (one face) feeds a real node's output
 builders; the median per frame (best of 3 builds each) must stay within a generous bound. Dev CPU
 under load ~5: default outputs 3.9 ms (was 19 ms), plus the canonical image 4.8 ms (was 37 ms).
-The overlay (``offline/visualize.py``, off by default) is reported but not bounded. Content: the vectorised point
-cloud and canonical image equal a plain per-pixel reference, including partial-NaN and off-face
-values and several faces.
+The overlay (``offline/visualize.py``, off by default) is reported but not bounded.
+Content: the vectorised point cloud and canonical image equal a plain per-pixel reference, and the
+mesh marker's CDR equals rosbags' serialization of the messages offline replay builds, with
+partial-NaN and off-face values, hidden vertices and several faces.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 
 from face_anything_ros.face_template import canonical_to_rgb  # noqa: E402
+from face_anything_ros.offline.msg_types import face_anything_typestore  # noqa: E402
 from face_anything_ros.ros import conversions  # noqa: E402
+from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr  # noqa: E402
+from face_anything_ros.ros.message_kit import RosbagsKit  # noqa: E402
 from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
 from face_anything_ros.ros.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
@@ -149,3 +153,27 @@ def test_canonical_image_equals_the_colour_map_of_every_pixel(samples):
     assert np.array_equal(conversions.canonical_rgb_image(canonical), canonical_to_rgb(canonical))
     empty = np.full_like(canonical, np.nan)
     assert not conversions.canonical_rgb_image(empty).any()
+
+
+def _rosbags_mesh_cdr(result, header) -> bytes:
+    """The mesh MarkerArray as offline replay builds it (rosbags messages), serialized by rosbags."""
+    kit = RosbagsKit(face_anything_typestore())
+    stamp = kit.new("builtin_interfaces/msg/Time", sec=header.stamp.sec, nanosec=header.stamp.nanosec)
+    markers = conversions.mesh_marker_array(
+        kit, kit.new("std_msgs/msg/Header", stamp=stamp, frame_id=header.frame_id), result
+    )
+    return bytes(kit.typestore.serialize_cdr(markers, markers.__msgtype__))
+
+
+def test_mesh_marker_cdr_is_byte_for_byte_the_marker_array_replay_writes(node, samples):
+    header = node._kit.new("std_msgs/msg/Header", frame_id="camera_optical_frame")
+    header.stamp.sec, header.stamp.nanosec = 1_700_000_000, 123_456_789
+    no_faces = copy.copy(samples.results[0])
+    no_faces.faces = []
+    partly_hidden = _awkward_result(samples.results[1])
+    hidden = np.asarray(partly_hidden.faces[0].mesh_visible, dtype=bool).copy()
+    hidden[::3] = False
+    partly_hidden.faces[0] = copy.copy(partly_hidden.faces[0])
+    partly_hidden.faces[0].mesh_visible = hidden
+    for result in (*samples.results[:3], no_faces, partly_hidden):
+        assert mesh_marker_array_cdr(header, result) == _rosbags_mesh_cdr(result, header)

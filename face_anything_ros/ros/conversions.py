@@ -40,9 +40,9 @@ POINT_FIELDS: tuple[tuple[str, int], ...] = (
 POINT_DTYPE = np.dtype([(name, "<u4" if kind == _UINT32 else "<f4") for name, kind in POINT_FIELDS])
 
 # visualization_msgs/Marker constants
-_MARKER_TRIANGLE_LIST = 11
-_MARKER_ADD = 0
-_MARKER_DELETEALL = 3
+MARKER_TRIANGLE_LIST = 11
+MARKER_ADD = 0
+MARKER_DELETEALL = 3
 
 
 @dataclass(frozen=True)
@@ -246,49 +246,63 @@ def face_pose_array(kit: MessageKit, header: Any, result: Any) -> Any:
     return kit.new("geometry_msgs/msg/PoseArray", header=header, poses=poses)
 
 
-@lru_cache(maxsize=16)
-def _triangle_colours(kit: MessageKit, visible_triangles: bytes, alpha: float) -> list[Any]:
-    """Per-vertex canonical colours of the visible triangles (the same list while visibility holds)."""
-    template = load_face_template()
-    keep = np.frombuffer(visible_triangles, dtype=bool)
-    colours = (canonical_to_rgb(template.canonical).astype(np.float32) / 255.0)[template.faces[keep].ravel()]
-    colour = kit.factory("std_msgs/msg/ColorRGBA")
-    return [colour(r=r, g=g, b=b, a=alpha) for r, g, b in colours.tolist()]
-
-
-def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> Any:
+def mesh_triangle_points(face: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(3 per drawn triangle, 3) float32 camera-frame vertices of the mesh marker, and the (T,) bool
+    mask of the template triangles drawn (all three vertices visible and finite)."""
     template = load_face_template()
     vertices = np.asarray(face.mesh_vertices, dtype=np.float32).reshape(-1, 3)
     usable = np.asarray(face.mesh_visible, dtype=bool) & np.all(np.isfinite(vertices), axis=1)
     keep = np.all(usable[template.faces], axis=1)
+    return vertices[template.faces[keep].ravel()], keep
+
+
+@lru_cache(maxsize=16)
+def triangle_colours(visible_triangles: bytes) -> np.ndarray:
+    """(3 per drawn triangle, 3) float32 canonical RGB in [0, 1] (read-only; cached while visibility holds)."""
+    template = load_face_template()
+    keep = np.frombuffer(visible_triangles, dtype=bool)
+    colours = (canonical_to_rgb(template.canonical).astype(np.float32) / 255.0)[template.faces[keep].ravel()]
+    colours.setflags(write=False)
+    return colours
+
+
+@lru_cache(maxsize=16)
+def _triangle_colours(kit: MessageKit, visible_triangles: bytes, alpha: float) -> list[Any]:
+    """ColorRGBA messages of ``triangle_colours`` (the same list while visibility holds)."""
+    colour = kit.factory("std_msgs/msg/ColorRGBA")
+    return [colour(r=r, g=g, b=b, a=alpha) for r, g, b in triangle_colours(visible_triangles).tolist()]
+
+
+def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> Any:
+    points, keep = mesh_triangle_points(face)
     point = kit.factory("geometry_msgs/msg/Point")
-    lifetime_sec = int(style.lifetime_s)
+    lifetime_sec, lifetime_nanosec = mesh_lifetime(style)
     return kit.new(
         "visualization_msgs/msg/Marker",
         header=header,
         ns=style.namespace,
         id=int(face.track_id),
-        type=_MARKER_TRIANGLE_LIST,
-        action=_MARKER_ADD,
+        type=MARKER_TRIANGLE_LIST,
+        action=MARKER_ADD,
         pose=_pose(kit, np.eye(3), np.zeros(3)),
         scale=kit.new("geometry_msgs/msg/Vector3", x=1.0, y=1.0, z=1.0),
         color=kit.new("std_msgs/msg/ColorRGBA", r=1.0, g=1.0, b=1.0, a=style.alpha),
-        lifetime=kit.new(
-            "builtin_interfaces/msg/Duration",
-            sec=lifetime_sec,
-            nanosec=round((style.lifetime_s - lifetime_sec) * 1e9),
-        ),
-        points=[
-            point(x=x, y=y, z=z) for x, y, z in vertices[template.faces[keep].ravel()].astype(float).tolist()
-        ],
+        lifetime=kit.new("builtin_interfaces/msg/Duration", sec=lifetime_sec, nanosec=lifetime_nanosec),
+        points=[point(x=x, y=y, z=z) for x, y, z in points.astype(float).tolist()],
         colors=_triangle_colours(kit, keep.tobytes(), style.alpha),
     )
+
+
+def mesh_lifetime(style: MeshStyle) -> tuple[int, int]:
+    """The marker lifetime as Duration (sec, nanosec)."""
+    sec = int(style.lifetime_s)
+    return sec, round((style.lifetime_s - sec) * 1e9)
 
 
 def mesh_marker_array(kit: MessageKit, header: Any, result: Any, style: MeshStyle = MeshStyle()) -> Any:
     """MarkerArray: DELETEALL (clears faces that left) then one TRIANGLE_LIST per face, camera frame."""
     clear = kit.new(
-        "visualization_msgs/msg/Marker", header=header, ns=style.namespace, action=_MARKER_DELETEALL
+        "visualization_msgs/msg/Marker", header=header, ns=style.namespace, action=MARKER_DELETEALL
     )
     markers = [clear] + [_mesh_marker(kit, header, face, style) for face in result.faces]
     return kit.new("visualization_msgs/msg/MarkerArray", markers=markers)

@@ -31,13 +31,13 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-from face_anything_ros.offline.msg_types import face_anything_typestore
 from face_anything_ros.offline.visualize import overlay_image
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.image_codec import ImageDecodeError, image_to_rgb8
-from face_anything_ros.ros.message_kit import RclpyKit, RosbagsKit
+from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr
+from face_anything_ros.ros.message_kit import RclpyKit
 from face_anything_ros.ros.params import (
     NODE_NAME,
     PARAMETER_SPECS,
@@ -133,9 +133,6 @@ class FaceAnythingNode(Node):
         """``pipeline``: an already-built FacePipeline to share (default: built from the parameters)."""
         super().__init__(node_name, **node_kwargs)
         self._kit = RclpyKit()
-        # Messages made of thousands of small sub-messages (the mesh marker) are built as rosbags
-        # dataclasses and published pre-serialized: ~5x faster than constructing rclpy objects.
-        self._cdr_kit = RosbagsKit(face_anything_typestore())
         self.params = NodeParams()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         for spec in PARAMETER_SPECS:
@@ -361,8 +358,8 @@ class FaceAnythingNode(Node):
             return conversions.face_pose_array(kit, header, result)
 
         def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            markers = conversions.mesh_marker_array(self._cdr_kit, self._cdr_header(header), result)
-            return self._serialized(markers)
+            # thousands of points and colours: written straight to CDR and published serialized
+            return mesh_marker_array_cdr(header, result)
 
         def canonical(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
             return conversions.image_message(
@@ -381,14 +378,6 @@ class FaceAnythingNode(Node):
             Output("canonical_image", "publish_canonical_image", self.pub_canonical, canonical),
             Output("overlay", "publish_overlay", self.pub_overlay, overlay),
         )
-
-    def _cdr_header(self, header: Any) -> Any:
-        kit = self._cdr_kit
-        stamp = kit.new("builtin_interfaces/msg/Time", sec=header.stamp.sec, nanosec=header.stamp.nanosec)
-        return kit.new("std_msgs/msg/Header", stamp=stamp, frame_id=header.frame_id)
-
-    def _serialized(self, msg: Any) -> bytes:
-        return bytes(self._cdr_kit.typestore.serialize_cdr(msg, msg.__msgtype__))
 
     # --- diagnostics --------------------------------------------------------------------------
 

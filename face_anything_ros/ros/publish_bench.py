@@ -112,9 +112,19 @@ def conversions_from_git(revision: str) -> ModuleType:
 
 def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
     """The node's outputs built with another version of ``conversions`` (as the node then did)."""
+    from face_anything_ros.offline.msg_types import face_anything_typestore
     from face_anything_ros.offline.visualize import canonical_image, overlay_image
+    from face_anything_ros.ros.message_kit import RosbagsKit
 
-    kit, cdr_kit = node._kit, node._cdr_kit
+    kit, cdr_kit = node._kit, RosbagsKit(face_anything_typestore())
+
+    def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> bytes:
+        """As the node did before ``marker_cdr``: rosbags dataclasses, serialized by rosbags."""
+        stamp = cdr_kit.new("builtin_interfaces/msg/Time", sec=header.stamp.sec, nanosec=header.stamp.nanosec)
+        cdr_header = cdr_kit.new("std_msgs/msg/Header", stamp=stamp, frame_id=header.frame_id)
+        markers = conversions.mesh_marker_array(cdr_kit, cdr_header, result)
+        return bytes(cdr_kit.typestore.serialize_cdr(markers, markers.__msgtype__))
+
     return {
         "depth": lambda header, rgb, result, intrinsics: conversions.depth_message(kit, header, result.depth),
         "points": lambda header, rgb, result, intrinsics: conversions.point_cloud_message(
@@ -124,9 +134,7 @@ def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
         "face_poses": lambda header, rgb, result, intrinsics: conversions.face_pose_array(
             kit, header, result
         ),
-        "face_mesh": lambda header, rgb, result, intrinsics: node._serialized(
-            conversions.mesh_marker_array(cdr_kit, node._cdr_header(header), result)
-        ),
+        "face_mesh": mesh,
         "canonical_image": lambda header, rgb, result, intrinsics: conversions.image_message(
             kit, header, canonical_image(result.canonical), "rgb8"
         ),
