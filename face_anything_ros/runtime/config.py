@@ -38,6 +38,8 @@ class DetectionConfig:
     max_faces: int = 8
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
+    # Unrelated still images (not a video stream): detect afresh every frame, no landmark tracking.
+    static_images: bool = False
     # face_detection only: the full-range model (faces up to ~5 m) instead of short range (~2 m).
     long_range: bool = False
     # face_detection only: map BlazeFace's box to the landmark face box. Medians over 14 synthetic

@@ -150,8 +150,10 @@ def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -
     return np.array([cx - side_x / 2, cy - side_y / 2, cx + side_x / 2, cy + side_y / 2])
 
 
-def make_detector(config: DetectionConfig, static_images: bool = False) -> FaceDetector:
-    """The detector named by ``config.method``; ``static_images`` disables frame-to-frame tracking."""
+def make_detector(config: DetectionConfig, static_images: bool | None = None) -> FaceDetector:
+    """The detector named by ``config.method``; ``static_images`` (default: the config's) disables
+    frame-to-frame tracking."""
     if config.method == "face_mesh":
-        return MediaPipeFaceMeshDetector(config, static_images=static_images)
+        static = config.static_images if static_images is None else static_images
+        return MediaPipeFaceMeshDetector(config, static_images=static)
     return MediaPipeBoxDetector(config)
