@@ -12,6 +12,10 @@ partial-NaN and off-face values, hidden vertices and several faces.
 from __future__ import annotations
 
 import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -25,7 +29,7 @@ from face_anything_ros.offline.msg_types import face_anything_typestore  # noqa:
 from face_anything_ros.ros import conversions  # noqa: E402
 from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr  # noqa: E402
 from face_anything_ros.ros.message_kit import RosbagsKit  # noqa: E402
-from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
+from face_anything_ros.ros.node import FASTDDS_PROFILES_ENV, FaceAnythingNode, use_node_writer_profile  # noqa: E402
 from face_anything_ros.ros.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
@@ -177,3 +181,22 @@ def test_mesh_marker_cdr_is_byte_for_byte_the_marker_array_replay_writes(node, s
     partly_hidden.faces[0].mesh_visible = hidden
     for result in (*samples.results[:3], no_faces, partly_hidden):
         assert mesh_marker_array_cdr(header, result) == _rosbags_mesh_cdr(result, header)
+
+
+def test_node_process_loads_its_fast_dds_writer_profile_unless_one_is_set(monkeypatch):
+    monkeypatch.delenv(FASTDDS_PROFILES_ENV, raising=False)
+    use_node_writer_profile()
+    profile = Path(os.environ[FASTDDS_PROFILES_ENV])
+    assert profile.is_file() and "heartbeat_period" in profile.read_text()
+    # Fast DDS parses it: a node with a reliable publisher starts without an XML error
+    script = (
+        "import rclpy; rclpy.init(); n = rclpy.create_node('profile_check'); "
+        "from std_msgs.msg import String; p = n.create_publisher(String, 'x', 1); p.publish(String()); "
+        "n.destroy_node(); rclpy.shutdown(); print('ok')"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0 and run.stdout.strip() == "ok", run.stderr
+    assert "xml" not in run.stderr.lower(), run.stderr
+    monkeypatch.setenv(FASTDDS_PROFILES_ENV, "/the/user/choice.xml")
+    use_node_writer_profile()
+    assert os.environ[FASTDDS_PROFILES_ENV] == "/the/user/choice.xml"
