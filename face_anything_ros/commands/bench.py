@@ -97,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     report = bench.BenchReport(
         machine=bench.machine_description(),
         weights=weights_note,
-        face_source=f"{len(patches)} synthetic faces (MediaPipe-detectable) composited, drifting "
+        face_source=f"{len(patches)} synthetic face patch(es) that MediaPipe detects, composited, drifting "
         f"{bench.MOTION_PX_PER_FRAME:g} px/frame, PNG-decoded every frame",
     )
     frames_for = {
