@@ -41,7 +41,7 @@ def test_missing_corrupted_truncated_or_hostile_weights_stop_the_node_with_one_c
 def test_replay_interrupted_mid_way_leaves_a_readable_bag_with_exactly_the_processed_frames(
     weights, tmp_path
 ):
-    result = faults.replay_interrupt_drill(weights, tmp_path, images=60, interrupt_after=3)
+    result = faults.replay_interrupt_drill(weights, tmp_path, images=150, interrupt_after=3)
     assert result.passed, (result.failures, result.details)
     processed = result.details["processed_reported"]
     assert result.details["output_messages"]["/face_anything/faces"] == processed

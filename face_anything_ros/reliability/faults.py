@@ -347,7 +347,7 @@ SUMMARY = re.compile(r"replay: \S+: (\d+)/(\d+) images processed")
 
 
 def replay_interrupt_drill(
-    weights: str, folder: Path, images: int = 60, interrupt_after: int = 3
+    weights: str, folder: Path, images: int = 150, interrupt_after: int = 3
 ) -> DrillResult:
     """SIGINT to ``face-anything replay`` once its progress bar shows ``interrupt_after`` images done.
 
@@ -367,8 +367,9 @@ def replay_interrupt_drill(
         [*command, "--weights", weights],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        encoding="utf-8",  # tqdm draws with block characters: never depend on the locale here
+        errors="replace",
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"},
     )
     stderr_lines: list[str] = []
     progressed = threading.Event()
