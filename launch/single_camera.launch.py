@@ -35,8 +35,8 @@ def generate_launch_description():
         DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock (bag replay)"),
         DeclareLaunchArgument(
             "qos_reliability",
-            default_value="best_effort",
-            description="input QoS: best_effort (sensor data) or reliable (large uncompressed images, see README)",
+            default_value="auto",
+            description="input QoS: auto (match the camera), best_effort (sensor data) or reliable (see README)",
         ),
         DeclareLaunchArgument(
             "rviz", default_value="false", description="also start RViz with the shipped view"

@@ -26,9 +26,10 @@ from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(1)
-# The shipped default input QoS is best effort (sensor data). Fast DDS delivers best-effort samples
-# larger than its shared-memory segment (~0.5 MB) over loopback UDP fragments that a default
-# socket buffer drops (README: large images), so the default-QoS test sends a 320x240 frame.
+# Fast DDS delivers best-effort samples larger than its shared-memory segment (~0.5 MB) over loopback
+# UDP fragments that a default socket buffer drops (README: large images). The shipped input QoS is
+# `auto` (match the camera); the launch test sends a 320x240 frame that arrives under any QoS, and
+# test_auto_qos_receives_full_size_frames_from_a_reliable_camera proves the 640x480 case.
 SMALL_FRAME = cv2.resize(FRAMES[0], (320, 240), interpolation=cv2.INTER_AREA)
 SMALL_INTRINSICS = intrinsics_for_image(INTRINSICS, 320, 240)
 EXECUTABLE = shutil.which("face_anything_node", path=str(Path(sys.executable).parent))
@@ -107,6 +108,37 @@ def test_node_started_like_single_camera_launch_comes_up_and_publishes(tmp_path,
     log = (tmp_path / "node.log").read_text()
     assert "inference backend:" in log and "ready: image=/camera/image_raw" in log
     assert log.count("unsupported encoding 'yuv422'") == 1 and log.count("data has 30 bytes") == 1
+
+
+def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, client_factory):
+    """640x480 rgb8 (0.9 MB) frames never arrive best effort here; `auto` subscribes reliable to a
+    reliable camera, so the shipped configuration gets every full-size frame."""
+    launch = NodeLaunch(
+        executable=EXECUTABLE,
+        namespace="/face_anything",
+        params_file=REPO / "config" / "face_anything.yaml",
+        remappings={"image": "/full/image_raw", "camera_info": "/full/camera_info"},
+        parameters={"use_sim_time": "false", "weights": weights_for_tests(tmp_path)},
+    )
+    process = start_node(launch, tmp_path / "node.log")
+    try:
+        client = client_factory("/full", "/face_anything")  # publishes reliable, like most drivers
+        assert client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None), (
+            tmp_path / "node.log"
+        ).read_text()
+        assert FRAMES[0].shape[:2] == (480, 640)
+        for attempt in range(3):
+            stamp = 8_000_000_000 + attempt
+            client.send(FRAMES[0], INTRINSICS, stamp)
+            outputs = client.wait_for(stamp, ("depth", "faces"), 30.0)
+            assert outputs is not None, (
+                f"full-size frame {attempt} lost: " + (tmp_path / "node.log").read_text()
+            )
+            assert outputs.messages["depth"].width == 640 and outputs.messages["depth"].height == 480
+    finally:
+        assert stop_node(process) == 0, (tmp_path / "node.log").read_text()
+    log = (tmp_path / "node.log").read_text()
+    assert "qos=auto(reliable)" in log or "input QoS now reliable" in log, log
 
 
 def test_node_started_like_replay_launch_follows_sim_time(tmp_path, client_factory):

@@ -26,7 +26,7 @@ from face_anything_ros.ros.params import (
         ("detection_threshold", 1.5, "above the maximum 1.0"),
         ("default_fov_deg", 5.0, "below the minimum 10.0"),
         ("backend", "cuda-magic", "not one of auto, tensorrt"),
-        ("qos_reliability", "sometimes", "not one of best_effort, reliable"),
+        ("qos_reliability", "sometimes", "not one of auto, best_effort, reliable"),
         ("publish_depth", "yes", "must be of type bool"),
         ("points_stride", 2.5, "must be of type int"),
         ("query_points", ["nose"], "unknown: \\['nose'\\]"),

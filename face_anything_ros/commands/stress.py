@@ -42,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--qos",
         choices=("reliable", "best_effort"),
         default="reliable",
-        help="the node's input QoS (default reliable; best_effort is the shipped default, lossy for big frames)",
+        help="the node's input QoS (default reliable; the node's shipped default is auto; best_effort is lossy for big frames)",
     )
     soak.set_defaults(func=run_soak_command)
 

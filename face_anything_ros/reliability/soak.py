@@ -47,7 +47,7 @@ class SoakConfig:
     height: int = 480
     face_source: str = "sample"
     rss_growth_bound_mib: float = 64.0
-    qos_reliability: str = "reliable"  # the node's input QoS; best_effort is the shipped default
+    qos_reliability: str = "reliable"  # the node's input QoS; auto (match the camera) is the shipped default
     warmup_rounds: int = 2  # lock-step frames per face count before the memory baseline
     camera_info_every: int = 30  # republish CameraInfo every N frames (a camera driver sends it with each)
     seed: int = 0

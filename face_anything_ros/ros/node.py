@@ -55,6 +55,7 @@ LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
 FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this period
 SILENT_CAMERA_HINT_S = 10.0
+QOS_ADAPT_PERIOD_S = 0.5  # how soon qos_reliability=auto follows a new camera publisher
 FASTDDS_PROFILES_ENV = (
     "FASTDDS_DEFAULT_PROFILES_FILE"  # publishers but no frame for this long: log the QoS hint once
 )
@@ -154,28 +155,10 @@ class FaceAnythingNode(Node):
         self.pipeline = pipeline
         self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
 
-        input_qos = QoSProfile(
-            depth=self.params.qos_depth,
-            reliability=ReliabilityPolicy.RELIABLE
-            if self.params.qos_reliability == "reliable"
-            else qos_profile_sensor_data.reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=HistoryPolicy.KEEP_LAST,
-        )
-        self.create_subscription(
-            self._kit.message_class("sensor_msgs/msg/Image"),
-            "image",
-            self._on_image,
-            input_qos,
-            event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
-        )
+        self._input_subscriptions: list[Any] = []
+        self._input_reliability: ReliabilityPolicy | None = None
+        self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
         self._started_s = time.monotonic()
-        self.create_subscription(
-            self._kit.message_class("sensor_msgs/msg/CameraInfo"),
-            "camera_info",
-            self._on_camera_info,
-            input_qos,
-        )
         image_type = self._kit.message_class("sensor_msgs/msg/Image")
         self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
         self.pub_points = self.create_publisher(
@@ -205,9 +188,10 @@ class FaceAnythingNode(Node):
 
         self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
+        self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
         self.get_logger().info(
             f"ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
-            f"qos={self.params.qos_reliability}/{self.params.qos_depth}"
+            f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
         )
 
     # --- parameters ---------------------------------------------------------------------------
@@ -236,6 +220,63 @@ class FaceAnythingNode(Node):
             camera_info = self._camera_info
         self.worker.submit(Frame(image=msg, camera_info=camera_info, received_s=time.monotonic()))
 
+    def _wanted_input_reliability(self) -> ReliabilityPolicy | None:
+        """The input reliability the parameters ask for; None when ``auto`` has no publisher to match yet.
+
+        ``auto`` matches the camera like rosbag2 does: reliable when every publisher on ``image`` is
+        reliable (so large images are repaired by DDS instead of being lost as best-effort fragments),
+        best effort as soon as one publisher is best effort (the only QoS that matches it).
+        """
+        if self.params.qos_reliability == "reliable":
+            return ReliabilityPolicy.RELIABLE
+        if self.params.qos_reliability == "best_effort":
+            return ReliabilityPolicy.BEST_EFFORT
+        publishers = self.get_publishers_info_by_topic(self.resolve_topic_name("image"))
+        if not publishers:
+            return None
+        if all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE for info in publishers):
+            return ReliabilityPolicy.RELIABLE
+        return ReliabilityPolicy.BEST_EFFORT
+
+    def _subscribe_inputs(self, reliability: ReliabilityPolicy) -> None:
+        """(Re)create the image and camera_info subscriptions with ``reliability``."""
+        for subscription in self._input_subscriptions:
+            self.destroy_subscription(subscription)
+        input_qos = QoSProfile(
+            depth=self.params.qos_depth,
+            reliability=reliability,
+            durability=qos_profile_sensor_data.durability,
+            history=HistoryPolicy.KEEP_LAST,
+        )
+        self._input_subscriptions = [
+            self.create_subscription(
+                self._kit.message_class("sensor_msgs/msg/Image"),
+                "image",
+                self._on_image,
+                input_qos,
+                event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
+            ),
+            self.create_subscription(
+                self._kit.message_class("sensor_msgs/msg/CameraInfo"),
+                "camera_info",
+                self._on_camera_info,
+                input_qos,
+            ),
+        ]
+        if self._input_reliability is not None:
+            self.get_logger().info(
+                f"input QoS now {reliability.name.lower()} to match the camera (qos_reliability=auto)"
+            )
+        self._input_reliability = reliability
+
+    def _adapt_input_qos(self) -> None:
+        """With ``qos_reliability: auto``, follow the camera's publishers as they come and go."""
+        if self.params.qos_reliability != "auto":
+            return
+        wanted = self._wanted_input_reliability()
+        if wanted is not None and wanted != self._input_reliability:
+            self._subscribe_inputs(wanted)
+
     def _on_incompatible_qos(self, info: Any) -> None:
         """A camera whose QoS cannot match ours never connects: say why, once, and count it."""
         self.stats.incompatible_qos += 1
@@ -255,8 +296,8 @@ class FaceAnythingNode(Node):
                 "silent_camera",
                 f"{self.resolve_topic_name('image')} has publishers but no image arrived in "
                 f"{SILENT_CAMERA_HINT_S:.0f} s. With best_effort input, Fast DDS drops images larger than "
-                "its shared-memory segment (~0.5 MB): use qos_reliability:=reliable if the camera "
-                "publishes reliable, or FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA on both sides",
+                "its shared-memory segment (~0.5 MB): publish the camera reliable (qos_reliability auto or "
+                "reliable then matches it), or set FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA on both sides",
             )
 
     def _log_once(self, key: str, text: str, level: int = logging.WARNING) -> None:

@@ -18,7 +18,7 @@ from face_anything_ros.face_template import NAMED_LANDMARKS
 from face_anything_ros.runtime.config import BACKEND_NAMES, HARD_MAX_FACES, PipelineConfig
 
 NODE_NAME = "face_anything_node"
-QOS_RELIABILITY_CHOICES = ("best_effort", "reliable")
+QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,9 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "qos_reliability",
-        "best_effort",
-        "Input QoS reliability (best_effort = sensor-data profile; reliable for lossless replay).",
+        "auto",
+        "Input QoS reliability: auto (match the camera's publishers: reliable when all of them are, "
+        "else best effort), best_effort (sensor-data profile) or reliable (lossless replay).",
         choices=QOS_RELIABILITY_CHOICES,
     ),
     ParamSpec("qos_depth", 1, "Input QoS history depth.", min_value=1, max_value=100),
@@ -105,7 +106,7 @@ class NodeParams:
     detection_threshold: float = 0.5
     query_points: list[str] = field(default_factory=lambda: list(NAMED_LANDMARKS))
     dense_query_vertices: bool = False
-    qos_reliability: str = "best_effort"
+    qos_reliability: str = "auto"
     qos_depth: int = 1
     diagnostics_period_s: float = 1.0
     default_fov_deg: float = 60.0
