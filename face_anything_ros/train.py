@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from face_anything_ros.model import FaceAnythingModel, get_config, save_model
+from face_anything_ros.model import FaceAnythingModel, get_config, load_model, save_model
 from face_anything_ros.model.augment import AugmentConfig, augment_batch
 from face_anything_ros.model.config import ModelConfig
 from face_anything_ros.model.encoder import load_imagenet_weights
@@ -67,6 +67,7 @@ class TrainConfig:
     seed: int = 0
     resume: bool = False
     pretrained: bool = True
+    init_weights: str | None = None  # start from these verified weights (fine-tuning), not ImageNet
     freeze_stages: int = 2  # stem + first encoder stages stay at their ImageNet weights
     frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -164,12 +165,21 @@ class BatchFeeder:
 
 
 def build_model(cfg: TrainConfig) -> FaceAnythingModel:
-    model_config: ModelConfig = get_config(cfg.model)
-    if model_config.image_size != cfg.image_size:
-        model_config = ModelConfig.from_dict({**model_config.to_dict(), "image_size": cfg.image_size})
-    model = FaceAnythingModel(model_config)
-    if cfg.pretrained:
-        load_imagenet_weights(model.encoder)
+    if cfg.init_weights:
+        # Fine-tuning (e.g. continue the shipped model on a later machine): the weights file decides
+        # the architecture; load_model verifies hash, config and shapes.
+        model = load_model(cfg.init_weights)
+        if model.config.image_size != cfg.image_size:
+            raise ValueError(
+                f"--init-weights {cfg.init_weights} was trained at {model.config.image_size} px, not --size {cfg.image_size}"
+            )
+    else:
+        model_config: ModelConfig = get_config(cfg.model)
+        if model_config.image_size != cfg.image_size:
+            model_config = ModelConfig.from_dict({**model_config.to_dict(), "image_size": cfg.image_size})
+        model = FaceAnythingModel(model_config)
+        if cfg.pretrained:
+            load_imagenet_weights(model.encoder)
     model.encoder.freeze(cfg.freeze_stages, cfg.frozen_batchnorm)
     return model
 

@@ -8,7 +8,7 @@ import pytest
 
 from face_anything_ros.cli import main
 from face_anything_ros.model import load_model
-from face_anything_ros.train import TrainConfig, train
+from face_anything_ros.train import TrainConfig, build_model, train
 
 
 def test_train_command_without_budget_is_a_clear_error(tmp_path, capsys):
@@ -30,3 +30,49 @@ def test_tiny_run_writes_weights_and_resumes(tmp_path):
     info = json.loads((tmp_path / "run" / "model.json").read_text())
     assert info["metadata"]["steps"] == 3
     assert load_model(tmp_path / "run" / "model.pt").config.image_size == 64
+
+
+def test_init_weights_of_another_crop_size_is_a_clear_error(tmp_path, capsys):
+    from face_anything_ros.model import default_weights_path
+
+    code = main(
+        [
+            "train",
+            "--out",
+            str(tmp_path / "ft"),
+            "--steps",
+            "1",
+            "--size",
+            "64",
+            "--init-weights",
+            str(default_weights_path()),
+        ]
+    )
+    assert code == 1
+    assert "not --size 64" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_fine_tuning_starts_from_the_given_weights(tmp_path):
+    import torch
+
+    common = dict(batch=2, image_size=64, workers=0, heldout_crops=4, pretrained=False)
+    train(TrainConfig(out=str(tmp_path / "base"), steps=1, **common))
+    start = load_model(tmp_path / "base" / "model.pt").state_dict()
+    train(
+        TrainConfig(
+            out=str(tmp_path / "ft"),
+            steps=1,
+            lr=1e-9,
+            init_weights=str(tmp_path / "base" / "model.pt"),
+            **common,
+        )
+    )
+    tuned = load_model(tmp_path / "ft" / "model.pt").state_dict()
+    fresh = build_model(TrainConfig(out=str(tmp_path / "x"), steps=1, **common)).state_dict()
+    key = next(
+        k
+        for k, v in start.items()
+        if v.is_floating_point() and v.numel() > 100 and not torch.equal(v, fresh[k])
+    )
+    assert torch.allclose(tuned[key], start[key], atol=1e-6), "fine-tuning did not start from --init-weights"

@@ -34,6 +34,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     parser.add_argument("--no-pretrained", action="store_true", help="do not load ImageNet encoder weights")
+    parser.add_argument(
+        "--init-weights",
+        help="fine-tune from these weights (.pt with its .json sidecar), e.g. the shipped default model",
+    )
     parser.set_defaults(func=run)
 
 
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
     import json
     import sys
 
+    from face_anything_ros.model.io import WeightsError
     from face_anything_ros.train import TrainConfig, train
 
     if args.steps is None and args.minutes is None:
@@ -67,10 +72,11 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         resume=args.resume,
         pretrained=not args.no_pretrained,
+        init_weights=args.init_weights,
     )
     try:
         summary = train(cfg)
-    except (FileNotFoundError, ImportError, ValueError) as exc:
+    except (FileNotFoundError, ImportError, ValueError, WeightsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(json.dumps(summary, indent=2))
