@@ -72,24 +72,37 @@ def _send_until_answered(client: StreamClient, topics: tuple[str, ...], attempts
     raise AssertionError(f"no {topics} after {attempts} frames")
 
 
+def _start_like_launch(tmp_path: Path, camera: str, **parameters: str):
+    """Start the installed node as launch_ros does: shipped parameter file, camera topics remapped
+    under ``camera``, outputs in /face_anything, ``-p`` overrides (log in tmp_path/node.log)."""
+    launch = NodeLaunch(
+        executable=EXECUTABLE,
+        namespace="/face_anything",
+        params_file=REPO / "config" / "face_anything.yaml",
+        remappings={"image": f"{camera}/image_raw", "camera_info": f"{camera}/camera_info"},
+        parameters={**parameters, "weights": weights_for_tests(tmp_path)},
+    )
+    return start_node(launch, tmp_path / "node.log")
+
+
+def _connect(client_factory, camera: str, process, tmp_path: Path) -> StreamClient:
+    """A client on ``camera``, returned once the node subscribes (fails with the node's log)."""
+    client = client_factory(camera, "/face_anything")
+    assert client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None), (
+        tmp_path / "node.log"
+    ).read_text()
+    return client
+
+
 def test_console_script_is_installed():
     assert EXECUTABLE, "face_anything_node is not on the virtual environment's PATH"
 
 
 def test_node_started_like_single_camera_launch_comes_up_and_publishes(tmp_path, client_factory):
-    launch = NodeLaunch(  # as launch/single_camera.launch.py with its default arguments
-        executable=EXECUTABLE,
-        namespace="/face_anything",
-        params_file=REPO / "config" / "face_anything.yaml",
-        remappings={"image": "/camera/image_raw", "camera_info": "/camera/camera_info"},
-        parameters={"use_sim_time": "false", "weights": weights_for_tests(tmp_path)},
-    )
-    process = start_node(launch, tmp_path / "node.log")
+    # as launch/single_camera.launch.py with its default arguments
+    process = _start_like_launch(tmp_path, "/camera", use_sim_time="false")
     try:
-        client = client_factory("/camera", "/face_anything")
-        assert client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None), (
-            tmp_path / "node.log"
-        ).read_text()
+        client = _connect(client_factory, "/camera", process, tmp_path)
         stamp, messages = _send_until_answered(client, ("depth", "points", "faces", "face_mesh"))
         assert messages["faces"].header.frame_id == "camera_optical_frame"
         values = client.wait_for_diagnostics(lambda v: "backend" in v, 5.0)
@@ -113,19 +126,9 @@ def test_node_started_like_single_camera_launch_comes_up_and_publishes(tmp_path,
 def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, client_factory):
     """640x480 rgb8 (0.9 MB) frames never arrive best effort here; `auto` subscribes reliable to a
     reliable camera, so the shipped configuration gets every full-size frame."""
-    launch = NodeLaunch(
-        executable=EXECUTABLE,
-        namespace="/face_anything",
-        params_file=REPO / "config" / "face_anything.yaml",
-        remappings={"image": "/full/image_raw", "camera_info": "/full/camera_info"},
-        parameters={"use_sim_time": "false", "weights": weights_for_tests(tmp_path)},
-    )
-    process = start_node(launch, tmp_path / "node.log")
+    process = _start_like_launch(tmp_path, "/full", use_sim_time="false")
     try:
-        client = client_factory("/full", "/face_anything")  # publishes reliable, like most drivers
-        assert client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None), (
-            tmp_path / "node.log"
-        ).read_text()
+        client = _connect(client_factory, "/full", process, tmp_path)  # publishes reliable, like most drivers
         assert FRAMES[0].shape[:2] == (480, 640)
         for attempt in range(3):
             stamp = 8_000_000_000 + attempt
@@ -142,25 +145,18 @@ def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, cli
 
 
 def test_node_started_like_replay_launch_follows_sim_time(tmp_path, client_factory):
-    launch = NodeLaunch(  # as launch/replay_bag.launch.py
-        executable=EXECUTABLE,
-        namespace="/face_anything",
-        params_file=REPO / "config" / "face_anything.yaml",
-        remappings={"image": "/sim/image_raw", "camera_info": "/sim/camera_info"},
-        parameters={
-            "use_sim_time": "true",
-            "qos_reliability": "reliable",
-            "qos_depth": "5",
-            "diagnostics_period_s": "0.5",
-            "weights": weights_for_tests(tmp_path),
-        },
+    process = _start_like_launch(  # as launch/replay_bag.launch.py
+        tmp_path,
+        "/sim",
+        use_sim_time="true",
+        qos_reliability="reliable",
+        qos_depth="5",
+        diagnostics_period_s="0.5",
     )
-    process = start_node(launch, tmp_path / "node.log")
     try:
-        client = client_factory("/sim", "/face_anything")
+        client = _connect(client_factory, "/sim", process, tmp_path)
         clock_type = client.kit.message_class("rosgraph_msgs/msg/Clock")
         clock = client.create_publisher(clock_type, "/clock", 10)
-        assert client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None)
         _send_until_answered(client, ("faces",), attempts=1)
         sim_time = client.kit.new("builtin_interfaces/msg/Time", sec=4242, nanosec=0)
         deadline = time.monotonic() + 20.0
