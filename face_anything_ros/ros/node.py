@@ -188,7 +188,8 @@ class FaceAnythingNode(Node):
 
         self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
         self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
-        self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
+        if self.params.qos_reliability == "auto":  # read-only: fixed for the node's life
+            self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
         self.get_logger().info(
             f"ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
             f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
@@ -271,8 +272,6 @@ class FaceAnythingNode(Node):
 
     def _adapt_input_qos(self) -> None:
         """With ``qos_reliability: auto``, follow the camera's publishers as they come and go."""
-        if self.params.qos_reliability != "auto":
-            return
         wanted = self._wanted_input_reliability()
         if wanted is not None and wanted != self._input_reliability:
             self._subscribe_inputs(wanted)
