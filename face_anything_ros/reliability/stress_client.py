@@ -18,7 +18,7 @@ from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.message_kit import RclpyKit
-from face_anything_ros.ros.stream_client import stamp_ns_of
+from face_anything_ros.ros.stream_client import stamp_ns_of, wait_for_subscriber
 
 HANDSHAKE_PERIOD_S = 1.0
 HANDSHAKE_SIZE = (64, 48)
@@ -101,12 +101,7 @@ class StressClient(Node):
 
     def wait_for_node(self, timeout_s: float, alive: Callable[[], bool]) -> bool:
         """True once the node subscribes to the image topic (model loaded), False on timeout/exit."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and alive():
-            if self.count_subscribers(self.image_topic) > 0:
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_for_subscriber(self, self.image_topic, timeout_s, alive)
 
     def handshake(self, timeout_s: float, period_s: float = HANDSHAKE_PERIOD_S) -> int:
         """Send a blank frame every ``period_s`` until one is answered (DDS endpoints matched both ways).

@@ -34,6 +34,19 @@ OUTPUT_TOPICS: dict[str, str] = {
 }
 
 
+def wait_for_subscriber(
+    node: Node, topic: str, timeout_s: float, alive: Callable[[], bool] = lambda: True
+) -> bool:
+    """True once ``topic`` has a subscriber (the face node: model loaded, ready); False on timeout or
+    when ``alive()`` turns false (the node process exited)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        if node.count_subscribers(topic) > 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def stamp_ns_of(msg_header: Any) -> int:
     return int(msg_header.stamp.sec) * 1_000_000_000 + int(msg_header.stamp.nanosec)
 
@@ -136,12 +149,7 @@ class StreamClient(Node):
 
     def wait_for_node(self, timeout_s: float, alive: Callable[[], bool] = lambda: True) -> bool:
         """Wait until the node subscribes to the image topic (model loaded, ready)."""
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline and alive():
-            if self.count_subscribers(self.image_topic) > 0:
-                return True
-            time.sleep(0.1)
-        return False
+        return wait_for_subscriber(self, self.image_topic, timeout_s, alive)
 
     def send(
         self,
