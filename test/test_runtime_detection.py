@@ -7,6 +7,7 @@ import pytest
 
 from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
 from face_anything_ros.runtime.detection import (
+    CascadeDetector,
     Detection,
     face_box_from_detection_box,
     make_detector,
@@ -57,7 +58,7 @@ def test_blazeface_box_maps_to_the_landmark_box_convention():
     np.testing.assert_allclose(box, [105.0, 90.0, 195.0, 200.0])
 
 
-@pytest.mark.parametrize("method", ["face_mesh", "face_detection"])
+@pytest.mark.parametrize("method", ["cascade", "face_mesh", "face_detection"])
 def test_real_detectors_find_no_face_in_an_empty_frame(method):
     detector = make_detector(DetectionConfig(method=method))
     try:
@@ -66,13 +67,40 @@ def test_real_detectors_find_no_face_in_an_empty_frame(method):
         detector.close()
 
 
+class _ScriptedDetector:
+    def __init__(self, found: list[Detection]) -> None:
+        self.found, self.calls, self.closed = found, 0, False
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        self.calls += 1
+        return self.found
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_cascade_falls_back_only_when_the_detectors_before_found_nothing():
+    frame = np.zeros((8, 8, 3), dtype=np.uint8)
+    empty, finds, never = _ScriptedDetector([]), _ScriptedDetector([det(1, 1, 5, 5)]), _ScriptedDetector([])
+    cascade = CascadeDetector([empty, finds, never])
+    assert cascade.detect(frame) == finds.found
+    assert (empty.calls, finds.calls, never.calls) == (1, 1, 0)
+    first = _ScriptedDetector([det(2, 2, 6, 6)])
+    assert CascadeDetector([first, finds]).detect(frame) == first.found and finds.calls == 1
+    assert CascadeDetector([empty, never]).detect(frame) == []
+    cascade.close()
+    assert empty.closed and finds.closed and never.closed
+    with pytest.raises(ValueError):
+        CascadeDetector([])
+
+
 def test_face_mesh_detects_a_synthetic_face_and_its_box_is_the_landmark_box():
     from face_anything_ros.bench import compose_frames, detectable_face_patches
 
     patches = detectable_face_patches(1, max_sequences=12)
     assert patches, "no synthetic face was detectable"
     frame = compose_frames(patches, 1, 640, 480, num_frames=1)[0]
-    detector = make_detector(DetectionConfig(), static_images=True)
+    detector = make_detector(DetectionConfig(method="face_mesh"), static_images=True)
     try:
         (found,) = detector.detect(frame)
     finally:

@@ -20,7 +20,7 @@ from face_anything_ros.face_template import CANONICAL_UNIT_M
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
 
-DETECTION_METHODS = ("face_mesh", "face_detection")
+DETECTION_METHODS = ("cascade", "face_mesh", "face_detection")
 BACKEND_NAMES = ("auto", "tensorrt", "compile", "onnxruntime", "eager")
 
 
@@ -34,15 +34,16 @@ class DetectionConfig:
 
     # face_mesh: 468 landmarks whose box is exactly the crop policy's face box.
     # face_detection: cheaper box detector, also long range; its box is mapped to a face box.
-    method: str = "face_mesh"
+    # cascade: face_mesh, and on frames where it finds no face face_detection (short, then long range).
+    method: str = "cascade"
     max_faces: int = 8
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     # Unrelated still images (not a video stream): detect afresh every frame, no landmark tracking.
     static_images: bool = False
-    # face_detection only: the full-range model (faces up to ~5 m) instead of short range (~2 m).
+    # face_detection only (cascade tries both): the full-range model (faces up to ~5 m) instead of short range (~2 m).
     long_range: bool = False
-    # face_detection only: map BlazeFace's box to the landmark face box. Medians over 14 synthetic
+    # face_detection and cascade fallback: map BlazeFace's box to the landmark face box. Medians over 14 synthetic
     # frames where both detectors fired: landmark box = 0.93 x width, 1.07 x height of the
     # BlazeFace box, centre 0.055 box heights higher (negative = up).
     detection_box_scale_x: float = 0.93

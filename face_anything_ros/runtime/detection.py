@@ -5,7 +5,9 @@ MediaPipe's face mesh predicts exactly those 468 landmarks, so in ``face_mesh`` 
 detector's box *is* the face box (tracking mode: landmarks of the previous frame seed the
 next, detection only runs when faces are missing). ``face_detection`` mode is cheaper and
 has a long-range model; its box is mapped to a face box by a fixed scale and
-shift (``DetectionConfig.detection_box_scale_x/_y, shift_y``).
+shift (``DetectionConfig.detection_box_scale_x/_y, shift_y``). ``cascade`` (the default) runs the
+face mesh and falls back to BlazeFace (short, then long range) on frames where the mesh finds no
+face: the mesh's landmark model rejects many faces BlazeFace still finds (small, stylised, turned).
 
 Border and count policy: boxes are not clipped (the crop zero-fills outside the image);
 a face is dropped when less than ``min_visible_fraction`` of its box lies in the image.
@@ -15,7 +17,7 @@ At most ``max_faces`` (<= HARD_MAX_FACES) faces are returned, largest first.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -140,6 +142,29 @@ class MediaPipeBoxDetector:
         self._detector.close()
 
 
+class CascadeDetector:
+    """Detectors tried in order on each frame until one finds a face. ``make_detector`` builds the
+    default chain: face mesh (exact landmark boxes, frame-to-frame tracking), then BlazeFace short
+    range, then full range; a fallback costs one BlazeFace pass (~1–2 ms on a CPU) and runs only on
+    frames the detectors before it came back empty for."""
+
+    def __init__(self, detectors: list[FaceDetector]) -> None:
+        if not detectors:
+            raise ValueError("a cascade needs at least one detector")
+        self._detectors = detectors
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        for detector in self._detectors:
+            found = detector.detect(rgb)
+            if found:
+                return found
+        return []
+
+    def close(self) -> None:
+        for detector in self._detectors:
+            detector.close()
+
+
 def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -> np.ndarray:
     """Map a BlazeFace box (eyes to mouth) to the crop policy's landmark face box."""
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
@@ -153,7 +178,15 @@ def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -
 def make_detector(config: DetectionConfig, static_images: bool | None = None) -> FaceDetector:
     """The detector named by ``config.method``; ``static_images`` (default: the config's) disables
     frame-to-frame tracking."""
+    static = config.static_images if static_images is None else static_images
     if config.method == "face_mesh":
-        static = config.static_images if static_images is None else static_images
         return MediaPipeFaceMeshDetector(config, static_images=static)
+    if config.method == "cascade":
+        return CascadeDetector(
+            [
+                MediaPipeFaceMeshDetector(config, static_images=static),
+                MediaPipeBoxDetector(replace(config, long_range=False)),
+                MediaPipeBoxDetector(replace(config, long_range=True)),
+            ]
+        )
     return MediaPipeBoxDetector(config)
