@@ -57,6 +57,7 @@ class EvaluateConfig:
     # ground-truth face boxes (from mask/) instead of the detector: "also" adds an extra row
     # where masks exist, "only" replaces the detector row, "no" never
     gt_boxes: str = "also"
+    flip_average: bool = False  # the pipeline's offline mirror averaging of the canonical map
 
 
 @dataclass
@@ -313,7 +314,7 @@ def evaluate(
     if config.run_method:
         from face_anything_ros.evaluation.method import make_pipeline
 
-        pipeline = make_pipeline(config.weights, config.device)
+        pipeline = make_pipeline(config.weights, config.device, config.flip_average)
         backend = pipeline.backend_description
     try:
         for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
@@ -352,7 +353,8 @@ def evaluate(
 def _weights_label(config: EvaluateConfig) -> str:
     if not config.run_method:
         return "none (baselines only)"
-    return str(config.weights) if config.weights else "shipped default"
+    label = str(config.weights) if config.weights else "shipped default"
+    return label + (" + flip averaging" if config.flip_average else "")
 
 
 def build_markdown(report: dict) -> str:

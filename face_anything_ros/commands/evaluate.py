@@ -42,6 +42,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--no-model", action="store_true", help="run the baselines only")
     parser.add_argument(
+        "--flip-average",
+        action="store_true",
+        help="average the canonical map with the mirrored crop's (offline option, ~1.5x model time)",
+    )
+    parser.add_argument(
         "--gt-boxes",
         choices=("also", "only", "no"),
         default="also",
@@ -120,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         device=args.device,
         run_method=not args.no_model,
         gt_boxes=args.gt_boxes,
+        flip_average=args.flip_average,
     )
     if config.weights is not None and not config.weights.is_file():
         print(f"error: weights file {config.weights} not found")

@@ -163,6 +163,9 @@ class BackendConfig:
     # 0 keeps the libraries' defaults. On a CPU shared with other busy processes torch's spinning
     # thread barrier can make eager inference ~70x slower with 2 threads than with 1 (BENCHMARKS.md).
     cpu_threads: int = 0
+    # Offline accuracy option: average the canonical map with that of the mirrored crop
+    # (model/flip_average.py). Costs ~1.5x model time; off for live streams.
+    flip_average: bool = False
     # A backend is accepted only if its outputs on a probe batch match eager within these.
     parity_atol: float = 1e-3
     parity_atol_fp16: float = 5e-2

@@ -106,6 +106,10 @@ class FacePipeline:
             from face_anything_ros.model import load_model
 
             model = load_model(self.config.weights, device="cpu")
+        if self.config.backend.flip_average:
+            from face_anything_ros.model.flip_average import FlipAveragedCanonical
+
+            model = FlipAveragedCanonical(model)
         model_config = getattr(model, "config", None)
         self.input_size = int(getattr(model_config, "image_size", 128))
         self._backend = BackendChain(model, self.config.backend, self.input_size)
