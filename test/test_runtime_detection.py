@@ -58,7 +58,7 @@ def test_blazeface_box_maps_to_the_landmark_box_convention():
     np.testing.assert_allclose(box, [105.0, 90.0, 195.0, 200.0])
 
 
-@pytest.mark.parametrize("method", ["cascade", "face_mesh", "face_detection"])
+@pytest.mark.parametrize("method", ["cascade", "union", "face_mesh", "face_detection"])
 def test_real_detectors_find_no_face_in_an_empty_frame(method):
     detector = make_detector(DetectionConfig(method=method))
     try:
@@ -92,6 +92,16 @@ def test_cascade_falls_back_only_when_the_detectors_before_found_nothing():
     assert empty.closed and finds.closed and never.closed
     with pytest.raises(ValueError):
         CascadeDetector([])
+
+
+def test_union_adds_only_faces_the_earlier_detectors_missed_and_keeps_their_boxes():
+    frame = np.zeros((8, 8, 3), dtype=np.uint8)
+    mesh = _ScriptedDetector([det(10, 10, 50, 50)])
+    blaze = _ScriptedDetector([det(12, 8, 52, 54), det(100, 10, 140, 50)])  # same face + a new one
+    far = _ScriptedDetector([det(101, 11, 139, 49), det(200, 10, 220, 30), det(300, 10, 320, 30)])
+    found = CascadeDetector([mesh, blaze, far], merge=True, max_faces=3).detect(frame)
+    assert [f.box_xyxy[0] for f in found] == [10.0, 100.0, 200.0]  # capped at 3, earlier detectors first
+    assert (mesh.calls, blaze.calls, far.calls) == (1, 1, 1)
 
 
 def test_face_mesh_detects_a_synthetic_face_and_its_box_is_the_landmark_box():

@@ -20,7 +20,7 @@ from face_anything_ros.face_template import CANONICAL_UNIT_M
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
 
-DETECTION_METHODS = ("cascade", "face_mesh", "face_detection")
+DETECTION_METHODS = ("cascade", "union", "face_mesh", "face_detection")
 BACKEND_NAMES = ("auto", "tensorrt", "compile", "onnxruntime", "eager")
 
 
@@ -35,6 +35,7 @@ class DetectionConfig:
     # face_mesh: 468 landmarks whose box is exactly the crop policy's face box.
     # face_detection: cheaper box detector, also long range; its box is mapped to a face box.
     # cascade: face_mesh, and on frames where it finds no face face_detection (short, then long range).
+    # union: all three on every frame, faces the mesh misses added (several people; ~2 passes slower).
     method: str = "cascade"
     max_faces: int = 8
     min_detection_confidence: float = 0.5
