@@ -58,6 +58,7 @@ class EvaluateConfig:
     # where masks exist, "only" replaces the detector row, "no" never
     gt_boxes: str = "also"
     flip_average: bool = False  # the pipeline's offline mirror averaging of the canonical map
+    detection_method: str | None = None  # None: the pipeline's default detector
 
 
 @dataclass
@@ -314,7 +315,7 @@ def evaluate(
     if config.run_method:
         from face_anything_ros.evaluation.method import make_pipeline
 
-        pipeline = make_pipeline(config.weights, config.device, config.flip_average)
+        pipeline = make_pipeline(config.weights, config.device, config.flip_average, config.detection_method)
         backend = pipeline.backend_description
     try:
         for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
@@ -354,7 +355,8 @@ def _weights_label(config: EvaluateConfig) -> str:
     if not config.run_method:
         return "none (baselines only)"
     label = str(config.weights) if config.weights else "shipped default"
-    return label + (" + flip averaging" if config.flip_average else "")
+    label += " + flip averaging" if config.flip_average else ""
+    return label + (f"; detector {config.detection_method}" if config.detection_method else "")
 
 
 def build_markdown(report: dict) -> str:

@@ -37,7 +37,10 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     weights = save_model(FaceAnythingModel(config), tmp_path / "tiny.pt")
     out = tmp_path / "out"
     rc = main(
-        ["evaluate", str(folder), "--out", str(out), "--weights", str(weights), "--baselines", "lk,template"]
+        [
+            *("evaluate", str(folder), "--out", str(out), "--weights", str(weights)),
+            *("--baselines", "lk,template", "--flip-average", "--detection", "union"),
+        ]
     )
     text = capsys.readouterr().out
     assert rc == 0, text
@@ -52,7 +55,9 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     depth_files = sorted((out / seq.name / "depth").glob("*.npy"))
     assert [p.stem for p in depth_files] == [f"{t:06d}" for t in range(NUM_FRAMES)]
     assert np.load(depth_files[0]).shape == (SIZE, SIZE)
-    ours = json.loads((out / "metrics.json").read_text())["methods"]["ours"]
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["weights"].endswith("+ flip averaging; detector union"), report["weights"]
+    ours = report["methods"]["ours"]
     assert ours["ms_per_frame"] > 0
     assert ours["stages_ms"]["model"] > 0  # the pipeline's own stage timings are reported
     assert ours["tracked_points"] > 0

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from face_anything_ros.runtime.config import DETECTION_METHODS
+
 LOG = logging.getLogger(__name__)
 
 
@@ -45,6 +47,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--flip-average",
         action="store_true",
         help="average the canonical map with the mirrored crop's (offline option, ~1.5x model time)",
+    )
+    parser.add_argument(
+        "--detection",
+        choices=DETECTION_METHODS,
+        default=None,
+        help="face detector of the pipeline (default: the pipeline's default, cascade)",
     )
     parser.add_argument(
         "--gt-boxes",
@@ -126,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         run_method=not args.no_model,
         gt_boxes=args.gt_boxes,
         flip_average=args.flip_average,
+        detection_method=args.detection,
     )
     if config.weights is not None and not config.weights.is_file():
         print(f"error: weights file {config.weights} not found")

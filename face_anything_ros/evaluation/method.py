@@ -155,15 +155,23 @@ def _fill_gaps(tracks: np.ndarray) -> None:
         tracks[t, gap] = tracks[t + 1, gap]
 
 
-def make_pipeline(weights: Path | None, device: str | None = None, flip_average: bool = False):
-    """The product's pipeline at its default settings (only weights / device / the offline
-    flip-average option overridden)."""
+def make_pipeline(
+    weights: Path | None,
+    device: str | None = None,
+    flip_average: bool = False,
+    detection_method: str | None = None,
+):
+    """The product's pipeline at its default settings (only weights, device, the offline
+    flip-average option and the detector overridden)."""
     from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
 
     config = PipelineConfig(weights=None if weights is None else str(weights))
     if device is not None:
         config.backend.device = device
     config.backend.flip_average = flip_average
+    if detection_method is not None:
+        config.detection.method = detection_method
+        config.validate()
     pipeline = FacePipeline(config)
     LOG.info("pipeline backend: %s", pipeline.backend_description)
     return pipeline
