@@ -233,3 +233,28 @@ def test_mesh_vertices_are_the_vertex_queries_or_looked_up_when_the_queries_lack
     only_nose = sparse.process(frame(), INTRINSICS, 0.0, detections=[face()]).faces[0]
     assert only_nose.query_names == ("nose_tip",)
     np.testing.assert_allclose(only_nose.mesh_vertices, found.mesh_vertices, equal_nan=True)
+
+
+def test_landmark_anchoring_pulls_the_map_to_the_landmarks_at_their_pixels():
+    """Landmarks are placed where the plain map's (x, y) matches the template vertex's; anchoring
+    must then move the map at exactly those image pixels towards the vertices (z differs between
+    the ellipsoid and the template). A wrong image-to-crop mapping would read residuals elsewhere."""
+    from face_anything_ros.face_template import load_face_template
+
+    plain = FacePipeline(PipelineConfig.from_dict({"backend": {"name": "eager"}}), model=EllipsoidFace())
+    canonical = plain.process(frame(), INTRINSICS, 0.0, detections=[face()]).canonical
+    ys, xs = np.nonzero(np.isfinite(canonical).all(axis=-1))
+    template = load_face_template().canonical.astype(np.float64)
+    nearest = np.argmin(
+        ((canonical[ys, xs, None, :2] - template[None, :, :2]) ** 2).sum(axis=-1), axis=0
+    )  # for each vertex, the pixel whose predicted (x, y) is closest
+    landmarks = np.column_stack([xs[nearest], ys[nearest]]).astype(np.float64)
+    config = {"backend": {"name": "eager"}, "tracking": {"landmark_anchoring": True, "anchor_max_residual": 0.3}}
+    anchored_pipeline = FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
+    detection = Detection(box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=landmarks)
+    anchored = anchored_pipeline.process(frame(), INTRINSICS, 0.0, detections=[detection]).canonical
+    at = (landmarks[:, 1].astype(int), landmarks[:, 0].astype(int))
+    usable = np.linalg.norm(template - canonical[at], axis=1) < 0.3
+    before = np.linalg.norm(template - canonical[at], axis=1)[usable].mean()
+    after = np.linalg.norm(template - anchored[at], axis=1)[usable].mean()
+    assert usable.sum() > 100 and after < 0.3 * before, (usable.sum(), before, after)  # 3 px off: 0.42

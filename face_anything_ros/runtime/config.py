@@ -129,6 +129,13 @@ class TrackingConfig:
     max_canonical_distance: float = 0.05
     min_confidence: float = 0.0
     min_facing_cos: float = 0.0
+    # Landmark anchoring (runtime/anchoring.py): where the face-mesh detector gave the 468 landmarks,
+    # correct the predicted canonical map towards them with a smooth field (Gaussian, sigma a
+    # fraction of the crop side); residuals above anchor_max_residual (canonical units) are ignored.
+    landmark_anchoring: bool = False
+    anchor_sigma_fraction: float = 0.04
+    anchor_max_residual: float = 0.15
+    anchor_min_landmarks: int = 30
     # Optional One-Euro smoothing of query pixels (off: no lag).
     smoothing: bool = False
     one_euro_min_cutoff_hz: float = 1.0
@@ -148,6 +155,9 @@ class TrackingConfig:
         for name in ("one_euro_min_cutoff_hz", "one_euro_d_cutoff_hz"):
             _check(getattr(self, name) > 0, f"tracking.{name}", "> 0")
         _check(self.one_euro_beta >= 0, "tracking.one_euro_beta", ">= 0")
+        _check(0 < self.anchor_sigma_fraction <= 0.5, "tracking.anchor_sigma_fraction", "in (0, 0.5]")
+        _check(self.anchor_max_residual > 0, "tracking.anchor_max_residual", "> 0")
+        _check(1 <= self.anchor_min_landmarks <= 468, "tracking.anchor_min_landmarks", "in [1, 468]")
 
 
 @dataclass

@@ -16,6 +16,7 @@ import torch
 
 from face_anything_ros.crop import CropBox, crop_affine
 from face_anything_ros.face_template import load_face_template
+from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
@@ -117,6 +118,7 @@ class FacePipeline:
         self._ids = IdAssigner(self.config.ids)
         self._queries = build_query_set(self.config.tracking)
         template = load_face_template()
+        self._template_canonical = template.canonical.astype(np.float64)  # face-mesh landmark i = vertex i
         # One lookup per face serves the queries and the mesh: when the query set already holds every
         # template vertex the mesh reuses those rows, otherwise the vertices are appended.
         self._num_queries = len(self._queries.names)
@@ -191,6 +193,8 @@ class FacePipeline:
             outputs = self._backend(images)
             timer.lap("model")
             crops = split_crop_maps(outputs, self.config.mask_threshold)
+            if self.config.tracking.landmark_anchoring:
+                self._anchor_to_landmarks(crops, detections, boxes)
             crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
             weights = [self._weight(crop) for crop in crops]
             geometries = [
@@ -241,6 +245,25 @@ class FacePipeline:
                 f"intrinsics are for {intrinsics.width}x{intrinsics.height} but the frame is {width}x{height}"
             )
         return intrinsics
+
+    def _anchor_to_landmarks(
+        self, crops: list[CropMaps], detections: list[Detection], boxes: list[CropBox]
+    ) -> None:
+        """Correct each crop's canonical map towards its face-mesh landmarks (where it has them)."""
+        tracking = self.config.tracking
+        for crop, detection, box in zip(crops, detections, boxes, strict=True):
+            if detection.landmarks is None:
+                continue
+            affine = crop_affine(box, self.input_size)
+            landmark_pixels = detection.landmarks @ affine[:, :2].T + affine[:, 2]
+            crop.canonical, _ = anchor_canonical(
+                crop.canonical,
+                landmark_pixels,
+                self._template_canonical,
+                tracking.anchor_sigma_fraction * self.input_size,
+                tracking.anchor_max_residual,
+                tracking.anchor_min_landmarks,
+            )
 
     def _weight(self, crop: CropMaps) -> np.ndarray:
         """Per-pixel reliability used by the pose fit and the lookup: mask x confidence."""
