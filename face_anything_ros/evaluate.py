@@ -59,6 +59,7 @@ class EvaluateConfig:
     gt_boxes: str = "also"
     flip_average: bool = False  # the pipeline's offline mirror averaging of the canonical map
     detection_method: str | None = None  # None: the pipeline's default detector
+    pipeline_config: Path | None = None  # runtime YAML (runtime: section) instead of the defaults
 
 
 @dataclass
@@ -315,7 +316,9 @@ def evaluate(
     if config.run_method:
         from face_anything_ros.evaluation.method import make_pipeline
 
-        pipeline = make_pipeline(config.weights, config.device, config.flip_average, config.detection_method)
+        pipeline = make_pipeline(
+            config.weights, config.device, config.flip_average, config.detection_method, config.pipeline_config
+        )
         backend = pipeline.backend_description
     try:
         for folder in tqdm(sequence_folders, desc="evaluate", unit="seq", disable=not progress):
@@ -356,7 +359,8 @@ def _weights_label(config: EvaluateConfig) -> str:
         return "none (baselines only)"
     label = str(config.weights) if config.weights else "shipped default"
     label += " + flip averaging" if config.flip_average else ""
-    return label + (f"; detector {config.detection_method}" if config.detection_method else "")
+    label += f"; detector {config.detection_method}" if config.detection_method else ""
+    return label + (f"; pipeline config {config.pipeline_config}" if config.pipeline_config else "")
 
 
 def build_markdown(report: dict) -> str:

@@ -170,3 +170,12 @@ def test_max_frames_cuts_sequences_and_their_tracks(tmp_path, capsys):
     assert rc == 0
     with np.load(out / "seq" / "baselines" / "lk" / "tracks.npz") as pred:
         assert pred["tracks"].shape == (3, 3, 2)
+
+
+@pytest.mark.parametrize("content", ["runtime:\n  tracking: {landmark_anchoring: maybe}\n", "[1, 2"])
+def test_a_bad_pipeline_config_is_one_clear_error(tmp_path, capsys, content):
+    seq = make_sequence(tmp_path / "seq")
+    bad = tmp_path / "runtime.yaml"
+    bad.write_text(content)
+    rc, text = run_cli(capsys, str(seq), "--out", str(tmp_path / "out"), "--pipeline-config", str(bad))
+    assert rc == 1 and "error:" in text and "Traceback" not in text, text

@@ -36,10 +36,13 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     config = ModelConfig(name="tiny", embed_dim=48, depth=2, num_heads=2, decoder_dim=16, image_size=64)
     weights = save_model(FaceAnythingModel(config), tmp_path / "tiny.pt")
     out = tmp_path / "out"
+    runtime_yaml = tmp_path / "runtime.yaml"
+    runtime_yaml.write_text("runtime:\n  tracking: {landmark_anchoring: true}\n")
     rc = main(
         [
             *("evaluate", str(folder), "--out", str(out), "--weights", str(weights)),
             *("--baselines", "lk,template", "--flip-average", "--detection", "union"),
+            *("--pipeline-config", str(runtime_yaml)),
         ]
     )
     text = capsys.readouterr().out
@@ -56,7 +59,7 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     assert [p.stem for p in depth_files] == [f"{t:06d}" for t in range(NUM_FRAMES)]
     assert np.load(depth_files[0]).shape == (SIZE, SIZE)
     report = json.loads((out / "metrics.json").read_text())
-    assert report["weights"].endswith("+ flip averaging; detector union"), report["weights"]
+    assert report["weights"].endswith(f"+ flip averaging; detector union; pipeline config {runtime_yaml}")
     ours = report["methods"]["ours"]
     assert ours["ms_per_frame"] > 0
     assert ours["stages_ms"]["model"] > 0  # the pipeline's own stage timings are reported

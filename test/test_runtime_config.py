@@ -65,3 +65,18 @@ def test_wrong_types_are_config_errors_not_tracebacks():
 def test_round_trip_through_a_dict():
     config = PipelineConfig.from_dict({"ids": {"max_missed_frames": 2}})
     assert PipelineConfig.from_dict(config.to_dict()) == config
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        ({"tracking": {"landmark_anchoring": "maybe"}}, "tracking.landmark_anchoring"),
+        ({"detection": {"max_faces": 2.5}}, "detection.max_faces"),
+        ({"tracking": {"max_canonical_distance": "far"}}, "tracking.max_canonical_distance"),
+        ({"backend": {"name": 3}}, "backend.name"),
+    ],
+)
+def test_values_of_the_wrong_type_name_their_key(data, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        PipelineConfig.from_dict(data)
+    assert PipelineConfig.from_dict({"tracking": {"max_canonical_distance": 1}}).tracking.max_canonical_distance == 1

@@ -55,6 +55,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="face detector of the pipeline (default: the pipeline's default, cascade)",
     )
     parser.add_argument(
+        "--pipeline-config",
+        type=Path,
+        default=None,
+        help="runtime YAML (e.g. tracking: {landmark_anchoring: true}) instead of the default settings",
+    )
+    parser.add_argument(
         "--gt-boxes",
         choices=("also", "only", "no"),
         default="also",
@@ -135,10 +141,19 @@ def run(args: argparse.Namespace) -> int:
         gt_boxes=args.gt_boxes,
         flip_average=args.flip_average,
         detection_method=args.detection,
+        pipeline_config=args.pipeline_config,
     )
     if config.weights is not None and not config.weights.is_file():
         print(f"error: weights file {config.weights} not found")
         return 1
+    if config.pipeline_config is not None:
+        from face_anything_ros.runtime.config import ConfigError, PipelineConfig
+
+        try:
+            PipelineConfig.from_yaml(config.pipeline_config)
+        except ConfigError as exc:
+            print(f"error: {exc}")
+            return 1
     try:
         report, markdown, failures = evaluate(folders, config)
     except Exception as exc:  # a library error must still end as one clear line

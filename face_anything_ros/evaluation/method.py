@@ -160,15 +160,18 @@ def make_pipeline(
     device: str | None = None,
     flip_average: bool = False,
     detection_method: str | None = None,
+    pipeline_config: Path | None = None,
 ):
-    """The product's pipeline at its default settings (only weights, device, the offline
-    flip-average option and the detector overridden)."""
+    """The product's pipeline at its default settings, or those of a runtime YAML file, with
+    weights, device, the offline flip-average option and the detector overridden where given."""
     from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
 
-    config = PipelineConfig(weights=None if weights is None else str(weights))
+    config = PipelineConfig.from_yaml(pipeline_config) if pipeline_config else PipelineConfig()
+    if weights is not None:
+        config.weights = str(weights)
     if device is not None:
         config.backend.device = device
-    config.backend.flip_average = flip_average
+    config.backend.flip_average = config.backend.flip_average or flip_average
     if detection_method is not None:
         config.detection.method = detection_method
         config.validate()

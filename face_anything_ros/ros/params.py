@@ -189,11 +189,7 @@ def param_names() -> list[str]:
 
 def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
     """The runtime configuration the node's parameters ask for (ConfigError if inconsistent)."""
-    base: dict[str, Any] = {}
-    if params.pipeline_config:
-        data = yaml.safe_load(Path(params.pipeline_config).expanduser().read_text(encoding="utf-8")) or {}
-        base = data.get("runtime", data) if isinstance(data, dict) else data
-    config = PipelineConfig.from_dict(base)
+    config = PipelineConfig.from_yaml(params.pipeline_config) if params.pipeline_config else PipelineConfig()
     if params.weights:
         config.weights = params.weights
     config.backend.name = params.backend

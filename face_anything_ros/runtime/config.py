@@ -229,6 +229,20 @@ class PipelineConfig:
         except TypeError as exc:  # e.g. a string where a number belongs
             raise ConfigError(f"config value of the wrong type: {exc}") from exc
 
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> PipelineConfig:
+        """Build from a YAML file: its ``runtime:`` section, or the whole file when it has none."""
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).expanduser().read_text(encoding="utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read pipeline config {path}: {exc}") from exc
+        section = data.get("runtime", data) if isinstance(data, dict) else data
+        if not isinstance(section, dict):
+            raise ConfigError(f"pipeline config {path}: expected a mapping (optionally under 'runtime:')")
+        return cls.from_dict(section)
+
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
@@ -246,11 +260,25 @@ def _from_dict(cls: type, data: dict[str, Any], prefix: str) -> Any:
         if dataclasses.is_dataclass(default):
             kwargs[name] = _from_dict(type(default), value, prefix=f"{prefix}{name}.")
         else:
+            _check_scalar_type(fields[name].default, value, prefix + name)
             kwargs[name] = value
     try:
         return cls(**kwargs)
     except TypeError as exc:
         raise ConfigError(f"{prefix or 'config'}: {exc}") from exc
+
+
+def _check_scalar_type(default: Any, value: Any, key: str) -> None:
+    """A YAML value must have the type of the key's default ("maybe" is not a bool, 3 is a float)."""
+    if isinstance(default, bool):
+        _check(isinstance(value, bool), key, f"true or false, not {value!r}")
+    elif isinstance(default, int):
+        _check(isinstance(value, int) and not isinstance(value, bool), key, f"an integer, not {value!r}")
+    elif isinstance(default, float):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        _check(number, key, f"a number, not {value!r}")
+    elif isinstance(default, str):
+        _check(isinstance(value, str), key, f"a string, not {value!r}")
 
 
 def _check(ok: bool, key: str, expectation: str) -> None:
