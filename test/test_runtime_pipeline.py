@@ -258,3 +258,13 @@ def test_landmark_anchoring_pulls_the_map_to_the_landmarks_at_their_pixels():
     before = np.linalg.norm(template - canonical[at], axis=1)[usable].mean()
     after = np.linalg.norm(template - anchored[at], axis=1)[usable].mean()
     assert usable.sum() > 100 and after < 0.3 * before, (usable.sum(), before, after)  # 3 px off: 0.42
+
+
+def test_crop_dead_band_holds_the_crop_of_a_jittering_box_and_follows_a_real_move():
+    config = PipelineConfig.from_dict({"backend": {"name": "eager"}, "crop_deadband": 0.02})
+    steady = FacePipeline(config, model=EllipsoidFace())
+    first = steady.process(frame(), INTRINSICS, 0.0, detections=[face()]).faces[0].crop_box
+    jittered = steady.process(frame(), INTRINSICS, 0.1, detections=[face(FACE_BOX + 0.8)]).faces[0]
+    assert jittered.crop_box == first and jittered.box_xyxy[0] == FACE_BOX[0] + 0.8
+    moved = steady.process(frame(), INTRINSICS, 0.2, detections=[face(FACE_BOX + 6.0)]).faces[0]
+    assert moved.crop_box != first

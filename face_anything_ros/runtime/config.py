@@ -207,6 +207,9 @@ class PipelineConfig:
     weights: str | None = None  # None: the shipped default weights
     crop_scale: float = DEFAULT_CROP_SCALE
     mask_threshold: float = 0.5  # sigmoid(mask_logits) above this is face
+    # A face keeps its previous crop box while the detector's box moves less than this fraction of
+    # the face size (runtime/stabilize.py); 0 re-crops on every move.
+    crop_deadband: float = 0.0
     detection: DetectionConfig = field(default_factory=DetectionConfig)
     ids: IdConfig = field(default_factory=IdConfig)
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
@@ -216,6 +219,7 @@ class PipelineConfig:
     def validate(self) -> PipelineConfig:
         _check(self.crop_scale >= 1.0, "crop_scale", ">= 1")
         _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
+        _check(0.0 <= self.crop_deadband <= 0.5, "crop_deadband", "in [0, 0.5]")
         for section in (self.detection, self.ids, self.geometry, self.tracking, self.backend):
             section.validate()
         return self

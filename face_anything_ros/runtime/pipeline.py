@@ -30,6 +30,7 @@ from face_anything_ros.runtime.geometry import (
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
+from face_anything_ros.runtime.stabilize import BoxStabilizer
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
     build_query_set,
@@ -134,6 +135,7 @@ class FacePipeline:
             self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
             self._mesh_rows = self._num_queries + np.arange(template.num_vertices)
         self._filters: dict[int, OneEuroFilter] = {}
+        self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._warned_default_intrinsics = False
 
     @property
@@ -156,6 +158,7 @@ class FacePipeline:
         """Forget ids and filter state (e.g. when a stream restarts)."""
         self._ids.reset()
         self._filters.clear()
+        self._stabilizer.forget_all_but(set())
 
     def close(self) -> None:
         self._detector.close()
@@ -186,9 +189,8 @@ class FacePipeline:
         maps = FrameMaps.empty(height, width)
         faces: list[FaceResult] = []
         if detections:
-            images, boxes = crop_batch(
-                rgb, [d.box_xyxy for d in detections], self.input_size, self.config.crop_scale
-            )
+            face_boxes = [self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)]
+            images, boxes = crop_batch(rgb, face_boxes, self.input_size, self.config.crop_scale)
             timer.lap("preprocess")
             outputs = self._backend(images)
             timer.lap("model")
@@ -331,6 +333,7 @@ class FacePipeline:
 
     def _drop_dead_filters(self) -> None:
         live = {t.track_id for t in self._ids.tracks}
+        self._stabilizer.forget_all_but(live)
         for track_id in list(self._filters):
             if track_id not in live:
                 del self._filters[track_id]
