@@ -26,35 +26,6 @@ def sample_nearest(canonical: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     return out
 
 
-def landmark_correction(
-    canonical: np.ndarray,
-    landmark_pixels: np.ndarray,
-    landmark_canonical: np.ndarray,
-    sigma_px: float,
-    max_residual: float,
-    min_landmarks: int,
-) -> tuple[np.ndarray | None, int]:
-    """The (S, S, 3) correction field for one crop and how many landmarks shaped it (None if too few)."""
-    residual = landmark_canonical - sample_nearest(canonical, landmark_pixels)
-    usable = np.isfinite(residual).all(axis=1) & (np.linalg.norm(residual, axis=1) < max_residual)
-    count = int(usable.sum())
-    if count < min_landmarks:
-        return None, count
-    # Nadaraya-Watson with a Gaussian kernel = ratio of two blurred splat images (O(pixels), no
-    # pixel x landmark table): blur(residual splats) / (blur(landmark count) + fade).
-    size_y, size_x = canonical.shape[:2]
-    xy = np.rint(landmark_pixels[usable]).astype(np.int64)
-    count_image = np.zeros((size_y, size_x), dtype=np.float32)
-    residual_image = np.zeros((size_y, size_x, 3), dtype=np.float32)
-    np.add.at(count_image, (xy[:, 1], xy[:, 0]), 1.0)
-    np.add.at(residual_image, (xy[:, 1], xy[:, 0]), residual[usable].astype(np.float32))
-    blur = {"ksize": (0, 0), "sigmaX": sigma_px, "borderType": cv2.BORDER_CONSTANT}
-    density = cv2.GaussianBlur(count_image, **blur)
-    # the kernel weight of one landmark at 2 sigma: farther from every landmark the correction fades
-    fade = np.exp(-2.0) / (2.0 * np.pi * sigma_px**2)
-    return cv2.GaussianBlur(residual_image, **blur) / (density + fade)[..., None], count
-
-
 def anchor_canonical(
     canonical: np.ndarray,
     landmark_pixels: np.ndarray,
@@ -64,9 +35,30 @@ def anchor_canonical(
     min_landmarks: int,
 ) -> tuple[np.ndarray, int]:
     """The anchored canonical map (NaN stays NaN) and the number of landmarks used (0: unchanged)."""
-    field, count = landmark_correction(
-        canonical, landmark_pixels, landmark_canonical, sigma_px, max_residual, min_landmarks
-    )
-    if field is None:
+    residual = landmark_canonical - sample_nearest(canonical, landmark_pixels)
+    usable = np.isfinite(residual).all(axis=1) & (np.linalg.norm(residual, axis=1) < max_residual)
+    count = int(usable.sum())
+    if count < min_landmarks:
         return canonical, 0
+    field = smooth_field(canonical.shape[:2], landmark_pixels[usable], residual[usable], sigma_px)
     return (canonical + field).astype(canonical.dtype), count
+
+
+def smooth_field(
+    shape: tuple[int, int], pixels: np.ndarray, values: np.ndarray, sigma_px: float
+) -> np.ndarray:
+    """(H, W, 3) Gaussian-weighted average of (N, 3) values at (N, 2) pixels, fading to 0 far from them.
+
+    Nadaraya-Watson with a Gaussian kernel = ratio of two blurred splat images (O(pixels), no
+    pixel x landmark table): blur(value splats) / (blur(point count) + fade).
+    """
+    xy = np.rint(pixels).astype(np.int64)
+    count_image = np.zeros(shape, dtype=np.float32)
+    value_image = np.zeros((*shape, 3), dtype=np.float32)
+    np.add.at(count_image, (xy[:, 1], xy[:, 0]), 1.0)
+    np.add.at(value_image, (xy[:, 1], xy[:, 0]), values.astype(np.float32))
+    blur = {"ksize": (0, 0), "sigmaX": sigma_px, "borderType": cv2.BORDER_CONSTANT}
+    density = cv2.GaussianBlur(count_image, **blur)
+    # the kernel weight of one point at 2 sigma: farther from every point the field fades out
+    fade = np.exp(-2.0) / (2.0 * np.pi * sigma_px**2)
+    return cv2.GaussianBlur(value_image, **blur) / (density + fade)[..., None]
