@@ -119,3 +119,12 @@ def test_face_mesh_detects_a_synthetic_face_and_its_box_is_the_landmark_box():
     np.testing.assert_allclose(found.box_xyxy[:2], found.landmarks.min(axis=0))
     np.testing.assert_allclose(found.box_xyxy[2:], found.landmarks.max(axis=0))
     assert np.isnan(found.score)  # face mesh exposes no score: NaN, not an invented number
+
+
+def test_union_drops_offset_and_enclosing_boxes_of_a_face_already_found():
+    frame = np.zeros((8, 8, 3), dtype=np.uint8)
+    mesh = _ScriptedDetector([det(62, 106, 124, 185)])
+    # a BlazeFace box of the same face whose centre lies outside the mesh box, and one far larger
+    blaze = _ScriptedDetector([det(77, 85, 178, 201), det(20, -40, 240, 200), det(300, 100, 340, 150)])
+    found = CascadeDetector([mesh, blaze], merge=True).detect(frame)
+    assert [f.box_xyxy[0] for f in found] == [62.0, 300.0]

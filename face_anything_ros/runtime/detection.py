@@ -150,8 +150,9 @@ class CascadeDetector:
     ``merge=False`` (method ``cascade``): stop at the first detector that finds a face, so a
     fallback (one BlazeFace pass, ~5 ms at 640×480 on the dev CPU) runs only on frames the ones
     before came back empty for. ``merge=True`` (method ``union``): run all of them on every frame and
-    add a later detector's face only if its box centre lies in no face already kept (earlier
-    detectors win: the mesh's landmark box is the exact one), for scenes with several people where
+    add a later detector's face only if its box overlaps no face already kept by more than
+    ``UNION_DUPLICATE_OVERLAP`` of the smaller box (earlier detectors win: the mesh's landmark box is the
+    exact one), for scenes with several people where
     the mesh sees some of them.
     """
 
@@ -170,7 +171,7 @@ class CascadeDetector:
             if kept and not self._merge:
                 break
             earlier = list(kept)
-            kept.extend(d for d in detector.detect(rgb) if not _centre_in_any(d.box_xyxy, earlier))
+            kept.extend(d for d in detector.detect(rgb) if not _overlaps_any(d.box_xyxy, earlier))
         return kept[: self._max_faces]
 
     def close(self) -> None:
@@ -178,9 +179,26 @@ class CascadeDetector:
             detector.close()
 
 
-def _centre_in_any(box_xyxy: np.ndarray, faces: list[Detection]) -> bool:
-    cx, cy = 0.5 * (box_xyxy[0] + box_xyxy[2]), 0.5 * (box_xyxy[1] + box_xyxy[3])
-    return any(f.box_xyxy[0] <= cx <= f.box_xyxy[2] and f.box_xyxy[1] <= cy <= f.box_xyxy[3] for f in faces)
+# union: a later detector's box is the same face as an earlier one when their intersection covers
+# more than this share of the smaller box (a BlazeFace box is offset from the mesh's landmark box
+# and can be much larger, so neither IoU nor a centre test catches all duplicates)
+UNION_DUPLICATE_OVERLAP = 0.3
+
+
+def _overlaps_any(box_xyxy: np.ndarray, faces: list[Detection]) -> bool:
+    for face in faces:
+        other = face.box_xyxy
+        width = min(box_xyxy[2], other[2]) - max(box_xyxy[0], other[0])
+        height = min(box_xyxy[3], other[3]) - max(box_xyxy[1], other[1])
+        if width <= 0 or height <= 0:
+            continue
+        smaller = min(
+            (box_xyxy[2] - box_xyxy[0]) * (box_xyxy[3] - box_xyxy[1]),
+            (other[2] - other[0]) * (other[3] - other[1]),
+        )
+        if width * height > UNION_DUPLICATE_OVERLAP * smaller:
+            return True
+    return False
 
 
 def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -> np.ndarray:
