@@ -24,7 +24,7 @@ from typing import Protocol
 import numpy as np
 
 from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
-from face_anything_ros.runtime.ids import iou_matrix
+from face_anything_ros.runtime.ids import iou_matrix, overlap_of_smaller_matrix
 
 LOGGER = logging.getLogger(__name__)
 
@@ -186,19 +186,10 @@ UNION_DUPLICATE_OVERLAP = 0.3
 
 
 def _overlaps_any(box_xyxy: np.ndarray, faces: list[Detection]) -> bool:
-    for face in faces:
-        other = face.box_xyxy
-        width = min(box_xyxy[2], other[2]) - max(box_xyxy[0], other[0])
-        height = min(box_xyxy[3], other[3]) - max(box_xyxy[1], other[1])
-        if width <= 0 or height <= 0:
-            continue
-        smaller = min(
-            (box_xyxy[2] - box_xyxy[0]) * (box_xyxy[3] - box_xyxy[1]),
-            (other[2] - other[0]) * (other[3] - other[1]),
-        )
-        if width * height > UNION_DUPLICATE_OVERLAP * smaller:
-            return True
-    return False
+    if not faces:
+        return False
+    overlaps = overlap_of_smaller_matrix(box_xyxy, np.stack([f.box_xyxy for f in faces]))
+    return bool(overlaps.max() > UNION_DUPLICATE_OVERLAP)
 
 
 def face_box_from_detection_box(box_xyxy: np.ndarray, config: DetectionConfig) -> np.ndarray:

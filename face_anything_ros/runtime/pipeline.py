@@ -129,9 +129,7 @@ class FacePipeline:
             self._lookup_normals = self._queries.normals
             self._mesh_rows = np.asarray(vertex_rows)
         else:
-            self._lookup_canonical = np.concatenate([self._queries.canonical, template.canonical]).astype(
-                np.float64
-            )
+            self._lookup_canonical = np.concatenate([self._queries.canonical, self._template_canonical])
             self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
             self._mesh_rows = self._num_queries + np.arange(template.num_vertices)
         self._filters: dict[int, OneEuroFilter] = {}
@@ -184,7 +182,7 @@ class FacePipeline:
             detections = self._detector.detect(rgb)
         detections = detections[: self.config.detection.max_faces]
         tracks = self._ids.update(np.array([d.box_xyxy for d in detections]).reshape(-1, 4))
-        self._drop_dead_filters()
+        self._forget_dead_tracks()
         timer.lap("detect")
         maps = FrameMaps.empty(height, width)
         faces: list[FaceResult] = []
@@ -331,7 +329,8 @@ class FacePipeline:
         cosine = np.einsum("ij,ij->i", normals, view)
         return ~(cosine < self.config.tracking.min_facing_cos)  # NaN points are not rejected here
 
-    def _drop_dead_filters(self) -> None:
+    def _forget_dead_tracks(self) -> None:
+        """Drop the crop and point-filter state of tracks the id assigner no longer holds."""
         live = {t.track_id for t in self._ids.tracks}
         self._stabilizer.forget_all_but(live)
         for track_id in list(self._filters):
