@@ -54,11 +54,9 @@ from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
 FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this period
-SILENT_CAMERA_HINT_S = 10.0
+SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 QOS_ADAPT_PERIOD_S = 0.5  # how soon qos_reliability=auto follows a new camera publisher
-FASTDDS_PROFILES_ENV = (
-    "FASTDDS_DEFAULT_PROFILES_FILE"  # publishers but no frame for this long: log the QoS hint once
-)
+FASTDDS_PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
 
 
 @dataclass
