@@ -15,7 +15,7 @@ from face_anything_ros.evaluation.baselines.template_depth import (
     template_depth,
     template_points_m,
 )
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.geometry import Intrinsics
 
 SIZE = 128

@@ -21,7 +21,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from face_anything_ros.ros.camera import intrinsics_for_image  # noqa: E402
+from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 

@@ -19,8 +19,8 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 
-from face_anything_ros.ros.conversions import POINT_FIELDS, point_cloud_to_array  # noqa: E402
-from face_anything_ros.ros.image_codec import image_to_numpy  # noqa: E402
+from face_anything_ros.outputs.conversions import POINT_FIELDS, point_cloud_to_array  # noqa: E402
+from face_anything_ros.outputs.image_codec import image_to_numpy  # noqa: E402
 from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 

@@ -13,7 +13,7 @@ from node_test_support import sample_frames, weights_for_tests
 from rosbags.highlevel import AnyReader
 
 from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE
-from face_anything_ros.offline.image_bag import write_image_bag
+from face_anything_ros.outputs.image_bag import write_image_bag
 
 FRAMES, INTRINSICS = sample_frames(4)
 

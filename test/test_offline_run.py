@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from node_test_support import TRAINED, sample_frames, weights_for_tests
 
-from face_anything_ros import cli
+from face_anything_ros.cli import main as cli
 
 FRAMES, INTRINSICS = sample_frames(3)
 

@@ -11,7 +11,7 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability import faults
+from face_anything_ros.devtools.reliability import faults
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability.fuzz import FuzzReport, run_fuzz
-from face_anything_ros.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED, FuzzInputs
+from face_anything_ros.devtools.reliability.fuzz import FuzzReport, run_fuzz
+from face_anything_ros.devtools.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED, FuzzInputs
 
 CASES = 40
 
@@ -57,8 +57,8 @@ def test_replaying_a_bag_of_fuzz_cases_processes_the_valid_and_skips_the_rest(tm
     """The offline path (rosbags + the same codec) gives the same verdicts and never stops early."""
     from face_anything_ros.offline.bag_replay import replay_bag
     from face_anything_ros.offline.startup import build_pipeline, load_params
-    from face_anything_ros.reliability.fuzz import face_frame
-    from face_anything_ros.reliability.fuzz_inputs import write_fuzz_bag
+    from face_anything_ros.devtools.reliability.fuzz import face_frame
+    from face_anything_ros.devtools.reliability.fuzz_inputs import write_fuzz_bag
 
     cases = FuzzInputs(face_frame(), seed=2).cases(24)
     write_fuzz_bag(tmp_path / "in", cases)

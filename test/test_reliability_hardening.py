@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from node_test_support import REPO, weights_for_tests
 
-from face_anything_ros.reliability.faults import bad_weights_files
-from face_anything_ros.reliability.fuzz_inputs import PROCESSED, FuzzInputs
-from face_anything_ros.reliability.source_audit import REVIEWED, scan_tree, unsafe_calls
-from face_anything_ros.ros.image_codec import (
+from face_anything_ros.devtools.reliability.faults import bad_weights_files
+from face_anything_ros.devtools.reliability.fuzz_inputs import PROCESSED, FuzzInputs
+from face_anything_ros.devtools.reliability.source_audit import REVIEWED, scan_tree, unsafe_calls
+from face_anything_ros.outputs.image_codec import (
     MAX_IMAGE_PIXELS,
     ImageDecodeError,
     compressed_to_rgb8,
@@ -170,7 +170,7 @@ def _hostile_mcap_records(case: str) -> bytes:
 def test_a_bag_whose_length_fields_claim_terabytes_is_refused_cleanly(case, tmp_path):
     from face_anything_ros.offline.bag_replay import ReplayError, replay_bag
     from face_anything_ros.offline.bag_salvage import MCAP_MAGIC
-    from face_anything_ros.ros.params import NodeParams
+    from face_anything_ros.outputs.params import NodeParams
 
     bag = tmp_path / "hostile"
     bag.mkdir()

@@ -14,7 +14,7 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability.soak import SoakConfig, SoakReport, run_soak
+from face_anything_ros.devtools.reliability.soak import SoakConfig, SoakReport, run_soak
 
 CONFIG = SoakConfig(frames=300, rate_hz=30.0, max_faces=8, warmup_rounds=1, rss_growth_bound_mib=64.0)
 

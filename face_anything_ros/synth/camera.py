@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_box_from_face_box, crop_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_box_from_face_box, crop_intrinsics
 
 # canonical (y up, face towards +z) → OpenCV camera (y down, z forward) for a frontal face
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
