@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.real_texture import (
     MOTION_SPECS,
     MotionSpec,
@@ -13,7 +14,6 @@ from face_anything_ros.evaluation.real_texture import (
     make_sequence,
     render_frame,
 )
-from face_anything_ros.core.face_template import load_face_template
 
 SIZE = 128
 NUM_FRAMES = 8

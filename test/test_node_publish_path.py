@@ -25,12 +25,12 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 
 from face_anything_ros.core.face_template import canonical_to_rgb  # noqa: E402
-from face_anything_ros.outputs.msg_types import face_anything_typestore  # noqa: E402
+from face_anything_ros.devtools.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.outputs import conversions  # noqa: E402
 from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr  # noqa: E402
 from face_anything_ros.outputs.message_kit import RosbagsKit  # noqa: E402
+from face_anything_ros.outputs.msg_types import face_anything_typestore  # noqa: E402
 from face_anything_ros.ros.node import FASTDDS_PROFILES_ENV, FaceAnythingNode, use_node_writer_profile  # noqa: E402
-from face_anything_ros.devtools.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
 DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")

@@ -11,9 +11,9 @@ from node_test_support import sample_frames, weights_for_tests
 from rosbags.highlevel import AnyReader
 
 from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE, ReplayError, ReplayOptions, replay_bag
-from face_anything_ros.outputs.image_bag import write_image_bag
 from face_anything_ros.offline.startup import build_pipeline, load_params
 from face_anything_ros.outputs.conversions import point_cloud_to_array
+from face_anything_ros.outputs.image_bag import write_image_bag
 from face_anything_ros.outputs.image_codec import image_to_numpy
 
 FRAMES, INTRINSICS = sample_frames(4)
@@ -121,8 +121,8 @@ def test_compressed_image_topics_are_replayed(tmp_path, pipeline_and_params):
     from rosbags.rosbag2 import Writer
 
     from face_anything_ros.outputs.image_bag import header
-    from face_anything_ros.outputs.msg_types import face_anything_typestore
     from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
 
     typestore = face_anything_typestore()
     kit = RosbagsKit(typestore)

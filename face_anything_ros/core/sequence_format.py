@@ -1,4 +1,4 @@
-"""Reader/writer of the evaluation sequence-folder format (docs/ARCHITECTURE.md, DESIGN).
+"""Reader/writer of the evaluation sequence-folder format (docs/ARCHITECTURE.md, "Evaluation format").
 
 A sequence folder::
 

@@ -36,7 +36,7 @@ FACE_PATCH_SCALE = 1.6  # patch side relative to the detected face box side
 FACE_PATCH_SIDE_AT_480 = 225  # patch side for a 480-pixel-high frame (face box ~0.3 of the height)
 MOTION_PX_PER_FRAME = 2.0
 CYCLE_FRAMES = 60  # distinct frames per case, replayed in a loop
-CPU_TARGET_FPS = 20.0  # issue 6: end-to-end, one face, 640x480, the 2-core dev CPU
+CPU_TARGET_FPS = 20.0  # target: end-to-end, one face, 640x480, the 2-core dev CPU
 
 
 @dataclass
@@ -361,7 +361,7 @@ def format_report(report: BenchReport, date: str, command: str) -> str:
 
 
 def target_lines(report: BenchReport) -> list[str]:
-    """The issue's targets, checked against this run's numbers (only what was measured)."""
+    """The runtime targets, checked against this run's numbers (only what was measured)."""
     import torch
 
     lines = []

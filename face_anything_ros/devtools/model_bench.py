@@ -42,8 +42,8 @@ def forward_ms(model: FaceAnythingModel, shape: tuple[int, ...], repeats: int) -
 
 
 def train_images_per_s(config_name: str, batch: int, steps: int) -> float:
-    from face_anything_ros.training.targets import batch_to_tensors
     from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
+    from face_anything_ros.training.targets import batch_to_tensors
     from face_anything_ros.training.train import TrainConfig, build_model, build_optimizer, train_step
 
     cfg = TrainConfig(out="unused", steps=1, batch=batch, model=config_name)

@@ -112,9 +112,9 @@ def conversions_from_git(revision: str) -> ModuleType:
 
 def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
     """The node's outputs built with another version of ``conversions`` (as the node then did)."""
+    from face_anything_ros.outputs.message_kit import RosbagsKit
     from face_anything_ros.outputs.msg_types import face_anything_typestore
     from face_anything_ros.outputs.visualize import canonical_image, overlay_image
-    from face_anything_ros.outputs.message_kit import RosbagsKit
 
     kit, cdr_kit = node._kit, RosbagsKit(face_anything_typestore())
 

@@ -53,7 +53,7 @@ class EvaluateConfig:
     baselines: tuple[str, ...] = ALL_BASELINES
     max_frames: int | None = None
     device: str | None = None  # None: the pipeline's default (cuda when available)
-    run_method: bool = True  # False: baselines only (e.g. when no weights exist yet)
+    run_method: bool = True  # False: baselines only (`--no-model`)
     # ground-truth face boxes (from mask/) instead of the detector: "also" adds an extra row
     # where masks exist, "only" replaces the detector row, "no" never
     gt_boxes: str = "also"

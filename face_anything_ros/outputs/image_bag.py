@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from face_anything_ros.outputs.msg_types import face_anything_typestore
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.message_kit import MessageKit, RosbagsKit
+from face_anything_ros.outputs.msg_types import face_anything_typestore
 from face_anything_ros.runtime.geometry import Intrinsics
 
 

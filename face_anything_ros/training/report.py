@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from face_anything_ros.model.io import WeightsError, load_model
+
 from .validation import heldout_metrics, make_heldout_batch, predict_numpy, window_mode_comparison
 from .visualize import save_prediction_grid
 

@@ -9,7 +9,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from face_anything_ros.model.io import WeightsError, default_weights_path, load_model, read_sidecar, save_model
+from face_anything_ros.model.io import (
+    WeightsError,
+    default_weights_path,
+    load_model,
+    read_sidecar,
+    save_model,
+)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,9 +27,9 @@ import numpy as np
 import torch
 
 from face_anything_ros.model import FaceAnythingModel, get_config, load_model, save_model
-from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.model.config import ModelConfig
 from face_anything_ros.model.encoder import load_imagenet_weights
+from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.training.losses import LossWeights, Targets, compute_losses
 from face_anything_ros.training.replay import ReplayPool
 from face_anything_ros.training.targets import batch_to_tensors, targets_to

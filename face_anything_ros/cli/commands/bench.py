@@ -159,16 +159,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _load_model(weights: str | None):
-    """The requested (or shipped) weights; the untrained network only when no path was given and none ship."""
-    import torch
-
-    from face_anything_ros.model import FaceAnythingModel, WeightsError, load_model
+    """The requested (or shipped) weights, or (None, the reason) when they do not load."""
+    from face_anything_ros.model import WeightsError, load_model
 
     try:
         return load_model(weights), f"`{weights or 'shipped default'}`"
     except WeightsError as exc:
-        if weights is not None:
-            return None, str(exc)
-        LOG.warning("shipped weights unavailable (%s); timing the untrained network of the same size", exc)
-        torch.manual_seed(0)
-        return FaceAnythingModel().eval(), "untrained default-size network (shipped weights not present yet)"
+        return None, str(exc)

@@ -58,9 +58,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     for job in (soak, fuzz, faults):
         job.add_argument("--weights", help="model weights (default: the shipped model)")
-        job.add_argument(
-            "--allow-untrained", action="store_true", help="without shipped weights, use an untrained network"
-        )
         job.add_argument("--report", help="write the JSON report here")
         job.add_argument("--workdir", help="folder for node logs and scratch files (default: a temp folder)")
 
@@ -77,11 +74,11 @@ def _workdir(args: argparse.Namespace) -> Path:
     return folder
 
 
-def _weights(args: argparse.Namespace, workdir: Path) -> tuple[str, str] | None:
+def _weights(args: argparse.Namespace) -> tuple[str, str] | None:
     from face_anything_ros.devtools.reliability.weights import WeightsChoiceError, choose_weights
 
     try:
-        return choose_weights(args.weights, args.allow_untrained, workdir)
+        return choose_weights(args.weights)
     except WeightsChoiceError as exc:
         print(f"error: {exc}")
         return None
@@ -91,7 +88,7 @@ def _prepare(args: argparse.Namespace, job: str) -> tuple[Path, str, str] | None
     """(workdir, weights path, weights description) for a stress job, or None after an error line."""
     _isolate_domain()
     workdir = _workdir(args)
-    chosen = _weights(args, workdir)
+    chosen = _weights(args)
     if chosen is None:
         return None
     print(f"{job}: weights {chosen[1]}; logs in {workdir}")

@@ -73,13 +73,17 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from face_anything_ros.model import load_model
-    from face_anything_ros.outputs.image_bag import camera_info_message, header
-    from face_anything_ros.devtools.reliability.node_session import CAMERA_NAMESPACE, NODE_NAME, NODE_NAMESPACE
+    from face_anything_ros.devtools.reliability.node_session import (
+        CAMERA_NAMESPACE,
+        NODE_NAME,
+        NODE_NAMESPACE,
+    )
     from face_anything_ros.devtools.reliability.stress_client import StressClient
+    from face_anything_ros.model import load_model
     from face_anything_ros.outputs import conversions
-    from face_anything_ros.ros.node import FaceAnythingNode
+    from face_anything_ros.outputs.image_bag import camera_info_message, header
     from face_anything_ros.outputs.params import NodeParams, pipeline_config_from_params
+    from face_anything_ros.ros.node import FaceAnythingNode
     from face_anything_ros.runtime.pipeline import FacePipeline
 
     images, intrinsics = sample_frames(frames)
@@ -256,8 +260,8 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
     parameters = {"weights": weights, "qos_reliability": "reliable"}
     with node_session(parameters, folder / f"signal_{name}.log") as session:
         client = session.client
-        from face_anything_ros.outputs.image_bag import header
         from face_anything_ros.outputs import conversions
+        from face_anything_ros.outputs.image_bag import header
 
         kit = client.kit
         messages = [
@@ -303,7 +307,11 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
     from rclpy.context import Context
     from rclpy.node import Node
 
-    from face_anything_ros.devtools.reliability.node_session import CAMERA_NAMESPACE, NODE_NAME, NODE_NAMESPACE
+    from face_anything_ros.devtools.reliability.node_session import (
+        CAMERA_NAMESPACE,
+        NODE_NAME,
+        NODE_NAMESPACE,
+    )
     from face_anything_ros.ros.node_process import start_node
 
     name = signal.Signals(signum).name

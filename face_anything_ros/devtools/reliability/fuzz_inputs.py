@@ -258,8 +258,8 @@ def write_fuzz_bag(path: Any, cases: list[FuzzCase], namespace: str = "/camera")
     from rosbags.rosbag2 import Writer
 
     from face_anything_ros.outputs.image_bag import header
-    from face_anything_ros.outputs.msg_types import face_anything_typestore
     from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
 
     typestore = face_anything_typestore()
     kit = RosbagsKit(typestore)

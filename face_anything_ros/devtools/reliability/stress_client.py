@@ -109,8 +109,8 @@ class StressClient(Node):
         Seeing the node's subscription in the graph does not mean the first sample reaches it;
         a blank frame has no face, so the model is not run. Returns the frames sent (0: no answer).
         """
-        from face_anything_ros.outputs.image_bag import header
         from face_anything_ros.outputs import conversions
+        from face_anything_ros.outputs.image_bag import header
 
         blank = np.full((HANDSHAKE_SIZE[1], HANDSHAKE_SIZE[0], 3), 127, np.uint8)
         msg = conversions.image_message(self.kit, header(self.kit, 0, "camera_optical_frame"), blank, "rgb8")
