@@ -10,6 +10,7 @@ times the building alone (no subscriber: nothing crosses DDS).
 from __future__ import annotations
 
 import argparse
+import importlib
 import subprocess
 import sys
 import time
@@ -97,16 +98,29 @@ def build_times_ms(
     return times
 
 
+# Where conversions.py and the modules it imports lived before the one-way layout.
+_CONVERSIONS_PATHS = ("face_anything_ros/outputs/conversions.py", "face_anything_ros/ros/conversions.py")
+_MOVED_MODULES = {
+    "face_anything_ros.face_template": "face_anything_ros.core.face_template",
+    "face_anything_ros.ros.image_codec": "face_anything_ros.outputs.image_codec",
+    "face_anything_ros.ros.message_kit": "face_anything_ros.outputs.message_kit",
+}
+
+
 def conversions_from_git(revision: str) -> ModuleType:
-    """``face_anything_ros/outputs/conversions.py`` as it was at ``revision`` (for before/after numbers)."""
-    path = "face_anything_ros/outputs/conversions.py"
+    """``conversions.py`` as it was at ``revision`` (for before/after numbers), old layout included."""
     repo = Path(__file__).resolve().parents[2]
-    source = subprocess.run(
-        ["git", "-C", str(repo), "show", f"{revision}:{path}"], check=True, capture_output=True, text=True
-    ).stdout
-    module = ModuleType(f"face_anything_ros.ros.conversions_at_{revision}")
+    for path in _CONVERSIONS_PATHS:
+        shown = subprocess.run(["git", "-C", str(repo), "show", f"{revision}:{path}"], capture_output=True, text=True)
+        if shown.returncode == 0:
+            break
+    else:
+        raise FileNotFoundError(f"no conversions.py at {revision} (looked for {', '.join(_CONVERSIONS_PATHS)})")
+    for old, new in _MOVED_MODULES.items():  # the old source imports the modules under their old names
+        sys.modules.setdefault(old, importlib.import_module(new))
+    module = ModuleType(f"face_anything_ros.outputs.conversions_at_{revision}")
     sys.modules[module.__name__] = module  # dataclasses look their module up while it executes
-    exec(compile(source, f"{revision}:{path}", "exec"), module.__dict__)
+    exec(compile(shown.stdout, f"{revision}:{path}", "exec"), module.__dict__)
     return module
 
 

@@ -1,4 +1,4 @@
-"""Head pose, pinhole cameras and the crop camera (crop.py's policy applied to GT boxes)."""
+"""Head pose, pinhole cameras and the crop camera (core/crop.py's policy applied to GT boxes)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,7 @@ def face_box(landmarks_px: np.ndarray) -> np.ndarray:
 def jittered_crop_box(
     landmarks_px: np.ndarray, rng: np.random.Generator, center_jitter: float, scale_range: tuple[float, float]
 ) -> CropBox:
-    """crop.py's crop of the GT face box, jittered like a noisy detector."""
+    """core/crop.py's crop of the GT face box, jittered like a noisy detector."""
     box = crop_box_from_face_box(face_box(landmarks_px))
     side = box.side * rng.uniform(*scale_range)
     shift = rng.uniform(-center_jitter, center_jitter, 2) * side
