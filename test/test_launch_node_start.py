@@ -80,7 +80,7 @@ def _start_like_launch(tmp_path: Path, camera: str, **parameters: str):
         namespace="/face_anything",
         params_file=REPO / "config" / "face_anything.yaml",
         remappings={"image": f"{camera}/image_raw", "camera_info": f"{camera}/camera_info"},
-        parameters={**parameters, "weights": weights_for_tests(tmp_path)},
+        parameters={**parameters, "weights": weights_for_tests()},
     )
     return start_node(launch, tmp_path / "node.log")
 

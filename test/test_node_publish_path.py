@@ -41,7 +41,7 @@ MAX_WITH_CANONICAL_IMAGE_MS = 12.0
 
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
-    return sample_results(count=12, weights=weights_for_tests(tmp_path_factory.mktemp("weights")))
+    return sample_results(count=12, weights=weights_for_tests())
 
 
 @pytest.fixture(scope="module")

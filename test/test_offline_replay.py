@@ -22,7 +22,7 @@ OUTPUT_TOPICS = ("depth", "points", "faces", "face_poses", "face_mesh")
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+    return weights_for_tests()
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ FRAMES, INTRINSICS = sample_frames(4)
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+    return weights_for_tests()
 
 
 def _count(bag: Path, topic: str) -> int:

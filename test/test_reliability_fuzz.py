@@ -21,7 +21,7 @@ CASES = 40
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> FuzzReport:
     folder = tmp_path_factory.mktemp("fuzz")
-    return run_fuzz(CASES, seed=1, weights=weights_for_tests(folder), log_path=folder / "node.log")
+    return run_fuzz(CASES, seed=1, weights=weights_for_tests(), log_path=folder / "node.log")
 
 
 def test_fuzz_run_passes_every_check(report):
@@ -62,7 +62,7 @@ def test_replaying_a_bag_of_fuzz_cases_processes_the_valid_and_skips_the_rest(tm
 
     cases = FuzzInputs(face_frame(), seed=2).cases(24)
     write_fuzz_bag(tmp_path / "in", cases)
-    params = load_params(None, weights_for_tests(tmp_path))
+    params = load_params(None, weights_for_tests())
     summary = replay_bag(tmp_path / "in", tmp_path / "out", build_pipeline(params), params)
     valid = sum(case.expect == PROCESSED for case in cases)
     assert (summary.images, summary.processed, summary.stopped_early) == (len(cases), valid, "")

@@ -116,7 +116,7 @@ def test_garbage_compressed_data_is_refused_as_an_encoding_problem():
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+    return weights_for_tests()
 
 
 def test_weights_with_a_live_pickle_payload_are_refused_without_running_it(weights, tmp_path):
