@@ -37,7 +37,7 @@ def next_stamp_ns() -> int:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
+def live():
     context = Context()
     rclpy.init(context=context)
     weights = weights_for_tests()

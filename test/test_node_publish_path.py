@@ -40,7 +40,7 @@ MAX_WITH_CANONICAL_IMAGE_MS = 12.0
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory):
+def samples():
     return sample_results(count=12, weights=weights_for_tests())
 
 

@@ -21,7 +21,7 @@ OUTPUT_TOPICS = ("depth", "points", "faces", "face_poses", "face_mesh")
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def weights() -> str:
     return weights_for_tests()
 
 

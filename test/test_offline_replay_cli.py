@@ -19,7 +19,7 @@ FRAMES, INTRINSICS = sample_frames(4)
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def weights() -> str:
     return weights_for_tests()
 
 

@@ -16,7 +16,7 @@ FRAMES, INTRINSICS = sample_frames(3)
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def weights() -> str:
     return weights_for_tests()
 
 

@@ -15,7 +15,7 @@ from face_anything_ros.devtools.reliability import faults
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def weights() -> str:
     return weights_for_tests()
 
 

@@ -115,7 +115,7 @@ def test_garbage_compressed_data_is_refused_as_an_encoding_problem():
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
+def weights() -> str:
     return weights_for_tests()
 
 
