@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.model import default_weights_path
 from face_anything_ros.offline.frame_sources import open_frames
 from face_anything_ros.offline.sample import sample_dir
-from face_anything_ros.runtime.geometry import Intrinsics
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -21,7 +21,6 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
@@ -31,7 +30,7 @@ FRAMES, INTRINSICS = sample_frames(1)
 # `auto` (match the camera); the launch test sends a 320x240 frame that arrives under any QoS, and
 # test_auto_qos_receives_full_size_frames_from_a_reliable_camera proves the 640x480 case.
 SMALL_FRAME = cv2.resize(FRAMES[0], (320, 240), interpolation=cv2.INTER_AREA)
-SMALL_INTRINSICS = intrinsics_for_image(INTRINSICS, 320, 240)
+SMALL_INTRINSICS = INTRINSICS.scaled_to(320, 240)
 EXECUTABLE = shutil.which("face_anything_node", path=str(Path(sys.executable).parent))
 START_TIMEOUT_S = 60.0
 

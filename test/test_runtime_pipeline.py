@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.crop import crop_box_from_face_box
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
-from face_anything_ros.runtime.geometry import Intrinsics
 from face_anything_ros.runtime.pipeline import STAGES, FacePipeline
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces
 from face_anything_ros.runtime.preprocess import InvalidFrameError

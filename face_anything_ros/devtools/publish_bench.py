@@ -57,10 +57,10 @@ class SampleResults:
 
 def sample_results(count: int = 12, weights: str | None = None) -> SampleResults:
     """Run the real pipeline (default config; ``weights`` None = shipped) over the first ``count`` sample frames."""
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.offline.frame_sources import open_frames
     from face_anything_ros.offline.sample import sample_dir
     from face_anything_ros.runtime.config import PipelineConfig
-    from face_anything_ros.runtime.geometry import Intrinsics
     from face_anything_ros.runtime.pipeline import FacePipeline
 
     source = open_frames(sample_dir())

@@ -243,18 +243,11 @@ def run_pipeline(
 
     With ``face_masks`` the detector is bypassed: the faces are the ground-truth mask's boxes.
     """
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.runtime.detection import Detection
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     pipeline.reset()
-    camera = Intrinsics(
-        fx=intrinsics["fx"],
-        fy=intrinsics["fy"],
-        cx=intrinsics["cx"],
-        cy=intrinsics["cy"],
-        width=int(intrinsics["width"]),
-        height=int(intrinsics["height"]),
-    )
+    camera = Intrinsics.from_mapping(intrinsics)
     num_frames, height, width = frames.shape[:3]
     out = MethodOutput(
         depth=np.full((num_frames, height, width), np.nan, dtype=np.float32),

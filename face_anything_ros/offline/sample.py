@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics
+
 SAMPLE_PACKAGE_PATH = ("assets", "sample")
 
 
@@ -83,15 +85,7 @@ def write_sample(out_dir: Path, motion: SampleMotion = SampleMotion()) -> list[P
         path = out_dir / "frames" / f"{i:06d}.jpg"
         cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, motion.jpeg_quality])
         paths.append(path)
-    focal = 0.5 * motion.width / math.tan(math.radians(motion.hfov_deg) / 2.0)
-    intrinsics = {
-        "fx": focal,
-        "fy": focal,
-        "cx": motion.width / 2.0,
-        "cy": motion.height / 2.0,
-        "width": motion.width,
-        "height": motion.height,
-    }
+    intrinsics = Intrinsics.from_fov(motion.width, motion.height, motion.hfov_deg).as_dict()
     (out_dir / "intrinsics.json").write_text(json.dumps(intrinsics, indent=2) + "\n", encoding="utf-8")
     return paths
 

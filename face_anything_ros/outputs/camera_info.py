@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.core.camera import Intrinsics
 
 
 def intrinsics_from_camera_info(msg: Any) -> Intrinsics | None:
@@ -20,15 +20,5 @@ def intrinsics_from_camera_info(msg: Any) -> Intrinsics | None:
 
 
 def intrinsics_for_image(intrinsics: Intrinsics, width: int, height: int) -> Intrinsics:
-    """The same camera at the image's resolution (camera_info of a binned/resized stream)."""
-    if (intrinsics.width, intrinsics.height) == (width, height):
-        return intrinsics
-    sx, sy = width / intrinsics.width, height / intrinsics.height
-    return Intrinsics(
-        fx=intrinsics.fx * sx,
-        fy=intrinsics.fy * sy,
-        cx=(intrinsics.cx + 0.5) * sx - 0.5,
-        cy=(intrinsics.cy + 0.5) * sy - 0.5,
-        width=width,
-        height=height,
-    )
+    """The same camera at the image's resolution (see ``Intrinsics.scaled_to``)."""
+    return intrinsics.scaled_to(width, height)

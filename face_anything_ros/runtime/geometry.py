@@ -1,4 +1,4 @@
-"""Camera geometry: intrinsics, back-projection, metric scale and head pose.
+"""Camera geometry: back-projection, metric scale and head pose (the camera itself: core/camera.py).
 
 Scale model (docs/ARCHITECTURE.md): the network predicts relative depth
 ``d_rel = z / z_median``. Face pixels back-projected with relative depth along their
@@ -12,58 +12,12 @@ assumes an average-sized face; its error is proportional to the real head-size d
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.core.crop import CropBox, crop_intrinsics
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.runtime.config import GeometryConfig
-
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole intrinsics of an image (OpenCV convention: x right, y down, z forward)."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        values = (self.fx, self.fy, self.cx, self.cy)
-        if not all(
-            isinstance(v, int | float | np.floating | np.integer) and math.isfinite(v) for v in values
-        ):
-            raise ValueError(f"intrinsics must be finite numbers, got fx,fy,cx,cy={values}")
-        if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
-
-    @classmethod
-    def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
-        """Square-pixel pinhole with the given horizontal field of view, centred principal point."""
-        if not 0.0 < hfov_deg < 180.0:
-            raise ValueError(f"horizontal FOV must be in (0, 180) degrees, got {hfov_deg}")
-        focal = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
-        return cls(fx=focal, fy=focal, cx=width / 2.0, cy=height / 2.0, width=int(width), height=int(height))
-
-    @classmethod
-    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> Intrinsics:
-        k = np.asarray(k, dtype=np.float64).reshape(3, 3)
-        return cls(fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], width=int(width), height=int(height))
-
-    @property
-    def matrix(self) -> np.ndarray:
-        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
-
-    def for_crop(self, box: CropBox, size: int) -> Intrinsics:
-        """Intrinsics of the ``size`` x ``size`` crop resampled from ``box``."""
-        fx, fy, cx, cy = crop_intrinsics(self.fx, self.fy, self.cx, self.cy, box, size)
-        return Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=size, height=size)
 
 
 def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:

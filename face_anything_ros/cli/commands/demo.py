@@ -62,13 +62,13 @@ def run(args: argparse.Namespace) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.offline.demo_outputs import write_demo_outputs
     from face_anything_ros.offline.frame_sources import open_frames
     from face_anything_ros.offline.sample import sample_dir
     from face_anything_ros.outputs.image_bag import write_image_bag
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
     from face_anything_ros.ros.stream_client import StreamClient
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

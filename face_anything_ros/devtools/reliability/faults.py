@@ -54,9 +54,9 @@ def _result(name: str, details: dict[str, Any], checks: list[tuple[bool, str]]) 
 
 def sample_frames(count: int) -> tuple[list[np.ndarray], Any]:
     """The bundled sample frames (a real face, detected) and their intrinsics."""
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.offline.frame_sources import open_frames
     from face_anything_ros.offline.sample import sample_dir
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     source = open_frames(sample_dir())
     frames = [rgb for _, rgb, _ in source.frames()]
