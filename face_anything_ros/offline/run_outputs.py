@@ -24,8 +24,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face_anything_ros.core.colormap import colorize_depth
 from face_anything_ros.outputs.conversions import point_array
-from face_anything_ros.outputs.visualize import canonical_image, colorize_depth, overlay_image
+from face_anything_ros.outputs.visualize import canonical_image, overlay_image
 
 OVERLAY_CODEC = "mp4v"
 
