@@ -2,8 +2,8 @@
 
 Every frame goes through ``runtime.pipeline.FacePipeline.process`` exactly as the node
 runs it (default settings unless a weights file is given). A query point's canonical
-coordinate is read from the predicted canonical map in its query frame (bilinear, NaN
-aware) and found in every other frame with ``runtime.tracking.locate_canonical``.
+coordinate is read from the predicted canonical map in its query frame (core/sampling.py:
+bilinear, NaN aware, snapped to the face within ``QUERY_SNAP_RADIUS_PX``) and found in every other frame with ``runtime.tracking.locate_canonical``.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from face_anything_ros.core.sampling import sample_bilinear
 
 LOG = logging.getLogger(__name__)
 # nearest-valid-pixel search radius when a query lands just off the predicted face (px)
@@ -34,45 +36,6 @@ class MethodOutput:
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, the pipeline's timings
     frames_without_face: int = 0
-
-
-def sample_canonical(canonical_map: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Bilinear canonical coordinates (N, 3) at (N, 2) pixels, ignoring NaN neighbours.
-
-    Where all four neighbours are NaN the nearest finite pixel within
-    ``QUERY_SNAP_RADIUS_PX`` is used; NaN if there is none.
-    """
-    height, width = canonical_map.shape[:2]
-    out = np.full((len(points), 3), np.nan)
-    for n, (x, y) in enumerate(np.asarray(points, dtype=np.float64)):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        x0, y0 = int(np.floor(x)), int(np.floor(y))
-        fx, fy = x - x0, y - y0
-        total, weight_sum = np.zeros(3), 0.0
-        for dx, dy, w in (
-            (0, 0, (1 - fx) * (1 - fy)),
-            (1, 0, fx * (1 - fy)),
-            (0, 1, (1 - fx) * fy),
-            (1, 1, fx * fy),
-        ):
-            xi, yi = x0 + dx, y0 + dy
-            if 0 <= xi < width and 0 <= yi < height and w > 0 and np.all(np.isfinite(canonical_map[yi, xi])):
-                total += w * canonical_map[yi, xi]
-                weight_sum += w
-        if weight_sum > 0:
-            out[n] = total / weight_sum
-            continue
-        r = QUERY_SNAP_RADIUS_PX
-        ys, xs = np.mgrid[max(y0 - r, 0) : min(y0 + r + 2, height), max(x0 - r, 0) : min(x0 + r + 2, width)]
-        window = canonical_map[ys, xs]
-        finite = np.all(np.isfinite(window), axis=-1)
-        if finite.any():
-            d2 = (xs - x) ** 2 + (ys - y) ** 2
-            d2[~finite] = np.inf
-            k = np.unravel_index(np.argmin(d2), d2.shape)
-            out[n] = window[k]
-    return out
 
 
 def label_at(label_map: np.ndarray, point: np.ndarray) -> int:
@@ -115,7 +78,7 @@ def track_by_canonical_lookup(
     query_canonical = np.full((len(queries), 3), np.nan)
     for t in np.unique(query_frames):
         sel = query_frames == t
-        query_canonical[sel] = sample_canonical(canonical_maps[t], queries[sel, 1:3])
+        query_canonical[sel] = sample_bilinear(canonical_maps[t], queries[sel, 1:3], QUERY_SNAP_RADIUS_PX)
     known = np.all(np.isfinite(query_canonical), axis=1)
     if not known.all():
         LOG.info(
