@@ -57,15 +57,11 @@ class SampleResults:
 
 def sample_results(count: int = 12, weights: str | None = None) -> SampleResults:
     """Run the real pipeline (default config; ``weights`` None = shipped) over the first ``count`` sample frames."""
-    from face_anything_ros.core.camera import Intrinsics
-    from face_anything_ros.offline.frame_sources import open_frames
-    from face_anything_ros.offline.sample import sample_dir
+    from face_anything_ros.offline.sample import sample_frames
     from face_anything_ros.runtime.config import PipelineConfig
     from face_anything_ros.runtime.pipeline import FacePipeline
 
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()][:count]
-    intrinsics = Intrinsics(**source.intrinsics)
+    frames, intrinsics = sample_frames(count)
     pipeline = FacePipeline(PipelineConfig(weights=weights))
     results = [pipeline.process(rgb, intrinsics, i / 30.0) for i, rgb in enumerate(frames)]
     return SampleResults(frames=frames, results=results, intrinsics=intrinsics, pipeline=pipeline)

@@ -42,6 +42,21 @@ def sample_dir() -> Path:
     return Path(str(resources.files("face_anything_ros").joinpath(*SAMPLE_PACKAGE_PATH)))
 
 
+def sample_frames(count: int | None = None) -> tuple[list[np.ndarray], Intrinsics]:
+    """The bundled sample's RGB frames (``count`` of them, repeating the sequence when it asks for
+    more; None = all) and their intrinsics: the input of the demo, the drills and the tests."""
+    from face_anything_ros.offline.frame_sources import open_frames
+
+    source = open_frames(sample_dir())
+    frames = [rgb for _, rgb, _ in source.frames()]
+    if not frames or source.intrinsics is None:
+        raise FileNotFoundError(
+            f"the bundled sample in {sample_dir()} is incomplete (frames or intrinsics.json)"
+        )
+    total = len(frames) if count is None else count
+    return [frames[i % len(frames)] for i in range(total)], source.intrinsics
+
+
 def _source_photo(width: int, height: int) -> np.ndarray:
     import matplotlib.cbook
 

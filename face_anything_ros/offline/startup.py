@@ -32,19 +32,13 @@ def build_pipeline(params: NodeParams) -> Any:
     return FacePipeline(pipeline_config_from_params(params))
 
 
-def choose_intrinsics(known: dict | None, width: int, height: int, fov_deg: float) -> Intrinsics:
+def choose_intrinsics(known: Intrinsics | None, width: int, height: int, fov_deg: float) -> Intrinsics:
     """The input's own intrinsics (scaled to the frames), else the default FOV pinhole (logged)."""
-    camera = None
-    if known:
-        try:
-            camera = Intrinsics.from_mapping(known)
-        except ValueError as exc:
-            LOGGER.warning("ignoring the input's intrinsics (%s)", exc)
-    if camera is None:
+    if known is None:
         LOGGER.info(
             "no intrinsics for %dx%d input: assuming a pinhole with %.0f deg horizontal FOV",
             width,
             height,
             fov_deg,
         )
-    return resolve_intrinsics(camera, width, height, fov_deg)
+    return resolve_intrinsics(known, width, height, fov_deg)

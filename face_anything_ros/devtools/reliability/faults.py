@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from face_anything_ros.devtools.reliability.failing_backend import failing_builder, install_backend_chain
 from face_anything_ros.devtools.reliability.node_session import exit_code_within, node_launch, node_session
+from face_anything_ros.offline.sample import sample_frames
 
 LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
@@ -50,17 +49,6 @@ class DrillResult:
 def _result(name: str, details: dict[str, Any], checks: list[tuple[bool, str]]) -> DrillResult:
     failures = [message for ok, message in checks if not ok]
     return DrillResult(name, not failures, details, failures)
-
-
-def sample_frames(count: int) -> tuple[list[np.ndarray], Any]:
-    """The bundled sample frames (a real face, detected) and their intrinsics."""
-    from face_anything_ros.core.camera import Intrinsics
-    from face_anything_ros.offline.frame_sources import open_frames
-    from face_anything_ros.offline.sample import sample_dir
-
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()]
-    return [frames[i % len(frames)] for i in range(count)], Intrinsics(**source.intrinsics)
 
 
 # --- backend failing at run time --------------------------------------------------------------
