@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from face_anything_ros.core.camera import Intrinsics, focal_from_fov, project, resolve_intrinsics
-from face_anything_ros.core.crop import CropBox
+from face_anything_ros.core.crop import CropBox, crop_affine, crop_to_image_pixels, image_from_crop_affine
 
 
 @pytest.mark.parametrize(
@@ -70,3 +70,12 @@ def test_default_camera_is_the_fov_pinhole_and_known_cameras_are_scaled_to_the_f
     half = resolve_intrinsics(known, 320, 240)
     assert (half.fx, half.cx, half.width) == (250.0, 159.5, 320)
     assert math.isclose(half.cy, 119.5)
+
+
+def test_crop_pixels_map_back_to_the_image_pixels_they_were_cut_from():
+    box = CropBox(cx=300.0, cy=200.0, side=100.0)
+    image_points = np.array([[260.0, 170.5], [333.3, 249.0]])
+    affine = crop_affine(box, 128)
+    crop_points = image_points @ affine[:, :2].T + affine[:, 2]
+    np.testing.assert_allclose(crop_to_image_pixels(crop_points, box, 128), image_points, atol=1e-9)
+    np.testing.assert_allclose(image_from_crop_affine(box, 128)[:, :2], np.eye(2) * box.side / 128)
