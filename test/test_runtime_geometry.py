@@ -47,7 +47,7 @@ def test_ransac_ignores_a_third_of_gross_outliers():
     rotation = Rotation.from_euler("y", 25, degrees=True).as_matrix()
     dst = 2.0 * src @ rotation.T + [0.0, 0.0, 1.0]
     dst[:100] += rng.normal(size=(100, 3)) * 0.3
-    fit = ransac_similarity(src, dst, np.ones(300), 0.005, GeometryConfig())
+    fit = ransac_similarity(src, dst, np.ones(300), 0.005)
     assert fit.valid
     assert fit.scale == pytest.approx(2.0, rel=1e-6)
     assert not fit.inliers[:100].any() and fit.inliers[100:].all()
@@ -80,7 +80,7 @@ def test_metric_scale_and_pose_of_a_template_face_are_recovered():
     depth, canonical, k = render_template_crop(rotation, translation)
     median = float(np.nanmedian(depth))
     weight = np.isfinite(depth).astype(np.float32)
-    geometry = fit_face_geometry(depth / median, canonical, weight, k, GeometryConfig(min_fit_points=20))
+    geometry = fit_face_geometry(depth / median, canonical, weight, k, GeometryConfig())
     assert geometry.pose_valid
     assert geometry.median_depth_m == pytest.approx(median, rel=0.01)
     np.testing.assert_allclose(geometry.rotation, rotation, atol=0.02)

@@ -1,7 +1,11 @@
 """Typed configuration of the runtime pipeline, loadable from a YAML dict.
 
-Every tunable number of the runtime lives here with its default and a comment on
-why, so that no function hides a magic number. ``PipelineConfig.from_dict`` is
+Every number a user may turn lives here with its default and a comment on why.
+Numbers nobody should turn (calibrations measured once, tolerances, fit internals) are
+constants beside the code that uses them, each with a comment saying where it was measured:
+``core/crop.DEFAULT_CROP_SCALE`` (fixed by training), ``core/face_template.CANONICAL_UNIT_M``
+(fixed by the message), the BlazeFace box mapping (runtime/detection.py), the similarity fit
+(runtime/geometry.py) and the backend parity limits (runtime/backends/selection.py). ``PipelineConfig.from_dict`` is
 the one validation edge: unknown keys and out-of-range values raise
 ``ConfigError`` with the offending key named.
 """
@@ -14,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from face_anything_ros.core.camera import DEFAULT_HFOV_DEG
 from face_anything_ros.core.crop import DEFAULT_CROP_SCALE
-from face_anything_ros.core.face_template import CANONICAL_UNIT_M
 
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
@@ -44,12 +48,6 @@ class DetectionConfig:
     static_images: bool = False
     # face_detection only (cascade tries both): the full-range model (faces up to ~5 m) instead of short range (~2 m).
     long_range: bool = False
-    # face_detection and cascade fallback: map BlazeFace's box to the landmark face box. Medians over 14 synthetic
-    # frames where both detectors fired: landmark box = 0.93 x width, 1.07 x height of the
-    # BlazeFace box, centre 0.055 box heights higher (negative = up).
-    detection_box_scale_x: float = 0.93
-    detection_box_scale_y: float = 1.07
-    detection_box_shift_y: float = -0.055
     # Faces whose box overlaps the image by less than this fraction of its area are dropped.
     min_visible_fraction: float = 0.25
     # Of two boxes overlapping more than this IoU only the larger is kept (face mesh in tracking
@@ -66,8 +64,6 @@ class DetectionConfig:
             "duplicate_iou",
         ):
             _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
-        _check(self.detection_box_scale_x > 0, "detection.detection_box_scale_x", "> 0")
-        _check(self.detection_box_scale_y > 0, "detection.detection_box_scale_y", "> 0")
 
 
 @dataclass
@@ -90,27 +86,15 @@ class IdConfig:
 
 @dataclass
 class GeometryConfig:
-    """Intrinsics default, metric scale and head pose fit."""
+    """Intrinsics default and the plausible depth range of a face (the fit's internals are
+    constants in runtime/geometry.py)."""
 
-    default_hfov_deg: float = 60.0  # pinhole assumed when no intrinsics are given
-    canonical_unit_m: float = CANONICAL_UNIT_M  # metres per canonical unit (average adult face)
-    max_fit_points: int = 500  # face pixels sampled for the similarity fit
-    min_fit_points: int = 30
-    ransac_iterations: int = 64
-    ransac_inlier_threshold_m: float = 0.01  # residual (metres, at the fitted scale) of an inlier
-    min_inlier_ratio: float = 0.3
+    default_hfov_deg: float = DEFAULT_HFOV_DEG  # pinhole assumed when no intrinsics are given
     min_depth_m: float = 0.05  # fitted median depth outside this range -> pose invalid
     max_depth_m: float = 20.0
-    seed: int = 0  # RANSAC sampling is deterministic per frame
 
     def validate(self) -> None:
         _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
-        _check(self.canonical_unit_m > 0, "geometry.canonical_unit_m", "> 0")
-        _check(self.min_fit_points >= 4, "geometry.min_fit_points", ">= 4")
-        _check(self.max_fit_points >= self.min_fit_points, "geometry.max_fit_points", ">= min_fit_points")
-        _check(self.ransac_iterations >= 1, "geometry.ransac_iterations", ">= 1")
-        _check(self.ransac_inlier_threshold_m > 0, "geometry.ransac_inlier_threshold_m", "> 0")
-        _check(0.0 <= self.min_inlier_ratio <= 1.0, "geometry.min_inlier_ratio", "in [0, 1]")
         _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
 
 
@@ -177,9 +161,6 @@ class BackendConfig:
     # Offline accuracy option: average the canonical map with that of the mirrored crop
     # (model/flip_average.py). Costs ~1.5x model time; off for live streams.
     flip_average: bool = False
-    # A backend is accepted only if its outputs on a probe batch match eager within these.
-    parity_atol: float = 1e-3
-    parity_atol_fp16: float = 5e-2
 
     def validate(self) -> None:
         _check(self.name in BACKEND_NAMES, "backend.name", f"one of {BACKEND_NAMES}")
@@ -192,7 +173,6 @@ class BackendConfig:
             "a strictly increasing list of positive batch sizes",
         )
         _check(buckets[-1] >= HARD_MAX_FACES, "backend.batch_buckets", f"to end at >= {HARD_MAX_FACES}")
-        _check(self.parity_atol > 0 and self.parity_atol_fp16 > 0, "backend.parity_atol", "> 0")
         _check(self.cpu_threads >= 0, "backend.cpu_threads", ">= 0 (0 = library default)")
 
     @property
