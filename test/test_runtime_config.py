@@ -10,7 +10,7 @@ from face_anything_ros.runtime.config import HARD_MAX_FACES, ConfigError, Pipeli
 
 def test_empty_dict_gives_validated_defaults():
     config = PipelineConfig.from_dict({})
-    assert config.detection.max_faces == 8
+    assert config.detection.max_faces == 4
     assert config.backend.name == "auto"
     assert config.tracking.smoothing is False  # no lag by default
 

@@ -1,7 +1,8 @@
 """The method under evaluation: the product's runtime pipeline plus canonical-lookup tracking.
 
 Every frame goes through ``runtime.pipeline.FacePipeline.process`` exactly as the node
-runs it (default settings unless a weights file is given). A query point's canonical
+runs it: the pipeline comes from the node's own builder (``outputs.params.build_pipeline``)
+at the node's default parameters. A query point's canonical
 coordinate is read from the predicted canonical map in its query frame (core/sampling.py:
 bilinear, NaN aware, snapped to the face within ``QUERY_SNAP_RADIUS_PX``) and found in every other frame with ``runtime.tracking.locate_canonical``.
 """
@@ -125,20 +126,18 @@ def make_pipeline(
     detection_method: str | None = None,
     pipeline_config: Path | None = None,
 ):
-    """The product's pipeline at its default settings, or those of a runtime YAML file, with
-    weights, device, the offline flip-average option and the detector overridden where given."""
-    from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
+    """The pipeline exactly as the node builds it at its default parameters (outputs/params.py),
+    with weights, device, a runtime YAML and the offline options (mirror averaging, detector) given."""
+    from face_anything_ros.outputs.params import NodeParams, build_pipeline, with_values
 
-    config = PipelineConfig.from_yaml(pipeline_config) if pipeline_config else PipelineConfig()
+    values: dict[str, str] = {}
     if weights is not None:
-        config.weights = str(weights)
+        values["weights"] = str(weights)
     if device is not None:
-        config.backend.device = device
-    config.backend.flip_average = config.backend.flip_average or flip_average
-    if detection_method is not None:
-        config.detection.method = detection_method
-        config.validate()
-    pipeline = FacePipeline(config)
+        values["device"] = device
+    if pipeline_config is not None:
+        values["pipeline_config"] = str(pipeline_config)
+    pipeline = build_pipeline(with_values(NodeParams(), values), flip_average, detection_method)
     LOG.info("pipeline backend: %s", pipeline.backend_description)
     return pipeline
 

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.outputs.params import (
     NodeParams,
     params_from_yaml,
-    pipeline_config_from_params,
     with_values,
 )
 
@@ -23,13 +21,6 @@ def load_params(config: str | Path | None, weights: str | None = None) -> NodePa
     if weights:
         params = with_values(params, {"weights": str(weights)})
     return params
-
-
-def build_pipeline(params: NodeParams) -> Any:
-    """A FacePipeline configured exactly as the node would be with these parameters."""
-    from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch and the weights
-
-    return FacePipeline(pipeline_config_from_params(params))
 
 
 def choose_intrinsics(known: Intrinsics | None, width: int, height: int, fov_deg: float) -> Intrinsics:

@@ -188,7 +188,11 @@ def param_names() -> list[str]:
 
 
 def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
-    """The runtime configuration the node's parameters ask for (ConfigError if inconsistent)."""
+    """The runtime configuration the node's parameters ask for (ConfigError if inconsistent).
+
+    ``pipeline_config`` (a runtime YAML) gives the advanced keys; the node parameters override the
+    keys they name, the default field of view included, so the pipeline assumes the node's camera.
+    """
     config = PipelineConfig.from_yaml(params.pipeline_config) if params.pipeline_config else PipelineConfig()
     if params.weights:
         config.weights = params.weights
@@ -198,4 +202,23 @@ def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
     config.detection.min_detection_confidence = params.detection_threshold
     config.tracking.landmarks = list(params.query_points)
     config.tracking.dense_vertices = params.dense_query_vertices
+    config.geometry.default_hfov_deg = params.default_fov_deg
     return config.validate()
+
+
+def build_pipeline(
+    params: NodeParams, flip_average: bool = False, detection_method: str | None = None
+) -> Any:
+    """The FacePipeline the node runs with these parameters: the one builder of the node, ``run``,
+    ``replay`` and ``evaluate`` (so "as the node runs it" holds by construction).
+
+    ``flip_average`` (mirror averaging, ~1.5x model time) and ``detection_method`` are offline
+    accuracy options of ``evaluate``; the node never sets them.
+    """
+    from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch and the weights
+
+    config = pipeline_config_from_params(params)
+    config.backend.flip_average = config.backend.flip_average or flip_average
+    if detection_method is not None:
+        config.detection.method = detection_method
+    return FacePipeline(config.validate())

@@ -41,7 +41,7 @@ class DetectionConfig:
     # cascade: face_mesh, and on frames where it finds no face face_detection (short, then long range).
     # union: all three on every frame, faces the mesh misses added (several people; ~2 passes slower).
     method: str = "cascade"
-    max_faces: int = 8
+    max_faces: int = 4  # the node's default (outputs/params.py declares it from here)
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     # Unrelated still images (not a video stream): detect afresh every frame, no landmark tracking.
@@ -105,7 +105,7 @@ class TrackingConfig:
     # Query set: named landmarks (face_template.NAMED_LANDMARKS; [] = none, None = all) plus, when
     # dense_vertices, every template vertex, plus extra canonical points [[x, y, z], ...].
     landmarks: list[str] | None = None
-    dense_vertices: bool = True
+    dense_vertices: bool = False  # the node's default: the mesh is published either way
     extra_queries: list[list[float]] = field(default_factory=list)
     # A query is visible when its nearest predicted canonical coordinate is this close
     # (canonical units; 0.05 = 5 mm on an average face), the pixel is on the mask with enough
