@@ -215,6 +215,7 @@ def face_track(kit: MessageKit, face: Any, width: int, height: int) -> Any:
         age=int(face.age),
         roi=_roi(kit, face.box_xyxy, width, height),
         confidence=float(face.score),
+        detector=str(face.detector),
         pose_valid=pose_valid,
         pose=_pose(kit, rotation, translation),
         scale=float(face.scale) if pose_valid else 0.0,

@@ -20,6 +20,7 @@ from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
+from face_anything_ros.runtime.face_score import face_score
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
     Intrinsics,
@@ -50,7 +51,9 @@ class FaceResult:
     track_id: int
     age: int  # frames since this id first appeared
     box_xyxy: np.ndarray  # (4,) face box, image pixels
-    score: float  # detector confidence (NaN: the face-mesh detector exposes none)
+    score: float  # face score in [0, 1], never NaN: detector presence x mask coverage (runtime.face_score)
+    detector: str  # which detector found the face (runtime.face_score.DETECTOR_* names)
+    detector_score: float  # the detector's own confidence (NaN: the face-mesh detector exposes none)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
     translation: np.ndarray  # (3,) metres
     scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
@@ -291,6 +294,8 @@ class FacePipeline:
         if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
             visible &= np.isfinite(points).all(axis=1)
         image_pixels = crop_to_image_pixels(crop_pixels, box, self.input_size)
+        affine = crop_affine(box, self.input_size)
+        box_in_crop = np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
@@ -304,7 +309,9 @@ class FacePipeline:
             track_id=track.track_id,
             age=track.age,
             box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
-            score=detection.score,
+            score=face_score(detection.score, crop.mask_probability, box_in_crop.ravel()),
+            detector=detection.detector,
+            detector_score=detection.score,
             rotation=geometry.rotation,
             translation=geometry.translation,
             scale=geometry.scale,
