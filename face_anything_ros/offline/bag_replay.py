@@ -28,7 +28,8 @@ from face_anything_ros.offline.msg_types import face_anything_typestore
 from face_anything_ros.offline.visualize import canonical_image, overlay_image
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.ros.image_codec import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
+from face_anything_ros.ros.image_codec import ImageDecodeError
+from face_anything_ros.ros.input_transport import decode_to_rgb8
 from face_anything_ros.ros.message_kit import RosbagsKit
 from face_anything_ros.ros.params import NodeParams
 from face_anything_ros.runtime.geometry import Intrinsics
@@ -78,9 +79,7 @@ def _storage_of(bag: Path) -> str:
 
 
 def _decode_image(connection: Any, msg: Any) -> np.ndarray:
-    if connection.msgtype.endswith("CompressedImage"):
-        return compressed_to_rgb8(msg.data, msg.format)
-    return image_to_rgb8(msg)
+    return decode_to_rgb8(msg)  # Image or CompressedImage (the node's input decoding)
 
 
 def _pick_camera_info(connections: list[Any], image_topic: str) -> Any | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,6 +33,7 @@ from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
+from face_anything_ros.runtime.track_uuid import TrackUuids
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
     build_query_set,
@@ -48,7 +50,8 @@ STAGES = ("detect", "preprocess", "model", "geometry", "postprocess", "tracking"
 class FaceResult:
     """One face in one frame (camera frame: OpenCV, metres)."""
 
-    track_id: int
+    track_id: int  # per stream: 0, 1, 2, ... (restarts with the stream)
+    track_uuid: uuid.UUID  # unique across streams, restarts and resets (runtime.track_uuid)
     age: int  # frames since this id first appeared
     box_xyxy: np.ndarray  # (4,) face box, image pixels
     score: float  # face score in [0, 1], never NaN: detector presence x mask coverage (runtime.face_score)
@@ -120,6 +123,7 @@ class FacePipeline:
         self._backend = BackendChain(model, self.config.backend, self.input_size)
         self._detector = detector if detector is not None else make_detector(self.config.detection)
         self._ids = IdAssigner(self.config.ids)
+        self._track_uuids = TrackUuids()
         self._queries = build_query_set(self.config.tracking)
         template = load_face_template()
         self._template_canonical = template.canonical.astype(np.float64)  # face-mesh landmark i = vertex i
@@ -158,6 +162,7 @@ class FacePipeline:
     def reset(self) -> None:
         """Forget ids and filter state (e.g. when a stream restarts)."""
         self._ids.reset()
+        self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
         self._stabilizer.forget_all_but(set())
 
@@ -307,6 +312,7 @@ class FacePipeline:
             )(query_pixels, stamp_s)
         return FaceResult(
             track_id=track.track_id,
+            track_uuid=self._track_uuids.uuid(track.track_id),
             age=track.age,
             box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
             score=face_score(detection.score, crop.mask_probability, box_in_crop.ravel()),
