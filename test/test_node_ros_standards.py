@@ -35,6 +35,7 @@ from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
 from face_anything_ros.offline.image_bag import camera_info_message, header  # noqa: E402
+from face_anything_ros.ros.conversions import point_cloud_to_array  # noqa: E402
 from face_anything_ros.ros.detections import FACE_CLASS_ID  # noqa: E402
 from face_anything_ros.ros.face_frames import TF_MESSAGE  # noqa: E402
 from face_anything_ros.ros.message_kit import RclpyKit  # noqa: E402
@@ -370,3 +371,29 @@ def test_generated_tf2_msgs_has_the_upstream_type_hash():
         node.destroy_node()
     finally:
         context.try_shutdown()
+
+
+def test_canonical_positions_are_metres_on_the_average_face(nodes):
+    clients, _ = nodes
+    client = clients["raw"]
+    messages = _send_raw(client, _stamp(), ("faces", "points"))
+    (face,) = messages["faces"].faces
+    assert face.pose_valid and face.scale == pytest.approx(1.0)
+    canonical = np.asarray(face.query_canonical, dtype=np.float64).reshape(-1, 3)
+    assert 0.05 < np.abs(canonical).max() < 0.1  # the template spans about +-0.09 m
+    # the pose maps metric canonical points onto the measured 3D points (same unit on both sides)
+    pose = face.pose
+    rotation = Rotation.from_quat(
+        [pose.orientation.x, pose.orientation.y, pose.orientation.z, pose.orientation.w]
+    ).as_matrix()
+    position = np.array([pose.position.x, pose.position.y, pose.position.z])
+    predicted = (face.scale * canonical) @ rotation.T + position
+    measured = np.asarray(face.points, dtype=np.float64).reshape(-1, 3)
+    visible = np.asarray(face.visible, dtype=bool)
+    error = np.linalg.norm(predicted[visible] - measured[visible], axis=1)
+    assert visible.sum() >= 5 and np.median(error) < 0.02
+    cloud = point_cloud_to_array(messages["points"])
+    assert 0.05 < np.abs(np.stack([cloud["canon_x"], cloud["canon_y"], cloud["canon_z"]])).max() < 0.12
+    topology = client.topology
+    vertices = np.asarray(topology.canonical_vertices).reshape(-1, 3)
+    assert 0.08 < np.abs(vertices).max() < 0.1

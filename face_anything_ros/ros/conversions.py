@@ -16,7 +16,12 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from face_anything_ros.face_template import NAMED_LANDMARKS, canonical_to_rgb, load_face_template
+from face_anything_ros.face_template import (
+    CANONICAL_UNIT_M,
+    NAMED_LANDMARKS,
+    canonical_to_rgb,
+    load_face_template,
+)
 from face_anything_ros.ros.image_codec import numpy_to_image_fields
 from face_anything_ros.ros.message_kit import MessageKit
 from face_anything_ros.runtime.geometry import Intrinsics, backproject_pixels
@@ -24,6 +29,11 @@ from face_anything_ros.runtime.geometry import Intrinsics, backproject_pixels
 FACE_TRACK_ARRAY = "face_anything_ros/msg/FaceTrackArray"
 FACE_TRACK = "face_anything_ros/msg/FaceTrack"
 FACE_MESH_TOPOLOGY = "face_anything_ros/msg/FaceMeshTopology"
+
+# Messages carry canonical coordinates in SI units: metres on the average face (REP 103). The
+# pipeline works in canonical units (face_template.py), so the message layer multiplies by this, and
+# FaceTrack.scale is the face's size relative to the average face (pipeline metres per unit / this).
+CANONICAL_TO_METRES = CANONICAL_UNIT_M
 
 # sensor_msgs/PointField datatypes
 _FLOAT32 = 7
@@ -126,7 +136,7 @@ def point_array(result: Any, intrinsics: Intrinsics, stride: int = 1) -> np.ndar
     columns = np.empty((index.size, len(POINT_FIELDS)), dtype=np.float32)
     columns[:, 0:3] = xyz
     columns[:, 3] = packed.view(np.float32)
-    columns[:, 4:7] = canonical
+    columns[:, 4:7] = canonical * np.float32(CANONICAL_TO_METRES)
     columns[:, 7] = ids.view(np.float32)
     return columns.view(POINT_DTYPE).reshape(index.size)
 
@@ -225,9 +235,9 @@ def face_track(kit: MessageKit, face: Any, width: int, height: int) -> Any:
         detector=str(face.detector),
         pose_valid=pose_valid,
         pose=pose_message(kit, rotation, translation),
-        scale=float(face.scale) if pose_valid else 0.0,
+        scale=float(face.scale) / CANONICAL_TO_METRES if pose_valid else 0.0,
         query_names=kit.array(list(face.query_names), "string"),
-        query_canonical=kit.array(face.query_canonical, "float32"),
+        query_canonical=kit.array(np.asarray(face.query_canonical) * CANONICAL_TO_METRES, "float32"),
         pixels=kit.array(face.query_pixels, "float32"),
         points=kit.array(face.query_points, "float32"),
         visible=kit.array(face.query_visible, "bool"),
@@ -322,7 +332,7 @@ def mesh_topology_message(kit: MessageKit, header: Any) -> Any:
     return kit.new(
         FACE_MESH_TOPOLOGY,
         header=header,
-        canonical_vertices=kit.array(template.canonical, "float32"),
+        canonical_vertices=kit.array(template.canonical * CANONICAL_TO_METRES, "float32"),
         triangles=kit.array(template.faces, "uint32"),
         landmark_names=kit.array(list(NAMED_LANDMARKS), "string"),
         landmark_indices=kit.array(list(NAMED_LANDMARKS.values()), "uint32"),
