@@ -9,9 +9,9 @@ face, whatever found it:
   the value) and for boxes handed in from elsewhere without a score;
 * ``coverage``: how much of the face the model sees where the detector put it: the sum of the
   predicted mask probability inside the face box (crop pixels), divided by the area the template
-  face fills in such a box (``TEMPLATE_FILL_FRACTION`` of the box, from the template's frontal
-  silhouette), clipped to [0, 1]. A box on a face gives ~1; a box on background, a hand or a poster
-  edge gives a low value, whatever the detector said.
+  face fills in such a box (``template_fill_fraction()`` of the box, from the template's frontal
+  silhouette: 0.83), clipped to [0, 1]. A box on a face gives ~1; a box on background, a hand or a
+  poster edge gives a low value, whatever the detector said.
 
 ``score = presence * coverage``. It is a bounded product of two probabilities, not a calibrated
 probability of "this is a face" (no calibration set exists for that).
@@ -37,7 +37,7 @@ UNSCORED_PRESENCE = 1.0  # presence of a face from a detector that reports no sc
 
 @lru_cache(maxsize=1)
 def template_fill_fraction() -> float:
-    """Share of its landmark box that the template face covers seen from the front (~0.8)."""
+    """Share of its landmark box that the template face covers seen from the front (0.83)."""
     xy = load_face_template().canonical[:, :2].astype(np.float32)
     hull = cv2.convexHull(xy)
     width, height = np.ptp(xy, axis=0)
