@@ -34,11 +34,11 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
-from face_anything_ros.offline.image_bag import camera_info_message, header  # noqa: E402
-from face_anything_ros.ros.conversions import point_cloud_to_array  # noqa: E402
-from face_anything_ros.ros.detections import FACE_CLASS_ID  # noqa: E402
-from face_anything_ros.ros.face_frames import TF_MESSAGE  # noqa: E402
-from face_anything_ros.ros.message_kit import RclpyKit  # noqa: E402
+from face_anything_ros.outputs.conversions import point_cloud_to_array  # noqa: E402
+from face_anything_ros.outputs.detections import FACE_CLASS_ID  # noqa: E402
+from face_anything_ros.outputs.face_frames import TF_MESSAGE  # noqa: E402
+from face_anything_ros.outputs.image_bag import camera_info_message, header  # noqa: E402
+from face_anything_ros.outputs.message_kit import RclpyKit  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS, TF_QOS  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient, wait_for_subscriber  # noqa: E402
@@ -134,7 +134,7 @@ class StandardsClient(StreamClient):
 def nodes(tmp_path_factory):
     """Both nodes running (started in parallel), and one client per camera."""
     folder = tmp_path_factory.mktemp("standards")
-    weights = weights_for_tests(folder)
+    weights = weights_for_tests()
     processes, logs = {}, {}
     for name, spec in NODES.items():
         launch = NodeLaunch(

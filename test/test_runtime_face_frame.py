@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.face_frame import CANONICAL_FROM_FACE, SELLION_VERTEX, face_frame
 from face_anything_ros.runtime.track_uuid import TrackUuids
 
@@ -73,10 +73,10 @@ def _fake_result(width=640, height=480):
 
 def test_standard_messages_build_with_the_rosbags_kit():
     pytest.importorskip("rosbags")
-    from face_anything_ros.offline.msg_types import face_anything_typestore
-    from face_anything_ros.ros.detections import detection_array
-    from face_anything_ros.ros.face_frames import face_transforms
-    from face_anything_ros.ros.message_kit import RosbagsKit
+    from face_anything_ros.outputs.detections import detection_array
+    from face_anything_ros.outputs.face_frames import face_transforms
+    from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
 
     kit = RosbagsKit(face_anything_typestore())
     stamp = kit.new("builtin_interfaces/msg/Time", sec=12, nanosec=5)

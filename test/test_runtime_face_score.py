@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pytest
-from node_test_support import TRAINED
 
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
@@ -43,7 +42,6 @@ def test_mask_coverage_is_one_for_a_face_shaped_mask_and_zero_for_none():
     assert face_score(0.5, np.ones((size, size), np.float32), box) == pytest.approx(0.5)
 
 
-@pytest.mark.skipif(not TRAINED, reason="needs the shipped weights (a trained mask)")
 def test_score_separates_synthetic_faces_from_background_boxes():
     from face_anything_ros.runtime.pipeline import FacePipeline
     from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig

@@ -24,17 +24,17 @@ from typing import Any
 import numpy as np
 
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
-from face_anything_ros.offline.image_bag import camera_info_message
-from face_anything_ros.offline.msg_types import face_anything_typestore
-from face_anything_ros.offline.visualize import canonical_image, overlay_image
-from face_anything_ros.ros import conversions
-from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.ros.detections import detection_array
-from face_anything_ros.ros.face_frames import face_transforms
-from face_anything_ros.ros.image_codec import ImageDecodeError
-from face_anything_ros.ros.input_transport import decode_to_rgb8
-from face_anything_ros.ros.message_kit import RosbagsKit
-from face_anything_ros.ros.params import NodeParams
+from face_anything_ros.outputs import conversions
+from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
+from face_anything_ros.outputs.detections import detection_array
+from face_anything_ros.outputs.face_frames import face_transforms
+from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.image_codec import ImageDecodeError
+from face_anything_ros.outputs.input_transport import decode_to_rgb8
+from face_anything_ros.outputs.message_kit import RosbagsKit
+from face_anything_ros.outputs.msg_types import face_anything_typestore
+from face_anything_ros.outputs.params import NodeParams
+from face_anything_ros.outputs.visualize import canonical_image, overlay_image
 from face_anything_ros.runtime.geometry import Intrinsics
 
 LOGGER = logging.getLogger(__name__)

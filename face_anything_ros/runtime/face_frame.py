@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 
 # MediaPipe face mesh vertex at the sellion: the deepest point of the template's midline between
 # the nose tip and the forehead (canonical (0, 0.384, 0.266)).

@@ -25,7 +25,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 
 # Detector names (FaceTrack.detector); "external": boxes passed to FacePipeline.process.
 DETECTOR_FACE_MESH = "face_mesh"
