@@ -17,13 +17,13 @@ def test_empty_dict_gives_validated_defaults():
 
 def test_nested_yaml_overrides_reach_the_sections():
     text = """
-    crop_scale: 1.4
+    mask_threshold: 0.4
     detection: {method: face_detection, max_faces: 3, long_range: true}
     tracking: {landmarks: [nose_tip, chin], dense_vertices: false, smoothing: true}
     backend: {name: eager, device: cpu}
     """
     config = PipelineConfig.from_dict(yaml.safe_load(text))
-    assert config.crop_scale == 1.4
+    assert config.mask_threshold == 0.4
     assert config.detection.method == "face_detection" and config.detection.long_range
     assert config.tracking.landmarks == ["nose_tip", "chin"]
     assert config.backend.name == "eager"

@@ -79,7 +79,7 @@ def pipeline():
     config = PipelineConfig.from_dict(
         {
             "backend": {"name": "eager", "device": "cpu"},
-            "tracking": {"extra_queries": [[0.0, 0.0, 0.5]]},
+            "tracking": {"extra_queries": [[0.0, 0.0, 0.5]], "dense_vertices": True},
             "detection": {"max_faces": 50},
         }
     )

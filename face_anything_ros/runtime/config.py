@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from face_anything_ros.core.camera import DEFAULT_HFOV_DEG
-from face_anything_ros.core.crop import DEFAULT_CROP_SCALE
 
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
@@ -185,7 +184,6 @@ class PipelineConfig:
     """Everything ``FacePipeline`` needs; the YAML ``runtime:`` section maps onto it."""
 
     weights: str | None = None  # None: the shipped default weights
-    crop_scale: float = DEFAULT_CROP_SCALE
     mask_threshold: float = 0.5  # sigmoid(mask_logits) above this is face
     # A face keeps its previous crop box while the detector's box moves less than this fraction of
     # the face size (runtime/stabilize.py); 0 re-crops on every move.
@@ -197,7 +195,6 @@ class PipelineConfig:
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def validate(self) -> PipelineConfig:
-        _check(self.crop_scale >= 1.0, "crop_scale", ">= 1")
         _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
         _check(0.0 <= self.crop_deadband <= 0.5, "crop_deadband", "in [0, 0.5]")
         for section in (self.detection, self.ids, self.geometry, self.tracking, self.backend):

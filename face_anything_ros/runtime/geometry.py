@@ -150,7 +150,7 @@ class FaceGeometry:
     pose_valid: bool
 
 
-def invalid_geometry(_unused: GeometryConfig | None = None) -> FaceGeometry:
+def invalid_geometry() -> FaceGeometry:
     return FaceGeometry(
         median_depth_m=float("nan"),
         rotation=np.full((3, 3), np.nan),

@@ -10,21 +10,25 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
-from face_anything_ros.core.crop import CropBox, crop_affine
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_affine, crop_to_image_pixels
 from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.core.sampling import sample_bilinear
 from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
+from face_anything_ros.runtime.backends.base import InferenceBackend
+from face_anything_ros.runtime.backends.selection import build_backend
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
 from face_anything_ros.runtime.face_score import face_score
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
-    Intrinsics,
     backproject_pixels,
     fit_face_geometry,
     invalid_geometry,
@@ -59,7 +63,7 @@ class FaceResult:
     detector_score: float  # the detector's own confidence (NaN: the face-mesh detector exposes none)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
     translation: np.ndarray  # (3,) metres
-    scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
+    scale: float  # metres per canonical unit (the average-face prior, core.face_template.CANONICAL_UNIT_M)
     pose_valid: bool
     median_depth_m: float  # metric median depth of the face pixels (NaN when pose_valid is False)
     query_names: tuple[str, ...]
@@ -108,7 +112,9 @@ class FacePipeline:
         config: PipelineConfig | None = None,
         model: torch.nn.Module | None = None,
         detector: FaceDetector | None = None,
+        backend_builder: Callable[..., InferenceBackend] | None = None,
     ) -> None:
+        """``backend_builder`` replaces ``backends.build_backend`` in the backend chain (fault drills)."""
         self.config = (config or PipelineConfig()).validate()
         if model is None:
             from face_anything_ros.model import load_model
@@ -120,7 +126,9 @@ class FacePipeline:
             model = FlipAveragedCanonical(model)
         model_config = getattr(model, "config", None)
         self.input_size = int(getattr(model_config, "image_size", 128))
-        self._backend = BackendChain(model, self.config.backend, self.input_size)
+        self._backend = BackendChain(
+            model, self.config.backend, self.input_size, builder=backend_builder or build_backend
+        )
         self._detector = detector if detector is not None else make_detector(self.config.detection)
         self._ids = IdAssigner(self.config.ids)
         self._track_uuids = TrackUuids()
@@ -196,7 +204,7 @@ class FacePipeline:
         faces: list[FaceResult] = []
         if detections:
             face_boxes = [self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)]
-            images, boxes = crop_batch(rgb, face_boxes, self.input_size, self.config.crop_scale)
+            images, boxes = crop_batch(rgb, face_boxes, self.input_size)
             timer.lap("preprocess")
             outputs = self._backend(images)
             timer.lap("model")
@@ -208,7 +216,7 @@ class FacePipeline:
             geometries = [
                 fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
                 if w.any()
-                else invalid_geometry(self.config.geometry)
+                else invalid_geometry()
                 for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
             ]
             timer.lap("geometry")
@@ -243,7 +251,7 @@ class FacePipeline:
                     self.config.geometry.default_hfov_deg,
                 )
                 self._warned_default_intrinsics = True
-            return Intrinsics.from_fov(width, height, self.config.geometry.default_hfov_deg)
+            return resolve_intrinsics(None, width, height, self.config.geometry.default_hfov_deg)
         if not isinstance(intrinsics, Intrinsics):
             raise ValueError(
                 f"intrinsics must be an Intrinsics instance or None, got {type(intrinsics).__name__}"
@@ -349,34 +357,3 @@ class FacePipeline:
         for track_id in list(self._filters):
             if track_id not in live:
                 del self._filters[track_id]
-
-
-def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """Map crop pixel coordinates (N, 2) to image pixel coordinates (inverse of crop_affine)."""
-    affine = crop_affine(box, size)
-    scale = affine[0, 0]
-    return (pixels - affine[:, 2][None, :]) / scale
-
-
-def sample_bilinear(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Bilinear samples of (H, W) at (N, 2) x, y; falls back to the nearest pixel next to NaNs."""
-    height, width = image.shape
-    values = np.full(len(pixels), np.nan)
-    finite = np.isfinite(pixels).all(axis=1)
-    if not finite.any():
-        return values
-    x = np.clip(pixels[finite, 0], 0, width - 1)
-    y = np.clip(pixels[finite, 1], 0, height - 1)
-    x0 = np.minimum(np.floor(x).astype(int), width - 2) if width > 1 else np.zeros(len(x), int)
-    y0 = np.minimum(np.floor(y).astype(int), height - 2) if height > 1 else np.zeros(len(y), int)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    fx, fy = x - x0, y - y0
-    bilinear = (
-        image[y0, x0] * (1 - fx) * (1 - fy)
-        + image[y0, x1] * fx * (1 - fy)
-        + image[y1, x0] * (1 - fx) * fy
-        + image[y1, x1] * fx * fy
-    )
-    nearest = image[np.rint(y).astype(int), np.rint(x).astype(int)]
-    values[finite] = np.where(np.isfinite(bilinear), bilinear, nearest)
-    return values

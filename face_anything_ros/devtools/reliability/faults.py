@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_anything_ros.devtools.reliability.failing_backend import failing_builder, install_backend_chain
+from face_anything_ros.devtools.reliability.failing_backend import failing_builder
 from face_anything_ros.devtools.reliability.node_session import exit_code_within, node_launch, node_session
 from face_anything_ros.offline.sample import sample_frames
 
@@ -67,7 +67,6 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
         NODE_NAMESPACE,
     )
     from face_anything_ros.devtools.reliability.stress_client import StressClient
-    from face_anything_ros.model import load_model
     from face_anything_ros.outputs import conversions
     from face_anything_ros.outputs.image_bag import camera_info_message, header
     from face_anything_ros.outputs.params import NodeParams, pipeline_config_from_params
@@ -75,14 +74,11 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
     from face_anything_ros.runtime.pipeline import FacePipeline
 
     images, intrinsics = sample_frames(frames)
-    config = pipeline_config_from_params(NodeParams(weights=weights, backend="eager"))
-    model = load_model(config.weights)
-    pipeline = FacePipeline(config, model=model)
+    config = pipeline_config_from_params(NodeParams(weights=weights, backend="onnxruntime"))
     made: list = []
     # the chain's parity probe is call 1; frame i (with a face) is call i + 2
-    install_backend_chain(
-        pipeline, model, "onnxruntime", failing_builder("onnxruntime", fail_at_frame + 1, made)
-    )
+    builder = failing_builder("onnxruntime", fail_at_frame + 1, made)
+    pipeline = FacePipeline(config, backend_builder=builder)
     backend_before = pipeline.backend_name
     context = Context()
     rclpy.init(context=context)
