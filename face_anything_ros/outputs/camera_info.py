@@ -1,4 +1,5 @@
-"""Intrinsics from sensor_msgs/CameraInfo (K, or P for rectified images), matched to the image they describe."""
+"""Intrinsics from sensor_msgs/CameraInfo (K, or P for rectified images); scaling to the image and the
+default when there is none: core/camera.resolve_intrinsics."""
 
 from __future__ import annotations
 
@@ -27,8 +28,3 @@ def intrinsics_from_camera_info(msg: Any, rectified: bool = False) -> Intrinsics
         if k.size == 9 and np.all(np.isfinite(k)) and k[0] > 0 and k[4] > 0:
             return Intrinsics.from_matrix(k, int(msg.width), int(msg.height))
     return None
-
-
-def intrinsics_for_image(intrinsics: Intrinsics, width: int, height: int) -> Intrinsics:
-    """The same camera at the image's resolution (see ``Intrinsics.scaled_to``)."""
-    return intrinsics.scaled_to(width, height)

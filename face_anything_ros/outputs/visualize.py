@@ -1,4 +1,5 @@
-"""Pictures of a pipeline result for people: overlay, canonical-colour image (depth: core/colormap.py)."""
+"""Pictures of a pipeline result for people: the overlay and tiled grids (depth colours: core/colormap.py,
+canonical colours: core/face_template.canonical_to_rgb)."""
 
 from __future__ import annotations
 
@@ -21,11 +22,6 @@ class OverlayStyle:
     point_radius: int = 3
     line_width: int = 2
     font_scale: float = 0.6
-
-
-def canonical_image(canonical: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB: canonical coordinates as colours, black off-face."""
-    return canonical_to_rgb(canonical)
 
 
 def overlay_image(rgb: np.ndarray, result: Any, style: OverlayStyle = OverlayStyle()) -> np.ndarray:

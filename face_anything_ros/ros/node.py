@@ -16,7 +16,6 @@ import sys
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
 from typing import Any
@@ -34,25 +33,22 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.outputs import conversions
-from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY, detection_array
-from face_anything_ros.outputs.face_frames import TF_MESSAGE, face_transforms
-from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.camera_info import intrinsics_from_camera_info
 from face_anything_ros.outputs.image_codec import ImageDecodeError
 from face_anything_ros.outputs.input_transport import decode_to_rgb8, input_transport
-from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr
 from face_anything_ros.outputs.message_kit import RclpyKit
+from face_anything_ros.outputs.output_table import OUTPUT_TABLE, OutputSpec, ProcessedFrame, output_header
 from face_anything_ros.outputs.params import (
     NODE_NAME,
     PARAMETER_SPECS,
     NodeParams,
     ParameterError,
     ParamSpec,
-    pipeline_config_from_params,
+    build_pipeline,
     with_values,
 )
-from face_anything_ros.outputs.visualize import overlay_image
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, TF_QOS
 
@@ -75,12 +71,18 @@ class Frame:
 
 @dataclass(frozen=True)
 class Output:
-    """One per-frame output: its name, the ``publish_*`` parameter that enables it, and its builder."""
+    """One row of the output table (outputs/output_table.py) with the node's publisher for it."""
 
-    name: str
-    enabled_by: str
+    spec: OutputSpec
     publisher: Any
-    build: Callable[[Any, np.ndarray, Any, Any], Any]  # (header, rgb, result, intrinsics) -> message
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def enabled_by(self) -> str:
+        return self.spec.enabled_by
 
 
 @dataclass
@@ -152,9 +154,7 @@ class FaceAnythingNode(Node):
         self._lock = threading.Lock()
 
         if pipeline is None:
-            from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
-
-            pipeline = FacePipeline(pipeline_config_from_params(self.params))
+            pipeline = build_pipeline(self.params)  # heavy: torch, model weights
         self.pipeline = pipeline
         self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
 
@@ -163,29 +163,6 @@ class FaceAnythingNode(Node):
         self._input_reliability: ReliabilityPolicy | None = None
         self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
         self._started_s = time.monotonic()
-        image_type = self._kit.message_class("sensor_msgs/msg/Image")
-        self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
-        self.pub_depth_info = self.create_publisher(
-            self._kit.message_class("sensor_msgs/msg/CameraInfo"), "depth/camera_info", OUTPUT_QOS
-        )
-        self.pub_detections = self.create_publisher(
-            self._kit.message_class(DETECTION_2D_ARRAY), "detections", OUTPUT_QOS
-        )
-        self.pub_tf = self.create_publisher(self._kit.message_class(TF_MESSAGE), "/tf", TF_QOS)
-        self.pub_points = self.create_publisher(
-            self._kit.message_class("sensor_msgs/msg/PointCloud2"), "points", OUTPUT_QOS
-        )
-        self.pub_faces = self.create_publisher(
-            self._kit.message_class(conversions.FACE_TRACK_ARRAY), "faces", OUTPUT_QOS
-        )
-        self.pub_poses = self.create_publisher(
-            self._kit.message_class("geometry_msgs/msg/PoseArray"), "face_poses", OUTPUT_QOS
-        )
-        self.pub_mesh = self.create_publisher(
-            self._kit.message_class("visualization_msgs/msg/MarkerArray"), "face_mesh", OUTPUT_QOS
-        )
-        self.pub_canonical = self.create_publisher(image_type, "canonical_image", OUTPUT_QOS)
-        self.pub_overlay = self.create_publisher(image_type, "overlay", OUTPUT_QOS)
         self.pub_diagnostics = self.create_publisher(
             self._kit.message_class("diagnostic_msgs/msg/DiagnosticArray"), "/diagnostics", OUTPUT_QOS
         )
@@ -317,26 +294,27 @@ class FaceAnythingNode(Node):
         logger = self.get_logger()
         (logger.warning if level >= logging.WARNING else logger.info)(text)
 
-    def _intrinsics(self, frame: Frame, width: int, height: int) -> Any:
-        from face_anything_ros.runtime.geometry import Intrinsics
-
+    def _intrinsics(self, frame: Frame, width: int, height: int) -> Intrinsics:
         info, rectified = frame.camera_info, self.params.rectified
         intrinsics = intrinsics_from_camera_info(info, rectified) if info is not None else None
         if intrinsics is None:
-            reason = "has not arrived (yet)" if info is None else f"has an empty/invalid {'P and K' if rectified else 'K'}"
+            reason = (
+                "has not arrived (yet)"
+                if info is None
+                else f"has an empty/invalid {'P and K' if rectified else 'K'}"
+            )
             self._log_once(
                 f"no_camera_info_{reason}",
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
                 "horizontal field of view (metric depth and pose scale follow this assumption)",
             )
-            return Intrinsics.from_fov(width, height, self.params.default_fov_deg)
-        if (intrinsics.width, intrinsics.height) != (width, height):
+        elif (intrinsics.width, intrinsics.height) != (width, height):
             self._log_once(
                 "camera_info_size",
                 f"camera_info is {intrinsics.width}x{intrinsics.height} but images are {width}x{height}: "
                 "scaling the intrinsics",
             )
-        return intrinsics_for_image(intrinsics, width, height)
+        return resolve_intrinsics(intrinsics, width, height, self.params.default_fov_deg)
 
     # --- inference + outputs (worker thread) --------------------------------------------------
 
@@ -364,7 +342,9 @@ class FaceAnythingNode(Node):
             )
             return
         publish_start = time.perf_counter()
-        self._publish_result(self._output_header(msg.header), rgb, result, intrinsics)
+        self.publish_outputs(
+            ProcessedFrame(output_header(self._kit, msg.header, self.params), rgb, result, intrinsics)
+        )
         timings = dict(result.timings_ms)
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
@@ -372,86 +352,41 @@ class FaceAnythingNode(Node):
         self.stats.out_times.append(time.monotonic())
         self.stats.frames_out += 1
 
-    def _output_header(self, image_header: Any) -> Any:
-        """The image header, with the ``frame_id`` parameter as frame when set."""
-        if not self.params.frame_id:
-            return image_header
-        return self._kit.new("std_msgs/msg/Header", stamp=image_header.stamp, frame_id=self.params.frame_id)
-
-    def _publish_result(
-        self,
-        header: Any,
-        rgb: np.ndarray,
-        result: Any,
-        intrinsics: Any,
-        timings_ms: dict[str, float] | None = None,
-    ) -> None:
-        """Build and publish every enabled output that has a subscriber.
+    def publish_outputs(self, frame: ProcessedFrame) -> dict[str, float]:
+        """Build and publish every enabled output that has a subscriber; ms per output back.
 
         Outputs are volatile, so a message published to nobody is dropped by DDS anyway: skipping it
-        changes nothing downstream and saves the building (a late subscriber gets the next frame, as
-        before). ``timings_ms`` (optional) receives build and publish times per output.
+        changes nothing downstream and saves the building (a late subscriber gets the next frame).
+        Returns ``<name>_build`` and ``<name>_publish`` milliseconds for each output published.
         """
+        timings_ms: dict[str, float] = {}
         for output in self._outputs:
             if not getattr(self.params, output.enabled_by) or output.publisher.get_subscription_count() == 0:
                 continue
             start = time.perf_counter()
-            msg = output.build(header, rgb, result, intrinsics)
+            msg = output.spec.build(self._kit, frame, self.params)
             built = time.perf_counter()
             output.publisher.publish(msg)
-            if timings_ms is not None:
-                timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
-                timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+            timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
+            timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+        return timings_ms
+
+    def output_subscriber_counts(self) -> dict[str, int]:
+        """Subscribers of every per-frame output, by output name."""
+        return {output.name: output.publisher.get_subscription_count() for output in self._outputs}
 
     def _make_outputs(self) -> tuple[Output, ...]:
-        """The per-frame outputs in publishing order (the cheap, most used ones first)."""
-        kit = self._kit
-
-        def depth(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.depth_message(kit, header, result.depth)
-
-        def depth_info(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return camera_info_message(kit, header, intrinsics)  # the intrinsics the depth was made with
-
-        def detections(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return detection_array(kit, header, result)
-
-        def tf(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return face_transforms(kit, header, result, self.params.tf_prefix)
-
-        def points(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            cloud = conversions.point_array(result, intrinsics, self.params.points_stride)
-            return conversions.point_cloud_message(kit, header, cloud)
-
-        def faces(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.face_track_array(kit, header, result)
-
-        def poses(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.face_pose_array(kit, header, result)
-
-        def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            # thousands of points and colours: written straight to CDR and published serialized
-            return mesh_marker_array_cdr(header, result)
-
-        def canonical(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.image_message(
-                kit, header, conversions.canonical_rgb_image(result.canonical), "rgb8"
+        """A publisher per row of the output table, in its publishing order."""
+        return tuple(
+            Output(
+                spec,
+                self.create_publisher(
+                    self._kit.message_class(spec.type_name),
+                    spec.topic,
+                    TF_QOS if spec.topic == "/tf" else OUTPUT_QOS,
+                ),
             )
-
-        def overlay(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
-
-        return (
-            Output("depth", "publish_depth", self.pub_depth, depth),
-            Output("depth_camera_info", "publish_depth", self.pub_depth_info, depth_info),
-            Output("detections", "publish_detections", self.pub_detections, detections),
-            Output("tf", "publish_tf", self.pub_tf, tf),
-            Output("points", "publish_points", self.pub_points, points),
-            Output("faces", "publish_faces", self.pub_faces, faces),
-            Output("face_poses", "publish_faces", self.pub_poses, poses),
-            Output("face_mesh", "publish_mesh", self.pub_mesh, mesh),
-            Output("canonical_image", "publish_canonical_image", self.pub_canonical, canonical),
-            Output("overlay", "publish_overlay", self.pub_overlay, overlay),
+            for spec in OUTPUT_TABLE
         )
 
     # --- diagnostics --------------------------------------------------------------------------
