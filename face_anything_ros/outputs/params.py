@@ -8,14 +8,21 @@ change while the node runs). The node declares them from this table with ``Param
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from face_anything_ros.core.camera import DEFAULT_HFOV_DEG
 from face_anything_ros.core.face_template import NAMED_LANDMARKS
-from face_anything_ros.runtime.config import BACKEND_NAMES, HARD_MAX_FACES, PipelineConfig
+from face_anything_ros.runtime.config import (
+    BACKEND_NAMES,
+    HARD_MAX_FACES,
+    DetectionConfig,
+    PipelineConfig,
+    TrackingConfig,
+)
 
 NODE_NAME = "face_anything_node"
 QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
@@ -46,8 +53,20 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("backend", "auto", "Inference backend (auto picks the best available).", choices=BACKEND_NAMES),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda or cuda:N."),
-    ParamSpec("max_faces", 4, "Most faces processed per image.", min_value=1, max_value=HARD_MAX_FACES),
-    ParamSpec("detection_threshold", 0.5, "Minimum face detection confidence.", min_value=0.0, max_value=1.0),
+    ParamSpec(
+        "max_faces",
+        DetectionConfig.max_faces,
+        "Most faces processed per image.",
+        min_value=1,
+        max_value=HARD_MAX_FACES,
+    ),
+    ParamSpec(
+        "detection_threshold",
+        DetectionConfig.min_detection_confidence,
+        "Minimum face detection confidence (runtime key detection.min_detection_confidence).",
+        min_value=0.0,
+        max_value=1.0,
+    ),
     ParamSpec(
         "query_points",
         list(NAMED_LANDMARKS),
@@ -55,7 +74,7 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "dense_query_vertices",
-        False,
+        TrackingConfig.dense_vertices,
         "Also track every template vertex as a query point (the mesh is published either way).",
     ),
     ParamSpec(
@@ -79,11 +98,13 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
         "",
         "Frame of every output header and parent of the face TF frames; empty = the image's header.frame_id.",
     ),
-    ParamSpec("tf_prefix", "", "Prefix of the face TF frame names (<tf_prefix>face_<uuid hex>), e.g. 'cam1/'."),
+    ParamSpec(
+        "tf_prefix", "", "Prefix of the face TF frame names (<tf_prefix>face_<uuid hex>), e.g. 'cam1/'."
+    ),
     # --- live (changeable while running) ---
     ParamSpec(
         "default_fov_deg",
-        60.0,
+        DEFAULT_HFOV_DEG,
         "Horizontal field of view of the pinhole assumed when no camera_info has arrived.",
         live=True,
         min_value=10.0,
@@ -117,35 +138,20 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
 SPECS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETER_SPECS}
 
 
-@dataclass
-class NodeParams:
-    """Typed view of the parameters (field names equal parameter names)."""
+def _field(spec: ParamSpec) -> Any:
+    if isinstance(spec.default, list):
+        return field(default_factory=lambda default=spec.default: list(default))
+    return field(default=spec.default)
 
-    weights: str = ""
-    pipeline_config: str = ""
-    backend: str = "auto"
-    device: str = "auto"
-    max_faces: int = 4
-    detection_threshold: float = 0.5
-    query_points: list[str] = field(default_factory=lambda: list(NAMED_LANDMARKS))
-    dense_query_vertices: bool = False
-    qos_reliability: str = "auto"
-    qos_depth: int = 1
-    diagnostics_period_s: float = 1.0
-    image_transport: str = "raw"
-    frame_id: str = ""
-    tf_prefix: str = ""
-    default_fov_deg: float = 60.0
-    points_stride: int = 1
-    rectified: bool = False
-    publish_depth: bool = True
-    publish_points: bool = True
-    publish_faces: bool = True
-    publish_mesh: bool = True
-    publish_detections: bool = True
-    publish_tf: bool = True
-    publish_canonical_image: bool = False
-    publish_overlay: bool = False
+
+# Typed view of the parameters, generated from the table so each parameter is declared once:
+# field names are the parameter names, types and defaults those of the specs.
+NodeParams = make_dataclass(
+    "NodeParams",
+    [(spec.name, type(spec.default), _field(spec)) for spec in PARAMETER_SPECS],
+)
+NodeParams.__module__ = __name__
+NodeParams.__doc__ = "The node's parameters as typed fields (generated from ``PARAMETER_SPECS``)."
 
 
 class ParameterError(ValueError):
