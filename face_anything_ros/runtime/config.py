@@ -188,7 +188,8 @@ class FusionConfig:
     mesh_sigma_fraction: float = 0.015
     # an absolute measurement farther than this (squared Mahalanobis distance, 2 dof) is gated out
     gate_chi2: float = 13.8  # 99.9 %
-    # a face whose gated-out share of measured points exceeds this re-acquires them all at once (a cut)
+    # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
+    # jump), every gated-out point re-acquires at once
     reacquire_face_fraction: float = 0.5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5

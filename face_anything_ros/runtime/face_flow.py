@@ -75,7 +75,11 @@ class FaceFlow:
         gray: np.ndarray,
         points: np.ndarray,
         region: tuple[int, int, int, int] | None,
+        guess_shift: np.ndarray | None = None,
     ) -> FlowResult:
+        """Move ``points`` from ``previous_gray`` to ``gray``; ``guess_shift`` (image px) is the expected
+        motion (the face box's), from which the flow starts: the window of a coarse pyramid level holds
+        mostly still background, so without it faces moving more than ~10 px per frame are lost."""
         points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         count = len(points)
         if region is None or count == 0 or previous_gray.shape != gray.shape:
@@ -88,12 +92,13 @@ class FaceFlow:
         # region pixel centres map exactly: x_region = (x_image - left + 0.5) * scale - 0.5
         origin = np.array([left, top], dtype=np.float64)
         local = (points - origin + 0.5) * scale - 0.5
+        shift = np.zeros(2) if guess_shift is None else np.nan_to_num(np.asarray(guess_shift, float)) * scale
         finite = np.isfinite(local).all(axis=1)
         moved = np.full((count, 2), np.nan)
         error = np.full(count, np.inf)
         if finite.any():
             engine = self._lk if self.method == "lk" else self._dense
-            moved_local, error_local = engine(before, after, local[finite])
+            moved_local, error_local = engine(before, after, local[finite], shift)
             moved[finite] = (moved_local + 0.5) / scale - 0.5 + origin
             error[finite] = error_local / scale
         inside = (
@@ -106,21 +111,34 @@ class FaceFlow:
         return FlowResult(points=np.where(ok[:, None], moved, np.nan), ok=ok, fb_error_px=error)
 
     @staticmethod
-    def _lk(before: np.ndarray, after: np.ndarray, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _lk(
+        before: np.ndarray, after: np.ndarray, points: np.ndarray, shift: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         start = points.astype(np.float32).reshape(-1, 1, 2)
-        params = dict(winSize=(LK_WINDOW_PX, LK_WINDOW_PX), maxLevel=LK_MAX_LEVEL, criteria=LK_CRITERIA)
-        forward, status_f, _ = cv2.calcOpticalFlowPyrLK(before, after, start, None, **params)
-        backward, status_b, _ = cv2.calcOpticalFlowPyrLK(after, before, forward, None, **params)
+        params = dict(
+            winSize=(LK_WINDOW_PX, LK_WINDOW_PX),
+            maxLevel=LK_MAX_LEVEL,
+            criteria=LK_CRITERIA,
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+        )
+        step = shift.astype(np.float32)
+        forward, status_f, _ = cv2.calcOpticalFlowPyrLK(before, after, start, start + step, **params)
+        backward, status_b, _ = cv2.calcOpticalFlowPyrLK(after, before, forward, forward - step, **params)
         error = np.linalg.norm(backward.reshape(-1, 2) - points, axis=1)
         good = (status_f.ravel() == 1) & (status_b.ravel() == 1)
         return forward.reshape(-1, 2).astype(np.float64), np.where(good, error, np.inf)
 
     def _dense(
-        self, before: np.ndarray, after: np.ndarray, points: np.ndarray
+        self, before: np.ndarray, after: np.ndarray, points: np.ndarray, shift: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         assert self._dis is not None
-        forward_field = self._dis.calc(before, after, None)
-        backward_field = self._dis.calc(after, before, None)
+        # DIS refines a flow it is given (same size, 2 x float32): start from the box's motion
+        initial = np.empty((*before.shape, 2), np.float32)
+        initial[:] = shift
+        forward_field = self._dis.calc(before, after, initial)
+        initial = np.empty_like(initial)
+        initial[:] = -shift
+        backward_field = self._dis.calc(after, before, initial)
         moved = points + _sample(forward_field, points)
         back = moved + _sample(backward_field, moved)
         return moved, np.linalg.norm(back - points, axis=1)

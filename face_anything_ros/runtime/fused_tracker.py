@@ -177,7 +177,9 @@ class FusedPoints:
             rejected |= valid & has_prior & ~inside_gate
         rejected &= ~agreed
         stale = self.frames_since_agreement > 0
-        cut = measured.any() and rejected.sum() > config.reacquire_face_fraction * measured.sum()
+        # most of the face's measured points without a usable flow or disagreeing: a cut or a jump
+        troubled = rejected | (measured & ~predicted)
+        cut = measured.any() and troubled.sum() > config.reacquire_face_fraction * measured.sum()
         reacquire = rejected & (stale | cut)
         if reacquire.any():
             positions, variance = _combine(measurements, reacquire)
@@ -208,6 +210,11 @@ def _combine(measurements: list[Measurement], select: np.ndarray) -> tuple[np.nd
         weighted += inverse[:, None] * np.nan_to_num(m.positions[select])
     with np.errstate(invalid="ignore", divide="ignore"):
         return weighted / information[:, None], 1.0 / information
+
+
+def _centre(box_xyxy: np.ndarray) -> np.ndarray:
+    box = np.asarray(box_xyxy, dtype=np.float64)
+    return 0.5 * (box[:2] + box[2:])
 
 
 @dataclass
@@ -301,7 +308,8 @@ class FusedTracker:
                     np.round(box_xyxy, 1).tolist(),
                 )
                 self._warned_empty_region = True
-            points.step(self._flow(state.gray, gray, points.positions, region), measurements, facing)
+            shift = _centre(box_xyxy) - _centre(state.box_xyxy)
+            points.step(self._flow(state.gray, gray, points.positions, region, shift), measurements, facing)
         self._tracks[track_id] = _TrackState(
             points, gray, np.asarray(box_xyxy, dtype=np.float64), self._frame_number
         )
