@@ -17,6 +17,7 @@ import pytest
 from face_anything_ros.runtime.config import FusionConfig, PipelineConfig
 from face_anything_ros.runtime.face_flow import FaceFlow, face_region
 from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement
+from face_anything_ros.runtime.geometry import Intrinsics
 
 WIDTH, HEIGHT = 320, 240
 PATCH = 96  # face side, pixels
@@ -218,3 +219,65 @@ def test_fusion_settings_are_validated_and_can_be_switched_off():
         PipelineConfig.from_dict({"fusion": {"flow_method": "magic"}})
     with pytest.raises(ValueError, match=r"fusion\.gate_chi2"):
         PipelineConfig.from_dict({"fusion": {"gate_chi2": -1.0}})
+
+
+# --- through FacePipeline (the stand-in network of test_runtime_pipeline: an exact ellipsoid face) ---
+
+
+@pytest.fixture(scope="module")
+def stand_in_pipelines():
+    from test_runtime_pipeline import EllipsoidFace
+
+    from face_anything_ros.runtime.pipeline import FacePipeline
+
+    def make(fusion: bool) -> FacePipeline:
+        config = {"backend": {"name": "eager", "device": "cpu"}, "fusion": {"enabled": fusion}}
+        return FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
+
+    return make(True), make(False)
+
+
+def stand_in_frame(width: int, height: int) -> np.ndarray:
+    return np.dstack([cv2.resize(BACKGROUND, (width, height))] * 3)
+
+
+def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stream(
+    stand_in_pipelines, caplog
+):
+    from test_runtime_pipeline import FACE_BOX, INTRINSICS
+    from test_runtime_pipeline import HEIGHT as H
+    from test_runtime_pipeline import WIDTH as W
+
+    from face_anything_ros.offline.msg_types import face_anything_typestore
+    from face_anything_ros.ros.conversions import face_track
+    from face_anything_ros.ros.message_kit import RosbagsKit
+    from face_anything_ros.runtime.detection import Detection
+
+    fused, lookup_only = stand_in_pipelines
+    fused.reset()
+    face = [Detection(box_xyxy=FACE_BOX.copy(), score=0.9)]
+    first = fused.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    reference = lookup_only.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    n = len(fused.query_names)
+    assert first.query_uncertainty_px.shape == (n,)
+    seen = first.query_visible
+    assert seen.any() and np.isfinite(first.query_uncertainty_px[seen]).all()
+    np.testing.assert_allclose(first.query_pixels[seen], reference.query_pixels[seen])  # fresh: lookup alone
+    message = face_track(RosbagsKit(face_anything_typestore()), first, W, H)
+    np.testing.assert_allclose(message.pixel_uncertainty, first.query_uncertainty_px.astype(np.float32))
+    # NaN intrinsics never reach the pipeline (the node falls back to its default pinhole): the stream
+    # goes on with intrinsics=None and the tracker keeps its state, gaining certainty on a still face
+    with pytest.raises(ValueError, match="finite"):
+        Intrinsics(fx=float("nan"), fy=1.0, cx=0.0, cy=0.0, width=W, height=H)
+    second = fused.process(stand_in_frame(W, H), None, 1 / 30, detections=face).faces[0]
+    assert np.median(second.query_uncertainty_px[seen]) < np.median(first.query_uncertainty_px[seen])
+    # a frame of another size: one log line, and the points start again from the lookup alone
+    with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
+        big = [Detection(box_xyxy=2 * FACE_BOX, score=0.9)]
+        resized = fused.process(stand_in_frame(2 * W, 2 * H), None, 2 / 30, detections=big).faces[0]
+        resized_ref = lookup_only.process(stand_in_frame(2 * W, 2 * H), None, 2 / 30, detections=big).faces[0]
+        fused.process(stand_in_frame(2 * W, 2 * H), None, 3 / 30, detections=big)
+    assert sum("frame size changed" in r.getMessage() for r in caplog.records) == 1
+    both = resized.query_visible & resized_ref.query_visible
+    np.testing.assert_allclose(resized.query_pixels[both], resized_ref.query_pixels[both])
+    np.testing.assert_allclose(resized.query_uncertainty_px[both], resized_ref.query_uncertainty_px[both])
