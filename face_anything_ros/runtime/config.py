@@ -186,6 +186,12 @@ class FusionConfig:
     lookup_distance_scale: float = 0.02  # canonical units
     # face-mesh landmarks: sigma = mesh_sigma_fraction x the face box side
     mesh_sigma_fraction: float = 0.015
+    # adaptive measurement noise: each source's variance is rescaled by a factor learnt per face track from
+    # its innovations against the flow prediction (an exponential average at this rate, within these bounds)
+    adapt_noise: bool = True
+    noise_adapt_rate: float = 0.1
+    noise_scale_min: float = 0.25
+    noise_scale_max: float = 16.0
     # an absolute measurement farther than this (squared Mahalanobis distance, 2 dof) is gated out
     gate_chi2: float = 13.8  # 99.9 %
     # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
@@ -210,6 +216,12 @@ class FusionConfig:
         _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
+        _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
+        _check(
+            0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
+            "fusion.noise_scale_min",
+            "<= 1 <= noise_scale_max, > 0",
+        )
 
 
 @dataclass

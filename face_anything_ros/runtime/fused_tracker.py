@@ -34,6 +34,7 @@ from face_anything_ros.runtime.face_flow import FaceFlow, FlowResult, face_regio
 
 LOGGER = logging.getLogger(__name__)
 MIN_VARIANCE_PX2 = 1e-4  # a query pixel given exactly (evaluation) still gets a finite variance
+MIN_POINTS_FOR_NOISE = 8  # points agreeing in a frame before its innovations update a source's noise
 MIN_LOOKUP_WEIGHT = 0.05  # mask x confidence floor in the lookup's uncertainty (no division by ~0)
 
 
@@ -108,6 +109,9 @@ class FusedPoints:
         self.variance = np.full(count, np.inf)
         self.visible = np.zeros(count, dtype=bool)
         self.frames_since_agreement = np.zeros(count, dtype=np.int64)
+        # per measurement source (by position in the list): factor on its stated variance, learnt
+        # from its innovations against the flow prediction (adaptive measurement noise)
+        self.noise_scale: list[float] = []
 
     @property
     def uncertainty_px(self) -> np.ndarray:
@@ -150,6 +154,7 @@ class FusedPoints:
             self.variance = np.full(count, np.inf)
         predicted = np.isfinite(self.variance) & np.isfinite(self.positions).all(axis=1)
         prior_positions, prior_variance = self.positions.copy(), self.variance.copy()
+        measurements = self._scaled(measurements, predicted)
         measured = np.zeros(count, dtype=bool)
         agreed = np.zeros(count, dtype=bool)
         rejected = np.zeros(count, dtype=bool)
@@ -197,6 +202,33 @@ class FusedPoints:
         self.visible = measured & np.isfinite(self.positions).all(axis=1)
         if facing is not None:
             self.visible &= facing
+
+    def _scaled(self, measurements: list[Measurement], predicted: np.ndarray) -> list[Measurement]:
+        """Measurements with variances rescaled by each source's learnt noise factor.
+
+        With the right variance R, the innovation v = z - x_pred of a 2D isotropic measurement has
+        |v|^2 / (P + R) ~ chi2(2), whose median is 2 ln 2; so median(|v|^2) / (2 ln 2) - median(P)
+        estimates this frame's R (medians: robust to the occluded and the re-found). Its ratio to
+        the stated R, averaged over frames, is the source's factor: a lookup twice as noisy as its
+        canonical distance and confidence say gets half the gain (the network on a face unlike
+        its training faces), a mesh that is steadier than assumed gets more.
+        """
+        config = self.config
+        while len(self.noise_scale) < len(measurements):
+            self.noise_scale.append(1.0)
+        scaled = []
+        for k, m in enumerate(measurements):
+            usable = m.valid & predicted & np.isfinite(m.variance) & np.isfinite(m.positions).all(axis=1)
+            if config.adapt_noise and usable.sum() >= MIN_POINTS_FOR_NOISE:
+                squared = ((m.positions[usable] - self.positions[usable]) ** 2).sum(axis=1)
+                estimate = np.median(squared) / (2 * np.log(2)) - np.median(self.variance[usable])
+                ratio = np.clip(
+                    estimate / np.median(m.variance[usable]), config.noise_scale_min, config.noise_scale_max
+                )
+                rate = config.noise_adapt_rate
+                self.noise_scale[k] = float((1 - rate) * self.noise_scale[k] + rate * ratio)
+            scaled.append(Measurement(m.positions, m.variance * self.noise_scale[k], m.valid))
+        return scaled
 
 
 def _combine(measurements: list[Measurement], select: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
