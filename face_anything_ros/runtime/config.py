@@ -182,7 +182,7 @@ class FusionConfig:
     flow_sigma_per_px: float = 0.05
     # canonical lookup: sigma = lookup_sigma_crop_px crop pixels x (1 + distance / lookup_distance_scale)
     # / sqrt(mask x confidence), in image pixels via the crop's scale
-    lookup_sigma_crop_px: float = 1.0
+    lookup_sigma_crop_px: float = 0.5
     lookup_distance_scale: float = 0.02  # canonical units
     # face-mesh landmarks: sigma = mesh_sigma_fraction x the face box side
     mesh_sigma_fraction: float = 0.015
