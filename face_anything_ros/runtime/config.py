@@ -175,7 +175,7 @@ class FusionConfig:
     enabled: bool = True
     flow_method: str = "lk"  # lk (pyramidal Lucas-Kanade on the points) | dis (dense, sampled)
     region_margin: float = 0.25  # face region = both frames' face boxes grown by this fraction
-    max_region_side: int = 160  # flow runs on the region resampled to at most this side (pixels)
+    max_region_side: int = 128  # flow runs on the region resampled to at most this side (pixels)
     fb_threshold_px: float = 1.0  # forward-backward round trip above this (image px) = flow failed
     # flow step noise: sigma^2 = flow_sigma_px^2 + (flow_sigma_per_px * |motion|)^2 + fb error^2
     flow_sigma_px: float = 0.3

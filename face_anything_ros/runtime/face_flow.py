@@ -21,8 +21,8 @@ import numpy as np
 from face_anything_ros.runtime.config import FLOW_METHODS
 
 LOGGER = logging.getLogger(__name__)
-LK_WINDOW_PX = 11  # at the region's working resolution (11 vs 15: as accurate on the train split, half the cost)
-LK_MAX_LEVEL = 3  # pyramid levels: ~2^3 x the window in motion at the working resolution
+LK_WINDOW_PX = 9  # at the region's working resolution
+LK_MAX_LEVEL = 2  # pyramid levels above the base; the face box's motion gives the coarse start
 LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
 MIN_REGION_SIDE_PX = 8  # smaller regions carry no usable texture for flow
 
@@ -61,7 +61,7 @@ def face_region(
 class FaceFlow:
     """Moves points between two grey frames inside a face region (one instance per stream)."""
 
-    def __init__(self, method: str = "lk", max_side: int = 160, fb_threshold_px: float = 1.0) -> None:
+    def __init__(self, method: str = "lk", max_side: int = 128, fb_threshold_px: float = 1.0) -> None:
         if method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {method!r}; choose from {FLOW_METHODS}")
         self.method = method

@@ -139,6 +139,13 @@ class FacePipeline:
             self._lookup_canonical = np.concatenate([self._queries.canonical, self._template_canonical])
             self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
             self._mesh_rows = self._num_queries + np.arange(template.num_vertices)
+        # each distinct canonical point is looked up and tracked once (named landmarks are vertices too)
+        _, first, self._row_of = np.unique(
+            self._lookup_canonical, axis=0, return_index=True, return_inverse=True
+        )
+        self._row_of = self._row_of.reshape(-1)
+        self._lookup_canonical = self._lookup_canonical[first]
+        self._lookup_normals = self._lookup_normals[first]
         self._lookup_corners, self._lookup_barycentric = template_barycentric(self._lookup_canonical)
         self._fusion = FusedTracker(self.config.fusion) if self.config.fusion.enabled else None
         self._gray: np.ndarray | None = None
@@ -332,6 +339,10 @@ class FacePipeline:
         points = backproject_pixels(crop_pixels, metric_depth, crop_intrinsics)
         if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
             visible &= np.isfinite(points).all(axis=1)
+        rows = self._row_of  # distinct points -> query rows, then mesh rows
+        image_pixels, uncertainty, visible, points = (
+            a[rows] for a in (image_pixels, uncertainty, visible, points)
+        )
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
