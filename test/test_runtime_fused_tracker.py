@@ -248,9 +248,9 @@ def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stre
     from test_runtime_pipeline import HEIGHT as H
     from test_runtime_pipeline import WIDTH as W
 
-    from face_anything_ros.offline.msg_types import face_anything_typestore
-    from face_anything_ros.ros.conversions import face_track
-    from face_anything_ros.ros.message_kit import RosbagsKit
+    from face_anything_ros.outputs.conversions import face_track
+    from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
     from face_anything_ros.runtime.detection import Detection
 
     fused, lookup_only = stand_in_pipelines

@@ -140,8 +140,8 @@ def track_ours_fused(
     position among its face's landmarks in the query frame, else that of its canonical coordinate
     on the template.
     """
+    from face_anything_ros.core.face_template import load_face_template
     from face_anything_ros.evaluation.method import label_at, sample_canonical
-    from face_anything_ros.face_template import load_face_template
     from face_anything_ros.runtime.fused_tracker import lookup_measurement
     from face_anything_ros.runtime.mesh_points import template_barycentric
     from face_anything_ros.runtime.pipeline import sample_nearest

@@ -11,7 +11,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 
 
 def barycentric(points: np.ndarray, tri_xy: np.ndarray) -> np.ndarray:

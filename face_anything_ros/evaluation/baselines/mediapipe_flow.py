@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.baselines.mediapipe_mesh import FrameLandmarks, locate_queries
 from face_anything_ros.evaluation.fused_tracks import FaceFrame, mesh_measure, track_fused
-from face_anything_ros.face_template import load_face_template
 from face_anything_ros.runtime.config import FusionConfig
 
 
