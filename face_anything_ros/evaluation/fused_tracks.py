@@ -11,7 +11,6 @@ mesh), the ``mediapipe+flow`` baseline from MediaPipe's mesh alone.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,8 +22,6 @@ from face_anything_ros.evaluation.method import fill_gaps
 from face_anything_ros.runtime.config import FusionConfig
 from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement, mesh_measurement
 from face_anything_ros.runtime.mesh_points import barycentric, front_facing, point_front_facing
-
-LOG = logging.getLogger(__name__)
 
 
 @dataclass

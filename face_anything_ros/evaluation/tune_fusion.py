@@ -23,7 +23,6 @@ from face_anything_ros.evaluation.fused_tracks import track_ours_fused
 from face_anything_ros.evaluation.method import make_pipeline, run_pipeline
 from face_anything_ros.evaluation.sequence_io import discover_sequences, load_sequence
 
-LOG = logging.getLogger(__name__)
 CANDIDATES: dict[str, tuple] = {
     "flow_method": ("lk", "dis"),
     "lookup_sigma_crop_px": (0.5, 1.0, 2.0, 4.0),

@@ -12,7 +12,6 @@ DIS dense flow sampled at the points (``dis``); BENCHMARKS.md has the measured c
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import cv2
@@ -20,7 +19,6 @@ import numpy as np
 
 from face_anything_ros.runtime.config import FLOW_METHODS
 
-LOGGER = logging.getLogger(__name__)
 LK_WINDOW_PX = 9  # at the region's working resolution
 LK_MAX_LEVEL = 2  # pyramid levels above the base; the face box's motion gives the coarse start
 LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
