@@ -83,8 +83,8 @@ def template_barycentric(canonical_points: np.ndarray) -> tuple[np.ndarray, np.n
 
 
 def point_front_facing(landmarks: np.ndarray, corners: np.ndarray) -> np.ndarray:
-    """(N,) whether each point's triangle faces the camera (vertices: every triangle around it must not
-    all face away — a vertex counts as facing when any incident triangle faces the camera)."""
+    """(N,) whether each point faces the camera: every corner vertex of its triangle has an incident
+    triangle that faces the camera in the landmarks' projection (the silhouette counts as seen)."""
     faces = load_face_template().faces
     facing = front_facing(landmarks, faces)
     vertex_facing = np.zeros(len(landmarks), dtype=bool)
