@@ -147,6 +147,23 @@ def test_state_resets_on_a_new_id_and_on_a_timestamp_going_backwards(tracker, ca
     np.testing.assert_array_equal(restarted.positions, again.positions)
 
 
+def test_a_track_seen_again_after_more_than_max_gap_frames_restarts(tracker, caplog):
+    rng = np.random.default_rng(7)
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    for t in range(3):
+        tracker.begin_frame(frame, t / 30)
+        tracker.update(1, frame, box(corner), [measured(GRID + corner, rng)], None)
+    for t in range(3, 3 + tracker.config.max_gap_frames + 1):  # the face is not detected for a while
+        tracker.begin_frame(frame, t / 30)
+    fresh = measured(GRID + corner, rng)
+    with caplog.at_level(logging.INFO, logger="face_anything_ros.runtime.fused_tracker"):
+        tracker.begin_frame(frame, 10 / 30)
+        again = tracker.update(1, frame, box(corner), [fresh], None)
+    np.testing.assert_array_equal(again.positions, fresh.positions)
+    assert sum("seen again" in r.getMessage() for r in caplog.records) == 1
+
+
 def test_two_faces_keep_separate_state(tracker):
     rng = np.random.default_rng(4)
     face_b = texture(5, PATCH, PATCH)
