@@ -60,6 +60,16 @@ def measured(truth: np.ndarray, rng, seen: np.ndarray | None = None, noise: floa
     return Measurement(positions, np.full(len(truth), noise**2), seen)
 
 
+def still_face_tracked(tracker: FusedTracker, rng, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Track a still face (id 1) for ``frames`` frames; returns its corner and frame."""
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    for t in range(frames):
+        tracker.begin_frame(frame, t / 30)
+        tracker.update(1, frame, box(corner), [measured(GRID + corner, rng)], None)
+    return corner, frame
+
+
 def error(points, truth) -> np.ndarray:
     return np.linalg.norm(points.positions - truth, axis=1)
 
@@ -149,11 +159,7 @@ def test_state_resets_on_a_new_id_and_on_a_timestamp_going_backwards(tracker, ca
 
 def test_a_track_seen_again_after_more_than_max_gap_frames_restarts(tracker, caplog):
     rng = np.random.default_rng(7)
-    corner = np.array([80.0, 60.0])
-    frame = render(corner)
-    for t in range(3):
-        tracker.begin_frame(frame, t / 30)
-        tracker.update(1, frame, box(corner), [measured(GRID + corner, rng)], None)
+    corner, frame = still_face_tracked(tracker, rng, frames=3)
     for t in range(3, 3 + tracker.config.max_gap_frames + 1):  # the face is not detected for a while
         tracker.begin_frame(frame, t / 30)
     fresh = measured(GRID + corner, rng)
@@ -209,11 +215,7 @@ def test_a_gap_of_five_dropped_frames_still_tracks():
 
 def test_frame_size_change_and_empty_region_log_once_and_leak_no_state(tracker, caplog):
     rng = np.random.default_rng(6)
-    corner = np.array([80.0, 60.0])
-    frame = render(corner)
-    for t in range(3):
-        tracker.begin_frame(frame, t / 30)
-        tracker.update(1, frame, box(corner), [measured(GRID + corner, rng)], None)
+    corner, frame = still_face_tracked(tracker, rng, frames=3)
     big = cv2.resize(frame, (2 * WIDTH, 2 * HEIGHT))
     with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
         tracker.begin_frame(big, 3 / 30)
