@@ -99,3 +99,9 @@ def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndar
     """Image pixel positions (N, 2) of crop pixel positions (N, 2)."""
     inverse = image_from_crop_affine(box, size)
     return np.asarray(pixels, dtype=np.float64) @ inverse[:, :2].T + inverse[:, 2]
+
+
+def image_to_crop_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Crop pixel positions (N, 2) of image pixel positions (N, 2) (``crop_affine``)."""
+    affine = crop_affine(box, size)
+    return np.asarray(pixels, dtype=np.float64) @ affine[:, :2].T + affine[:, 2]

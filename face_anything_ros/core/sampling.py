@@ -67,3 +67,23 @@ def _nearest_known(channels: np.ndarray, point: np.ndarray, radius: int) -> np.n
         return np.full(channels.shape[2], np.nan)
     d2 = np.where(known, (xs - point[0]) ** 2 + (ys - point[1]) ** 2, np.inf)
     return window[np.unravel_index(np.argmin(d2), d2.shape)].astype(np.float64)
+
+
+def sample_nearest(image: np.ndarray, points: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """Values of an (H, W) or (H, W, C) map at the pixels nearest (N, 2) x, y: (N,) or (N, C) float64.
+
+    ``fill`` stands for positions outside the image or not finite and for unknown (non-finite) values
+    (NaN keeps them unknown; 0 suits weight maps).
+    """
+    image = np.asarray(image)
+    channels = image[..., None] if image.ndim == 2 else image
+    height, width = channels.shape[:2]
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    out = np.full((len(points), channels.shape[2]), fill, dtype=np.float64)
+    finite = np.isfinite(points).all(axis=1)
+    xy = np.zeros((len(points), 2), dtype=np.int64)
+    xy[finite] = np.rint(points[finite]).astype(np.int64)
+    inside = finite & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)
+    values = channels[xy[inside, 1], xy[inside, 0]].astype(np.float64)
+    out[inside] = np.where(np.isfinite(values), values, fill)
+    return out[:, 0] if image.ndim == 2 else out
