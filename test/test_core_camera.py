@@ -8,7 +8,13 @@ import numpy as np
 import pytest
 
 from face_anything_ros.core.camera import Intrinsics, focal_from_fov, project, resolve_intrinsics
-from face_anything_ros.core.crop import CropBox, crop_affine, crop_to_image_pixels, image_from_crop_affine
+from face_anything_ros.core.crop import (
+    CropBox,
+    crop_affine,
+    crop_to_image_pixels,
+    image_from_crop_affine,
+    image_to_crop_pixels,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,5 +83,6 @@ def test_crop_pixels_map_back_to_the_image_pixels_they_were_cut_from():
     image_points = np.array([[260.0, 170.5], [333.3, 249.0]])
     affine = crop_affine(box, 128)
     crop_points = image_points @ affine[:, :2].T + affine[:, 2]
+    np.testing.assert_allclose(crop_points, image_to_crop_pixels(image_points, box, 128), atol=1e-9)
     np.testing.assert_allclose(crop_to_image_pixels(crop_points, box, 128), image_points, atol=1e-9)
     np.testing.assert_allclose(image_from_crop_affine(box, 128)[:, :2], np.eye(2) * box.side / 128)

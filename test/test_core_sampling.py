@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from face_anything_ros.core.sampling import sample_bilinear
+from face_anything_ros.core.sampling import sample_bilinear, sample_nearest
 
 
 def test_dense_field_matches_opencv_remap_inside_and_clamps_at_the_border():
@@ -41,3 +41,11 @@ def test_a_point_just_off_the_face_snaps_to_the_nearest_face_pixel_within_the_ra
     assert np.isnan(sample_bilinear(canonical, point)).all()  # no snapping by default
     np.testing.assert_allclose(sample_bilinear(canonical, point, 2)[0], [0.1, 0.2, 0.3], rtol=1e-6)
     assert np.isnan(sample_bilinear(canonical, np.array([[0.0, 0.0]]), 2)).all()
+
+
+def test_nearest_reads_the_rounded_pixel_and_fills_outside_and_unknown():
+    image = np.array([[1.0, 2.0], [np.nan, 4.0]])
+    points = np.array([[0.6, 0.4], [0.2, 0.8], [5.0, 0.0], [np.nan, 0.0]])
+    np.testing.assert_array_equal(sample_nearest(image, points, fill=0.0), [2.0, 0.0, 0.0, 0.0])
+    assert np.isnan(sample_nearest(image, points)[1:]).all()
+    assert sample_nearest(np.dstack([image, image]), points[:1]).shape == (1, 2)
