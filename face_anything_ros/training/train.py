@@ -28,6 +28,7 @@ import torch
 
 from face_anything_ros.model import FaceAnythingModel, get_config, load_model, save_model
 from face_anything_ros.model.config import ModelConfig
+from face_anything_ros.model.device import resolve_device
 from face_anything_ros.model.encoder import load_imagenet_weights
 from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.training.losses import LossWeights, Targets, compute_losses
@@ -76,15 +77,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
             raise ValueError("give a budget: steps, minutes or both")
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available here")
-    return device
 
 
 class SynthBatchStream(torch.utils.data.IterableDataset):
@@ -241,7 +233,7 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.device = pick_device(cfg.device)
+        self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.step = 0

@@ -20,13 +20,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from face_anything_ros.model.device import DeviceUnavailable, resolve_device
 from face_anything_ros.runtime.backends.base import (
     OUTPUT_NAMES,
     BackendUnavailable,
     ExportTarget,
     InferenceBackend,
     model_hash,
-    resolve_device,
 )
 from face_anything_ros.runtime.backends.eager import EagerBackend
 from face_anything_ros.runtime.config import BackendConfig
@@ -113,7 +113,10 @@ class BackendChain:
         self._config = config
         self._input_size = input_size
         self._builder = builder
-        self.device = resolve_device(config.device)
+        try:
+            self.device = resolve_device(config.device)
+        except DeviceUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
         if config.cpu_threads and self.device.type == "cpu":
             torch.set_num_threads(config.cpu_threads)  # process-wide: torch has no per-call setting
             LOGGER.info("CPU inference threads: %d", config.cpu_threads)
