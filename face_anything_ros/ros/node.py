@@ -5,6 +5,9 @@ Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces
 ``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
 subscription callback never blocks and latency never grows with a queue. Several cameras = one
 node per camera in its own namespace (see launch/multi_camera.launch.py).
+
+A lifecycle node (``ros/lifecycle.py``; ``autostart`` by default) that runs no inference while no
+output has a subscriber (``ros/lazy.py``) and reports windowed health (``ros/diagnostics.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.qos import (
     HistoryPolicy,
@@ -36,8 +40,12 @@ from rclpy.qos import (
 from face_anything_ros.offline.visualize import overlay_image
 from face_anything_ros.ros import conversions
 from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
+from face_anything_ros.ros.diagnostics import HealthMonitor, HealthSettings, NodeSituation, hardware_id
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.ros.input_qos import HISTORY_AND_DEPTH_OVERRIDES, pinned_reliability
+from face_anything_ros.ros.lazy import DemandTracker, listened_outputs
+from face_anything_ros.ros.lifecycle import release_accelerator_memory, start_managed
 from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr
 from face_anything_ros.ros.message_kit import RclpyKit
 from face_anything_ros.ros.params import (
@@ -89,7 +97,7 @@ class NodeStats:
     rejected: Counter = field(default_factory=Counter)
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
-    out_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    frames_idle: int = 0  # arrived while no output had a subscriber (lazy processing: not inferred)
 
     def add_timings(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
@@ -130,11 +138,19 @@ class _RclpyLogHandler(logging.Handler):
             self._logger.debug(text)
 
 
-class FaceAnythingNode(Node):
-    """Image (+ CameraInfo) in; depth, point cloud, face tracks, mesh and diagnostics out."""
+class FaceAnythingNode(LifecycleNode):
+    """Image (+ CameraInfo) in; depth, point cloud, face tracks, mesh and diagnostics out.
+
+    A managed (lifecycle) node: ``configure`` loads the weights and picks the backend, ``activate``
+    subscribes and starts inference, ``deactivate`` stops it and releases the accelerator's cached
+    memory, ``cleanup`` / ``shutdown`` free the model and the publishers. With ``autostart`` (the
+    default) the node walks to active by itself, so plain ``ros2 run`` / launch files behave as a
+    plain node; ``autostart:=false`` leaves it unconfigured for a lifecycle manager.
+    """
 
     def __init__(self, node_name: str = NODE_NAME, pipeline: Any | None = None, **node_kwargs: Any) -> None:
-        """``pipeline``: an already-built FacePipeline to share (default: built from the parameters)."""
+        """``pipeline``: an already-built FacePipeline to share (default: built from the parameters
+        on configure). Raises ``NodeStartError`` when autostart cannot reach active."""
         super().__init__(node_name, **node_kwargs)
         self._kit = RclpyKit()
         self.params = NodeParams()
@@ -142,55 +158,149 @@ class FaceAnythingNode(Node):
         for spec in PARAMETER_SPECS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self.stats = NodeStats()
+        self.health = HealthMonitor()
+        self._demand = DemandTracker(self.get_logger().info)
         self._logged_once: set[str] = set()
         self._camera_info: Any = None
         self._lock = threading.Lock()
-
-        if pipeline is None:
-            from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
-
-            pipeline = FacePipeline(pipeline_config_from_params(self.params))
-        self.pipeline = pipeline
-        self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
-
+        self._given_pipeline = pipeline
+        self.pipeline: Any = None
+        self.worker: LatestFrameWorker[Frame] | None = None
+        self._outputs: tuple[Output, ...] = ()
+        self._publishers_made: list[Any] = []
         self._input_subscriptions: list[Any] = []
         self._input_reliability: ReliabilityPolicy | None = None
-        self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
+        self._active_timers: list[Any] = []
+        self._diagnostics_timer: Any = None
+        self.pub_diagnostics: Any = None
+        self._active = False
         self._started_s = time.monotonic()
-        image_type = self._kit.message_class("sensor_msgs/msg/Image")
-        self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
-        self.pub_points = self.create_publisher(
-            self._kit.message_class("sensor_msgs/msg/PointCloud2"), "points", OUTPUT_QOS
-        )
-        self.pub_faces = self.create_publisher(
-            self._kit.message_class(conversions.FACE_TRACK_ARRAY), "faces", OUTPUT_QOS
-        )
-        self.pub_poses = self.create_publisher(
-            self._kit.message_class("geometry_msgs/msg/PoseArray"), "face_poses", OUTPUT_QOS
-        )
-        self.pub_mesh = self.create_publisher(
-            self._kit.message_class("visualization_msgs/msg/MarkerArray"), "face_mesh", OUTPUT_QOS
-        )
-        self.pub_canonical = self.create_publisher(image_type, "canonical_image", OUTPUT_QOS)
-        self.pub_overlay = self.create_publisher(image_type, "overlay", OUTPUT_QOS)
-        self.pub_diagnostics = self.create_publisher(
-            self._kit.message_class("diagnostic_msgs/msg/DiagnosticArray"), "/diagnostics", OUTPUT_QOS
-        )
-        topology = self.create_publisher(
-            self._kit.message_class(conversions.FACE_MESH_TOPOLOGY), "face_mesh_topology", LATCHED_QOS
-        )
-        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
-        topology.publish(conversions.mesh_topology_message(self._kit, header))
-        self._topology_publisher = topology  # keep it alive: late subscribers get the latched message
-        self._outputs = self._make_outputs()
+        self.last_transition_error = ""
+        if self.params.autostart:
+            start_managed(self)
 
-        self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
-        self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
-        if self.params.qos_reliability == "auto":  # read-only: fixed for the node's life
-            self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the weights, pick the backend, create the publishers; a failure says why and leaves
+        the node unconfigured."""
+        try:
+            if self._given_pipeline is not None:
+                self.pipeline = self._given_pipeline
+            else:
+                from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
+
+                self.pipeline = FacePipeline(pipeline_config_from_params(self.params))
+            self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
+            self._create_publishers()
+        except Exception as exc:  # bad weights, backend, config: the transition fails with the reason
+            return self._fail_transition("configure", exc)
+        self.last_transition_error = ""
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the camera and start the inference worker."""
+        try:
+            self._started_s = time.monotonic()
+            self.health.restart(self._started_s)
+            self._demand = DemandTracker(self.get_logger().info)
+            self.worker = LatestFrameWorker(self._process_frame)
+            self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
+            if self.params.qos_reliability == "auto" and self._pinned_reliability() is None:
+                self._active_timers.append(self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos))
+        except Exception as exc:  # e.g. an unusable qos_overrides value
+            self._stop_inputs()
+            return self._fail_transition("activate", exc)
+        self._active = True
         self.get_logger().info(
-            f"ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
+            f"active, ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
             f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
+        )
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe, finish the frame in flight, release the accelerator's cached memory."""
+        self._stop_inputs()
+        if self.pipeline is not None:
+            self.pipeline.reset()  # the stream restarts on the next activation
+        release_accelerator_memory()
+        self.get_logger().info("inactive: unsubscribed, inference stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._free_configured()
+        self.get_logger().info("unconfigured: model and publishers released")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._free_configured()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """An error in a transition: free everything and go back to unconfigured."""
+        self._stop_inputs()
+        self._free_configured()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _fail_transition(self, transition: str, exc: Exception) -> TransitionCallbackReturn:
+        self.last_transition_error = str(exc) or type(exc).__name__
+        self.get_logger().error(f"{transition} failed: {self.last_transition_error}")
+        self._free_configured()
+        return TransitionCallbackReturn.FAILURE
+
+    def _stop_inputs(self) -> None:
+        """Inactive: no subscription, no timer, no worker (the frame in flight is finished)."""
+        self._active = False
+        for timer in self._active_timers:
+            self.destroy_timer(timer)
+        self._active_timers = []
+        for subscription in self._input_subscriptions:
+            self.destroy_subscription(subscription)
+        self._input_subscriptions = []
+        self._input_reliability = None
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+
+    def _free_configured(self) -> None:
+        """Unconfigured: no publisher, no model (a pipeline given to the constructor is kept)."""
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        for publisher in self._publishers_made:
+            self.destroy_publisher(publisher)
+        self._publishers_made = []
+        self._outputs = ()
+        self.pub_diagnostics = None
+        if self.pipeline is not None and self.pipeline is not self._given_pipeline:
+            self.pipeline.close()
+        self.pipeline = None
+        release_accelerator_memory()
+
+    def _create_publishers(self) -> None:
+        """Every publisher of the node, in one place (per-frame outputs, latched topology, diagnostics)."""
+
+        def publisher(type_name: str, topic: str, qos: QoSProfile = OUTPUT_QOS) -> Any:
+            made = self.create_publisher(self._kit.message_class(type_name), topic, qos)
+            self._publishers_made.append(made)
+            return made
+
+        image_type = "sensor_msgs/msg/Image"
+        self.pub_depth = publisher(image_type, "depth")
+        self.pub_points = publisher("sensor_msgs/msg/PointCloud2", "points")
+        self.pub_faces = publisher(conversions.FACE_TRACK_ARRAY, "faces")
+        self.pub_poses = publisher("geometry_msgs/msg/PoseArray", "face_poses")
+        self.pub_mesh = publisher("visualization_msgs/msg/MarkerArray", "face_mesh")
+        self.pub_canonical = publisher(image_type, "canonical_image")
+        self.pub_overlay = publisher(image_type, "overlay")
+        self.pub_diagnostics = publisher("diagnostic_msgs/msg/DiagnosticArray", "/diagnostics")
+        topology = publisher(conversions.FACE_MESH_TOPOLOGY, "face_mesh_topology", LATCHED_QOS)
+        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
+        topology.publish(conversions.mesh_topology_message(self._kit, header))  # latched for late subscribers
+        self._outputs = self._make_outputs()
+        self._diagnostics_timer = self.create_timer(
+            self.params.diagnostics_period_s, self._publish_diagnostics
         )
 
     # --- parameters ---------------------------------------------------------------------------
@@ -214,10 +324,18 @@ class FaceAnythingNode(Node):
             self._camera_info = msg
 
     def _on_image(self, msg: Any) -> None:
+        """Count the frame; hand it to inference only when some output is listened to (lazy)."""
+        now = time.monotonic()
         self.stats.frames_in += 1
+        self.health.record("input", now)
+        worker = self.worker
+        if worker is None or not self._demand.update(bool(listened_outputs(self._outputs, self.params))):
+            self.stats.frames_idle += 1
+            return
         with self._lock:
             camera_info = self._camera_info
-        self.worker.submit(Frame(image=msg, camera_info=camera_info, received_s=time.monotonic()))
+        if worker.submit(Frame(image=msg, camera_info=camera_info, received_s=now)):
+            self.health.record("dropped", now)
 
     def _wanted_input_reliability(self) -> ReliabilityPolicy | None:
         """The input reliability the parameters ask for; None when ``auto`` has no publisher to match yet.
@@ -226,6 +344,9 @@ class FaceAnythingNode(Node):
         reliable (so large images are repaired by DDS instead of being lost as best-effort fragments),
         best effort as soon as one publisher is best effort (the only QoS that matches it).
         """
+        pinned = self._pinned_reliability()
+        if pinned is not None:
+            return pinned
         if self.params.qos_reliability == "reliable":
             return ReliabilityPolicy.RELIABLE
         if self.params.qos_reliability == "best_effort":
@@ -237,29 +358,42 @@ class FaceAnythingNode(Node):
             return ReliabilityPolicy.RELIABLE
         return ReliabilityPolicy.BEST_EFFORT
 
+    def _pinned_reliability(self) -> ReliabilityPolicy | None:
+        """Reliability set by ``qos_overrides.<image topic>.subscription.reliability`` (wins over auto)."""
+        return pinned_reliability(self, self.resolve_topic_name("image"))
+
     def _subscribe_inputs(self, reliability: ReliabilityPolicy) -> None:
-        """(Re)create the image and camera_info subscriptions with ``reliability``."""
+        """(Re)create the image and camera_info subscriptions with ``reliability``.
+
+        ``qos_overrides.<topic>.subscription.{history,depth,reliability}`` apply to each input.
+        """
         for subscription in self._input_subscriptions:
             self.destroy_subscription(subscription)
-        input_qos = QoSProfile(
-            depth=self.params.qos_depth,
-            reliability=reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=HistoryPolicy.KEEP_LAST,
-        )
+        self._input_subscriptions = []
+
+        def input_qos(topic: str) -> QoSProfile:
+            return QoSProfile(
+                depth=self.params.qos_depth,
+                reliability=pinned_reliability(self, self.resolve_topic_name(topic)) or reliability,
+                durability=qos_profile_sensor_data.durability,
+                history=HistoryPolicy.KEEP_LAST,
+            )
+
         self._input_subscriptions = [
             self.create_subscription(
                 self._kit.message_class("sensor_msgs/msg/Image"),
                 "image",
                 self._on_image,
-                input_qos,
+                input_qos("image"),
                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
+                qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
             self.create_subscription(
                 self._kit.message_class("sensor_msgs/msg/CameraInfo"),
                 "camera_info",
                 self._on_camera_info,
-                input_qos,
+                input_qos("camera_info"),
+                qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
         ]
         if self._input_reliability is not None:
@@ -277,6 +411,7 @@ class FaceAnythingNode(Node):
     def _on_incompatible_qos(self, info: Any) -> None:
         """A camera whose QoS cannot match ours never connects: say why, once, and count it."""
         self.stats.incompatible_qos += 1
+        self.health.record("incompatible_qos", time.monotonic())
         self._log_once(
             "incompatible_qos",
             f"a publisher on {self.resolve_topic_name('image')} offers a QoS incompatible with ours "
@@ -332,6 +467,7 @@ class FaceAnythingNode(Node):
             rgb = image_to_rgb8(msg)
         except ImageDecodeError as exc:
             self.stats.rejected[exc.kind] += 1
+            self.health.record("rejected", time.monotonic())
             self._log_once(  # keyed by kind only: hostile inputs cannot grow the set or flood the log
                 f"reject:{exc.kind}",
                 f"image rejected ({exc.kind}; logged once per cause, counted as rejected_{exc.kind}): {exc}",
@@ -344,6 +480,7 @@ class FaceAnythingNode(Node):
             result = self.pipeline.process(rgb, intrinsics, stamp_s)
         except Exception as exc:
             self.stats.failed += 1
+            self.health.record("failed", time.monotonic())
             self.get_logger().error(  # throttled: a persistent failure must not flood the log
                 f"inference failed on frame at t={stamp_s:.3f} (all counted in failed_frames): {exc!r}",
                 throttle_duration_sec=FAILURE_LOG_PERIOD_S,
@@ -355,7 +492,7 @@ class FaceAnythingNode(Node):
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
         self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))
-        self.stats.out_times.append(time.monotonic())
+        self.health.record("output", time.monotonic())
         self.stats.frames_out += 1
 
     def _publish_result(
@@ -372,9 +509,7 @@ class FaceAnythingNode(Node):
         changes nothing downstream and saves the building (a late subscriber gets the next frame, as
         before). ``timings_ms`` (optional) receives build and publish times per output.
         """
-        for output in self._outputs:
-            if not getattr(self.params, output.enabled_by) or output.publisher.get_subscription_count() == 0:
-                continue
+        for output in listened_outputs(self._outputs, self.params):
             start = time.perf_counter()
             msg = output.build(header, rgb, result, intrinsics)
             built = time.perf_counter()
@@ -424,21 +559,40 @@ class FaceAnythingNode(Node):
 
     # --- diagnostics --------------------------------------------------------------------------
 
-    def diagnostic_values(self) -> dict[str, Any]:
-        """The numbers published on /diagnostics (also used by the demo's summary)."""
-        stats, now = self.stats, time.monotonic()
-        recent = [t for t in stats.out_times if now - t <= max(5.0, self.params.diagnostics_period_s)]
-        rate = (
-            (len(recent) - 1) / (recent[-1] - recent[0])
-            if len(recent) > 1 and recent[-1] > recent[0]
-            else 0.0
+    def _situation(self) -> NodeSituation:
+        image_topic = self.resolve_topic_name("image")
+        return NodeSituation(
+            now_s=time.monotonic(),
+            active=self._active,
+            processing=bool(listened_outputs(self._outputs, self.params)),
+            image_publishers=self.count_publishers(image_topic),
+            camera_info_received=self._camera_info is not None,
+            image_topic=image_topic,
         )
+
+    def assess_health(self) -> Any:
+        """The windowed level, message and figures (``diagnostics.Health``) with the live thresholds."""
+        params = self.params
+        self.health.settings = HealthSettings(
+            window_s=params.diagnostics_window_s,
+            expected_rate_hz=params.expected_rate_hz,
+            rate_tolerance=params.rate_tolerance,
+            stale_after_s=params.stale_after_s,
+        )
+        return self.health.assess(self._situation())
+
+    def diagnostic_values(self, health: Any | None = None) -> dict[str, Any]:
+        """The numbers published on /diagnostics (also used by the demo's summary): the windowed
+        figures of ``health`` first, then lifetime counters and mean stage timings."""
+        stats = self.stats
+        health = health or self.assess_health()
         values: dict[str, Any] = {
-            "backend": self.pipeline.backend_name,
-            "rate_hz": f"{rate:.2f}",
+            "backend": self.pipeline.backend_name if self.pipeline is not None else "none (unconfigured)",
+            **health.values,
             "frames_in": stats.frames_in,
             "frames_out": stats.frames_out,
-            "dropped_frames": self.worker.dropped,
+            "frames_idle": stats.frames_idle,
+            "dropped_frames": self.worker.dropped if self.worker is not None else 0,
             "rejected_frames": sum(stats.rejected.values()),
             "failed_frames": stats.failed,
             "incompatible_qos_events": stats.incompatible_qos,
@@ -454,31 +608,32 @@ class FaceAnythingNode(Node):
         return values
 
     def _publish_diagnostics(self) -> None:
-        self._check_silent_camera()
-        values = self.diagnostic_values()
-        problems = int(values["rejected_frames"]) + int(values["failed_frames"])
-        level, text = (1, "some input frames rejected or failed") if problems else (0, "ok")
+        if self._active:
+            self._check_silent_camera()
+        health = self.assess_health()
+        values = self.diagnostic_values(health)
+        device = str(self.pipeline.device) if self.pipeline is not None else "none"
         header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
         self.pub_diagnostics.publish(
             conversions.diagnostic_array(
                 self._kit,
                 header,
                 name=f"face_anything: {self.get_fully_qualified_name()}",
-                hardware_id=str(values["backend"]),
-                level=level,
-                message=text,
+                hardware_id=hardware_id(device),
+                level=health.level,
+                message=health.message,
                 values=values,
             )
         )
 
     def destroy_node(self) -> None:
         # also called by rclpy's context clean-up on a node whose __init__ failed half-way
-        worker = getattr(self, "worker", None)
-        if worker is not None:
-            worker.stop()
-        close = getattr(getattr(self, "pipeline", None), "close", None)
-        if close is not None:
-            close()
+        if hasattr(self, "_publishers_made"):
+            self._stop_inputs()
+            self._free_configured()
+        given = getattr(self, "_given_pipeline", None)
+        if given is not None:  # a shared pipeline is closed with the node, as before
+            given.close()
         super().destroy_node()
 
 

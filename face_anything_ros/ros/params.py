@@ -66,6 +66,11 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("qos_depth", 1, "Input QoS history depth.", min_value=1, max_value=100),
     ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics updates.", min_value=0.1, max_value=60.0),
+    ParamSpec(
+        "autostart",
+        True,
+        "Configure and activate at start-up (false: stay unconfigured for a lifecycle manager).",
+    ),
     # --- live (changeable while running) ---
     ParamSpec(
         "default_fov_deg",
@@ -82,6 +87,38 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
         live=True,
         min_value=1,
         max_value=16,
+    ),
+    ParamSpec(
+        "diagnostics_window_s",
+        5.0,
+        "Diagnostics levels and rates come from the events of this last window.",
+        live=True,
+        min_value=0.5,
+        max_value=600.0,
+    ),
+    ParamSpec(
+        "expected_rate_hz",
+        0.0,
+        "Outputs per second expected (input rate while idle); below it diagnostics WARN. 0: no check.",
+        live=True,
+        min_value=0.0,
+        max_value=1000.0,
+    ),
+    ParamSpec(
+        "rate_tolerance",
+        0.1,
+        "Fraction below expected_rate_hz still reported OK.",
+        live=True,
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "stale_after_s",
+        5.0,
+        "No image for this long: diagnostics WARN (publishers exist) or STALE (none).",
+        live=True,
+        min_value=0.1,
+        max_value=3600.0,
     ),
     ParamSpec("publish_depth", True, "Publish the depth image.", live=True),
     ParamSpec("publish_points", True, "Publish the PointCloud2.", live=True),
@@ -109,6 +146,11 @@ class NodeParams:
     qos_reliability: str = "auto"
     qos_depth: int = 1
     diagnostics_period_s: float = 1.0
+    autostart: bool = True
+    diagnostics_window_s: float = 5.0
+    expected_rate_hz: float = 0.0
+    rate_tolerance: float = 0.1
+    stale_after_s: float = 5.0
     default_fov_deg: float = 60.0
     points_stride: int = 1
     publish_depth: bool = True
