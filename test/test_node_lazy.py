@@ -117,7 +117,9 @@ def test_no_inference_without_subscribers_and_resume_on_the_next_frame(tmp_path,
         assert answered > 0
     finally:
         assert stop_node(process) == 0, log.read_text()
-    print(f"node CPU over {STREAM_S:.0f} s at {RATE_HZ:.0f} Hz: idle {idle_cpu:.2f} s, listened to {busy_cpu:.2f} s")
+    print(
+        f"node CPU over {STREAM_S:.0f} s at {RATE_HZ:.0f} Hz: idle {idle_cpu:.2f} s, listened to {busy_cpu:.2f} s"
+    )
     assert idle_cpu < IDLE_TO_BUSY_CPU_BOUND * busy_cpu, (idle_cpu, busy_cpu)
     text = log.read_text()
     assert "a subscriber appeared: inference resumes" in text

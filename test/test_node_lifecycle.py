@@ -138,7 +138,9 @@ def test_transitions_load_subscribe_pause_and_free(tmp_path, graph):
         assert stop_node(process) == 0, log.read_text()
     text = log.read_text()
     assert text.count("[face_anything_ros.model.io] loaded") == 1  # re-activation reuses the model
-    assert "inactive: unsubscribed, inference stopped" in text and "unconfigured: model and publishers" in text
+    assert (
+        "inactive: unsubscribed, inference stopped" in text and "unconfigured: model and publishers" in text
+    )
 
 
 def test_configure_with_missing_weights_fails_with_the_reason_and_stays_unconfigured(tmp_path, graph):
@@ -164,4 +166,3 @@ def test_autostart_with_missing_weights_exits_with_the_reason(tmp_path):
     text = (tmp_path / "node.log").read_text()
     assert process.returncode == 1, text
     assert "cannot start: configure failed:" in text and "missing.pt" in text
-

@@ -74,7 +74,7 @@ class HealthMonitor:
     def count(self, kind: str, now_s: float) -> int:
         """Events of ``kind`` in the last window (older ones are discarded)."""
         events, start = self._events[kind], now_s - self.settings.window_s
-        while events and events[0] < start:
+        while events and events[0] <= start:
             events.popleft()
         return len(events)
 
