@@ -2,6 +2,9 @@
 
     ros2 launch face_anything_ros single_camera.launch.py image:=/camera/image_raw \
         camera_info:=/camera/camera_info
+
+The node is a lifecycle node that goes to active by itself; with ``autostart:=false`` it waits
+unconfigured for a lifecycle manager (or ``ros2 lifecycle set <node> configure`` / ``activate``).
 """
 
 import os
@@ -39,6 +42,11 @@ def generate_launch_description():
             description="input QoS: auto (match the camera), best_effort (sensor data) or reliable (see README)",
         ),
         DeclareLaunchArgument(
+            "autostart",
+            default_value="true",
+            description="configure + activate by itself; false: wait unconfigured for a lifecycle manager",
+        ),
+        DeclareLaunchArgument(
             "rviz", default_value="false", description="also start RViz with the shipped view"
         ),
     ]
@@ -49,7 +57,11 @@ def generate_launch_description():
         namespace=LaunchConfiguration("namespace"),
         parameters=[
             LaunchConfiguration("params_file"),
-            {"use_sim_time": LaunchConfiguration("use_sim_time")},
+            {
+                "use_sim_time": LaunchConfiguration("use_sim_time"),
+                "qos_reliability": LaunchConfiguration("qos_reliability"),
+                "autostart": LaunchConfiguration("autostart"),
+            },
         ],
         remappings=[
             ("image", LaunchConfiguration("image")),

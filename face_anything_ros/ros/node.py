@@ -244,9 +244,11 @@ class FaceAnythingNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def _fail_transition(self, transition: str, exc: Exception) -> TransitionCallbackReturn:
+        """FAILURE returns to the previous state: a failed configure frees what it made."""
         self.last_transition_error = str(exc) or type(exc).__name__
         self.get_logger().error(f"{transition} failed: {self.last_transition_error}")
-        self._free_configured()
+        if transition == "configure":
+            self._free_configured()
         return TransitionCallbackReturn.FAILURE
 
     def _stop_inputs(self) -> None:
