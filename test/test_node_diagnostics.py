@@ -69,7 +69,7 @@ def test_a_rejected_frame_warns_only_while_it_is_in_the_window():
     streamed(monitor, 10.0, 12.0, 12.0)
     later = monitor.assess(situation(12.0))
     assert later.level == OK, later.message  # not sticky: lifetime counters do not set levels
-    assert later.values["rejected_in_window"] == "0"
+    assert later.values["window_rejected"] == "0"
 
 
 def test_failures_warn_and_all_failing_is_an_error():

@@ -104,7 +104,7 @@ class HealthMonitor:
             "image_publishers": str(situation.image_publishers),
         }
         for kind in ("dropped", "rejected", "failed", "incompatible_qos"):
-            values[f"{kind}_in_window"] = str(self.count(kind, now))
+            values[f"window_{kind}"] = str(self.count(kind, now))
         if not situation.active:
             return Health(OK, "inactive (lifecycle): not subscribed, no inference", values)
         problems = self._problems(situation, values, silent_s, input_rate, output_rate)
@@ -143,7 +143,7 @@ class HealthMonitor:
                 problems.append(
                     (WARN, f"{what} rate {rate:.1f} Hz below the expected {settings.expected_rate_hz:g} Hz")
                 )
-        failed, rejected = int(values["failed_in_window"]), int(values["rejected_in_window"])
+        failed, rejected = int(values["window_failed"]), int(values["window_rejected"])
         if failed:
             level = ERROR if situation.processing and output_rate == 0 else WARN
             problems.append(
@@ -151,7 +151,7 @@ class HealthMonitor:
             )
         if rejected:
             problems.append((WARN, f"{rejected} image(s) rejected in the last {settings.window_s:g} s"))
-        if int(values["incompatible_qos_in_window"]):
+        if int(values["window_incompatible_qos"]):
             problems.append((WARN, f"a publisher on {situation.image_topic} offers an incompatible QoS"))
         if not situation.camera_info_received:
             problems.append((WARN, "no camera_info: a default pinhole is assumed"))
@@ -179,3 +179,26 @@ def _cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def stage_profile(values: dict[str, str]) -> str:
+    """One line per stage from the diagnostics' ``stage_ms_*`` means: where a frame's time goes
+    (wait for the worker, image conversion, pipeline stages, per-output build and publish)."""
+    stages = {k.removeprefix("stage_ms_"): float(v) for k, v in values.items() if k.startswith("stage_ms_")}
+    if not stages:
+        return "no stage timings yet"
+    pipeline = [
+        s for s in ("detect", "preprocess", "model", "geometry", "postprocess", "tracking") if s in stages
+    ]
+    outputs = sorted(s for s in stages if s.endswith(("_build", "_publish")))
+    groups = [
+        ("node", [s for s in ("wait", "convert") if s in stages]),
+        ("pipeline", pipeline),
+        ("outputs", outputs),
+        ("totals", [s for s in ("total", "publish") if s in stages]),
+    ]
+    return "\n".join(
+        f"  {title:9s} " + ", ".join(f"{name} {stages[name]:.1f}" for name in names)
+        for title, names in groups
+        if names
+    )

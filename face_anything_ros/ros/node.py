@@ -464,7 +464,10 @@ class FaceAnythingNode(LifecycleNode):
     # --- inference + outputs (worker thread) --------------------------------------------------
 
     def _process_frame(self, frame: Frame) -> None:
+        """Convert, infer, publish; every stage's ms goes to the diagnostics (``stage_ms_*``)."""
         msg = frame.image
+        convert_start = time.perf_counter()
+        timings = {"wait": 1000.0 * (time.monotonic() - frame.received_s)}  # received -> worker picked it
         try:
             rgb = image_to_rgb8(msg)
         except ImageDecodeError as exc:
@@ -478,6 +481,7 @@ class FaceAnythingNode(LifecycleNode):
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics(frame, width, height)
         stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        timings["convert"] = 1000.0 * (time.perf_counter() - convert_start)
         try:
             result = self.pipeline.process(rgb, intrinsics, stamp_s)
         except Exception as exc:
@@ -488,9 +492,9 @@ class FaceAnythingNode(LifecycleNode):
                 throttle_duration_sec=FAILURE_LOG_PERIOD_S,
             )
             return
+        timings.update(result.timings_ms)
         publish_start = time.perf_counter()
-        self._publish_result(msg.header, rgb, result, intrinsics)
-        timings = dict(result.timings_ms)
+        self._publish_result(msg.header, rgb, result, intrinsics, timings)
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
         self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))

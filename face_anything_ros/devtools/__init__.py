@@ -1,0 +1,1 @@
+"""Developer tools: benchmarks and drills; nothing in the product imports them."""
