@@ -9,7 +9,6 @@ must be answered.
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
 import threading
@@ -24,6 +23,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
+from face_anything_ros.devtools.node_rate import process_cpu_s  # noqa: E402
 from face_anything_ros.ros.camera import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
@@ -34,13 +34,7 @@ SMALL_INTRINSICS = intrinsics_for_image(INTRINSICS, 320, 240)
 EXECUTABLE = shutil.which("face_anything_node", path=str(Path(sys.executable).parent))
 CAMERA, OUTPUTS = "/lazy_camera", "/lazy"
 STREAM_S, RATE_HZ = 4.0, 15.0
-IDLE_TO_BUSY_CPU_BOUND = 0.35  # idle costs decoding-free message receipt only: a small fraction
-
-
-def process_cpu_s(pid: int) -> float:
-    """User + system CPU seconds of a process (all its threads) from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+IDLE_TO_BUSY_CPU_BOUND = 0.35  # idle costs only receiving the messages: a small fraction
 
 
 def stream(client: StreamClient, seconds: float, first_stamp: int) -> list[int]:

@@ -30,6 +30,12 @@ START_TIMEOUT_S = 300.0
 FIRST_STAMP_NS = 1_000_000_000
 
 
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (all threads), from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def probe_frames(faces: int, width: int, height: int) -> list[np.ndarray]:
     """Frames with ``faces`` faces: the sample itself for one face, composited sample faces otherwise."""
     import cv2
@@ -122,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     client = StreamClient(CAMERA, OUTPUTS, name="node_rate_camera")
     executor = SingleThreadedExecutor()
     executor.add_node(client)
-    threading.Thread(target=executor.spin, daemon=True).start()
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    spinner.start()
     try:
         if not client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None):
             print(f"error: the node did not come up; see {args.log}")
@@ -130,11 +137,14 @@ def main(argv: list[str] | None = None) -> int:
         for index in range(WARMUP_FRAMES):  # lock-step: backend warm-up, every batch size once
             client.send(frames[index % len(frames)], intrinsics, FIRST_STAMP_NS + index)
             client.wait_for(FIRST_STAMP_NS + index, DEFAULT_OUTPUTS, 60.0)
+        cpu_before = process_cpu_s(process.pid)
         result = measure(client, frames, intrinsics, args.hz, args.seconds)
+        node_cpu_s = process_cpu_s(process.pid) - cpu_before
         values = client.wait_for_diagnostics(lambda v: int(v.get("frames_out", 0)) > WARMUP_FRAMES, 3.0)
     finally:
         stop_node(process)
         executor.shutdown()
+        spinner.join(5.0)
         client.destroy_node()
         rclpy.try_shutdown()
     latency = result["latency_ms"]
@@ -143,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{result['outputs_per_s']:.1f} outputs/s ({result['frames_answered']} of {result['frames_sent']} frames), "
         f"latency p50 {latency.get('p50', float('nan')):.0f} / p90 {latency.get('p90', float('nan')):.0f} / "
         f"p99 {latency.get('p99', float('nan')):.0f} ms; backend {values.get('backend', '?')}"
+    )
+    answered = max(1, result["frames_answered"])
+    print(
+        f"node process CPU: {node_cpu_s:.1f} s over the stream = {1000.0 * node_cpu_s / answered:.0f} ms per answered "
+        f"frame ({node_cpu_s / args.seconds:.2f} cores)"
     )
     print("node stage means (ms, the node's last 100 frames):\n" + stage_profile(values))
     print(f"load average {os.getloadavg()[0]:.2f}")

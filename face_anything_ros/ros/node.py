@@ -76,6 +76,18 @@ class Frame:
     received_s: float
 
 
+@dataclass
+class Processed:
+    """A frame the model is done with, waiting for the output stage to build and publish its messages."""
+
+    header: Any
+    rgb: np.ndarray
+    result: Any
+    intrinsics: Any
+    timings_ms: dict[str, float]
+    received_s: float
+
+
 @dataclass(frozen=True)
 class Output:
     """One per-frame output: its name, the ``publish_*`` parameter that enables it, and its builder."""
@@ -166,6 +178,7 @@ class FaceAnythingNode(LifecycleNode):
         self._given_pipeline = pipeline
         self.pipeline: Any = None
         self.worker: LatestFrameWorker[Frame] | None = None
+        self._output_stage: LatestFrameWorker[Processed] | None = None
         self._outputs: tuple[Output, ...] = ()
         self._publishers_made: list[Any] = []
         self._input_subscriptions: list[Any] = []
@@ -204,6 +217,10 @@ class FaceAnythingNode(LifecycleNode):
             self._started_s = time.monotonic()
             self.health.restart(self._started_s)
             self._demand = DemandTracker(self.get_logger().info)
+            # two threads: frame t's messages are built and sent while the model runs on frame t+1
+            self._output_stage = LatestFrameWorker(
+                self._publish_processed, "face_anything_publish", keep_every=True
+            )
             self.worker = LatestFrameWorker(self._process_frame)
             self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
             if self.params.qos_reliability == "auto" and self._pinned_reliability() is None:
@@ -264,6 +281,9 @@ class FaceAnythingNode(LifecycleNode):
         if self.worker is not None:
             self.worker.stop()
             self.worker = None
+        if self._output_stage is not None:  # after the worker: publishes what it handed over
+            self._output_stage.stop()
+            self._output_stage = None
 
     def _free_configured(self) -> None:
         """Unconfigured: no publisher, no model (a pipeline given to the constructor is kept)."""
@@ -493,11 +513,20 @@ class FaceAnythingNode(LifecycleNode):
             )
             return
         timings.update(result.timings_ms)
-        publish_start = time.perf_counter()
-        self._publish_result(msg.header, rgb, result, intrinsics, timings)
+        processed = Processed(msg.header, rgb, result, intrinsics, timings, frame.received_s)
+        stage = self._output_stage
+        if stage is not None:
+            stage.submit(processed)  # waits while the previous frame is still being published
+        else:
+            self._publish_processed(processed)
+
+    def _publish_processed(self, processed: Processed) -> None:
+        """Output stage: build and publish, then count the frame as answered."""
+        timings, publish_start = processed.timings_ms, time.perf_counter()
+        self._publish_result(processed.header, processed.rgb, processed.result, processed.intrinsics, timings)
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
-        self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))
+        self.stats.latency_ms.append(1000.0 * (time.monotonic() - processed.received_s))
         self.health.record("output", time.monotonic())
         self.stats.frames_out += 1
 
