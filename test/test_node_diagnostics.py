@@ -132,7 +132,7 @@ def test_hardware_id_names_the_cpu_model():
 # --- over DDS ---------------------------------------------------------------------------------
 
 
-def test_the_node_publishes_windowed_levels_with_its_device(tmp_path):
+def test_the_node_publishes_windowed_levels_with_its_device():
     rclpy = pytest.importorskip("rclpy")
     from rclpy.context import Context
     from rclpy.executors import MultiThreadedExecutor
@@ -156,7 +156,7 @@ def test_the_node_publishes_windowed_levels_with_its_device(tmp_path):
             f"camera_info:={camera}/camera_info",
         ],
         parameter_overrides=[
-            Parameter("weights", value=weights_for_tests(tmp_path)),
+            Parameter("weights", value=weights_for_tests()),
             Parameter("qos_reliability", value="reliable"),
             Parameter("diagnostics_period_s", value=0.2),
             Parameter("diagnostics_window_s", value=1.5),

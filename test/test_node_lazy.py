@@ -24,7 +24,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.devtools.node_rate import process_cpu_s  # noqa: E402
-from face_anything_ros.ros.camera import intrinsics_for_image  # noqa: E402
+from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
@@ -79,7 +79,7 @@ def test_no_inference_without_subscribers_and_resume_on_the_next_frame(tmp_path,
         namespace=OUTPUTS,
         params_file=REPO / "config" / "face_anything.yaml",
         remappings={"image": f"{CAMERA}/image_raw", "camera_info": f"{CAMERA}/camera_info"},
-        parameters={"weights": weights_for_tests(tmp_path), "qos_reliability": "reliable", "qos_depth": "1"},
+        parameters={"weights": weights_for_tests(), "qos_reliability": "reliable", "qos_depth": "1"},
     )
     log = tmp_path / "node.log"
     process = start_node(launch, log)

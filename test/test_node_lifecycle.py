@@ -98,7 +98,7 @@ def _eventually(predicate, timeout_s: float = 10.0) -> bool:
 
 def test_transitions_load_subscribe_pause_and_free(tmp_path, graph):
     client = graph
-    process = _start_managed(tmp_path, weights_for_tests(tmp_path))
+    process = _start_managed(tmp_path, weights_for_tests())
     log = tmp_path / "node.log"
     try:
         lifecycle = LifecycleClient(client, NODE)

@@ -54,10 +54,10 @@ def context():
     context.try_shutdown()
 
 
-def test_qos_overrides_set_reliability_and_depth_of_the_inputs(tmp_path, context):
+def test_qos_overrides_set_reliability_and_depth_of_the_inputs(context):
     node = _node(
         context,
-        weights_for_tests(tmp_path),
+        weights_for_tests(),
         Parameter("qos_reliability", value="reliable"),
         Parameter(f"qos_overrides.{IMAGE}.subscription.reliability", value="best_effort"),
         Parameter(f"qos_overrides.{IMAGE}.subscription.depth", value=3),
@@ -77,10 +77,10 @@ def test_qos_overrides_set_reliability_and_depth_of_the_inputs(tmp_path, context
         node.destroy_node()
 
 
-def test_an_unusable_qos_override_fails_activation_with_the_reason(tmp_path, context):
+def test_an_unusable_qos_override_fails_activation_with_the_reason(context):
     node = _node(
         context,
-        weights_for_tests(tmp_path),
+        weights_for_tests(),
         Parameter(f"qos_overrides.{IMAGE}.subscription.reliability", value="sometimes"),
     )
     try:

@@ -46,7 +46,7 @@ def probe_frames(faces: int, width: int, height: int) -> list[np.ndarray]:
     if faces == 1:
         frames = [rgb for _, rgb, _ in open_frames(sample_dir()).frames()]
         return [cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in frames]
-    from face_anything_ros.reliability.load_frames import LoadFrameConfig, load_frames
+    from face_anything_ros.devtools.reliability.load_frames import LoadFrameConfig, load_frames
 
     return load_frames(LoadFrameConfig(width=width, height=height, max_faces=faces, frames_per_count=8))[
         faces
