@@ -28,6 +28,9 @@ NAMESPACE = "face_anything"
 DRAIN_S = 3.0  # after playback: time for the node's last outputs to reach the recorder
 RECORDED_TOPICS = [
     "depth",
+    "depth/camera_info",
+    "detections",
+    "/tf",
     "points",
     "faces",
     "face_poses",
@@ -47,7 +50,13 @@ def generate_launch_description():
         namespace=NAMESPACE,
         parameters=[
             LaunchConfiguration("params_file"),
-            {"use_sim_time": True, "qos_reliability": "reliable", "qos_depth": 5, "autostart": False},
+            {
+                "use_sim_time": True,
+                "qos_reliability": "reliable",
+                "qos_depth": 5,
+                "autostart": False,
+                "image_transport": LaunchConfiguration("image_transport"),
+            },
         ],
         remappings=[
             ("image", LaunchConfiguration("image")),
@@ -85,6 +94,11 @@ def generate_launch_description():
                 "camera_info", default_value="/camera/camera_info", description="camera_info topic in the bag"
             ),
             DeclareLaunchArgument("rate", default_value="1.0", description="playback rate"),
+            DeclareLaunchArgument(
+                "image_transport",
+                default_value="raw",
+                description="raw (image) or compressed (<image>/compressed in the bag, JPEG/PNG)",
+            ),
             DeclareLaunchArgument(
                 "params_file",
                 default_value=os.path.join(share, "config", "face_anything.yaml"),

@@ -33,9 +33,11 @@ def filled_face_track_array(msgs: ModuleType, seed: int) -> Any:
         face = msgs.FaceTrack()
         face.id = 41 + index
         face.age = 7 + index
+        face.uuid.uuid = np.arange(1 + index, 17 + index, dtype=np.uint8)
         face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height = 10, 20, 300, 400
         face.roi.do_rectify = True
         face.confidence = 0.875
+        face.detector = "face_mesh"
         face.pose_valid = True
         face.pose.position.x, face.pose.position.y, face.pose.position.z = 0.01, -0.02, 0.6
         face.pose.orientation.x, face.pose.orientation.y = 0.5, -0.5

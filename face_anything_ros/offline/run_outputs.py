@@ -65,7 +65,7 @@ def write_ply(path: Path, points: np.ndarray) -> None:
         [
             "ply",
             "format binary_little_endian 1.0",
-            "comment face_anything_ros: camera optical frame, metres; colour = canonical coordinate",
+            "comment face_anything_ros: camera optical frame, metres; colour = canonical coordinate; canon_* metres on the average face",
             f"element vertex {points.size}",
             *(f"property float {n}" for n in ("x", "y", "z")),
             *(f"property uchar {n}" for n in ("red", "green", "blue")),

@@ -1,8 +1,9 @@
 """The face_anything ROS 2 node: a thin rclpy shell over ``runtime.pipeline.FacePipeline``.
 
-Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces`` (+ ``face_poses``), ``face_mesh``,
-``face_mesh_topology`` (latched), optionally ``canonical_image`` and ``overlay``, and
-``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
+Subscribes ``image`` (or ``<image>/compressed``, parameter ``image_transport``) + ``camera_info``;
+publishes ``depth`` (+ ``depth/camera_info``), ``points``, ``faces`` (+ ``face_poses``), ``face_mesh``,
+``detections`` (vision_msgs), face frames on ``/tf``, ``face_mesh_topology`` (latched), optionally
+``canonical_image`` and ``overlay``, and ``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
 subscription callback never blocks and latency never grows with a queue. Several cameras = one
 node per camera in its own namespace (see launch/multi_camera.launch.py).
 
@@ -39,7 +40,11 @@ from rclpy.qos import (
 
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY, detection_array
+from face_anything_ros.outputs.face_frames import TF_MESSAGE, face_transforms
+from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.image_codec import ImageDecodeError
+from face_anything_ros.outputs.input_transport import decode_to_rgb8, input_transport
 from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr
 from face_anything_ros.outputs.message_kit import RclpyKit
 from face_anything_ros.outputs.params import (
@@ -57,7 +62,7 @@ from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.input_qos import HISTORY_AND_DEPTH_OVERRIDES, pinned_reliability
 from face_anything_ros.ros.lazy import DemandTracker, listened_outputs
 from face_anything_ros.ros.lifecycle import release_accelerator_memory, start_managed
-from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
+from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, TF_QOS
 
 LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
@@ -177,6 +182,7 @@ class FaceAnythingNode(LifecycleNode):
         self._lock = threading.Lock()
         self._given_pipeline = pipeline
         self.pipeline: Any = None
+        self._input = input_transport(self.params.image_transport, self.resolve_topic_name("image"))
         self.worker: LatestFrameWorker[Frame] | None = None
         self._output_stage: LatestFrameWorker[Processed] | None = None
         self._outputs: tuple[Output, ...] = ()
@@ -230,7 +236,7 @@ class FaceAnythingNode(LifecycleNode):
             return self._fail_transition("activate", exc)
         self._active = True
         self.get_logger().info(
-            f"active, ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
+            f"active, ready: image={self._input.topic} camera_info={self.resolve_topic_name('camera_info')} "
             f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
         )
         return super().on_activate(state)
@@ -310,6 +316,9 @@ class FaceAnythingNode(LifecycleNode):
 
         image_type = "sensor_msgs/msg/Image"
         self.pub_depth = publisher(image_type, "depth")
+        self.pub_depth_info = publisher("sensor_msgs/msg/CameraInfo", "depth/camera_info")
+        self.pub_detections = publisher(DETECTION_2D_ARRAY, "detections")
+        self.pub_tf = publisher(TF_MESSAGE, "/tf", TF_QOS)
         self.pub_points = publisher("sensor_msgs/msg/PointCloud2", "points")
         self.pub_faces = publisher(conversions.FACE_TRACK_ARRAY, "faces")
         self.pub_poses = publisher("geometry_msgs/msg/PoseArray", "face_poses")
@@ -373,7 +382,7 @@ class FaceAnythingNode(LifecycleNode):
             return ReliabilityPolicy.RELIABLE
         if self.params.qos_reliability == "best_effort":
             return ReliabilityPolicy.BEST_EFFORT
-        publishers = self.get_publishers_info_by_topic(self.resolve_topic_name("image"))
+        publishers = self.get_publishers_info_by_topic(self._input.topic)
         if not publishers:
             return None
         if all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE for info in publishers):
@@ -382,7 +391,7 @@ class FaceAnythingNode(LifecycleNode):
 
     def _pinned_reliability(self) -> ReliabilityPolicy | None:
         """Reliability set by ``qos_overrides.<image topic>.subscription.reliability`` (wins over auto)."""
-        return pinned_reliability(self, self.resolve_topic_name("image"))
+        return pinned_reliability(self, self._input.topic)
 
     def _subscribe_inputs(self, reliability: ReliabilityPolicy) -> None:
         """(Re)create the image and camera_info subscriptions with ``reliability``.
@@ -393,20 +402,20 @@ class FaceAnythingNode(LifecycleNode):
             self.destroy_subscription(subscription)
         self._input_subscriptions = []
 
-        def input_qos(topic: str) -> QoSProfile:
+        def input_qos(resolved_topic: str) -> QoSProfile:
             return QoSProfile(
                 depth=self.params.qos_depth,
-                reliability=pinned_reliability(self, self.resolve_topic_name(topic)) or reliability,
+                reliability=pinned_reliability(self, resolved_topic) or reliability,
                 durability=qos_profile_sensor_data.durability,
                 history=HistoryPolicy.KEEP_LAST,
             )
 
         self._input_subscriptions = [
             self.create_subscription(
-                self._kit.message_class("sensor_msgs/msg/Image"),
-                "image",
+                self._kit.message_class(self._input.type_name),
+                self._input.topic,
                 self._on_image,
-                input_qos("image"),
+                input_qos(self._input.topic),
                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
                 qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
@@ -414,7 +423,7 @@ class FaceAnythingNode(LifecycleNode):
                 self._kit.message_class("sensor_msgs/msg/CameraInfo"),
                 "camera_info",
                 self._on_camera_info,
-                input_qos("camera_info"),
+                input_qos(self.resolve_topic_name("camera_info")),
                 qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
         ]
@@ -436,7 +445,7 @@ class FaceAnythingNode(LifecycleNode):
         self.health.record("incompatible_qos", time.monotonic())
         self._log_once(
             "incompatible_qos",
-            f"a publisher on {self.resolve_topic_name('image')} offers a QoS incompatible with ours "
+            f"a publisher on {self._input.topic} offers a QoS incompatible with ours "
             f"(qos_reliability={self.params.qos_reliability}; policy id {info.last_policy_kind}): "
             "it will never deliver; set qos_reliability:=best_effort to accept any publisher",
         )
@@ -445,10 +454,10 @@ class FaceAnythingNode(LifecycleNode):
         """Publishers exist but no frame ever arrived: the large-image best-effort trap (README)."""
         if self.stats.frames_in or time.monotonic() - self._started_s < SILENT_CAMERA_HINT_S:
             return
-        if self.count_publishers(self.resolve_topic_name("image")) > 0:
+        if self.count_publishers(self._input.topic) > 0:
             self._log_once(
                 "silent_camera",
-                f"{self.resolve_topic_name('image')} has publishers but no image arrived in "
+                f"{self._input.topic} has publishers but no image arrived in "
                 f"{SILENT_CAMERA_HINT_S:.0f} s. With best_effort input, Fast DDS drops images larger than "
                 "its shared-memory segment (~0.5 MB): publish the camera reliable (qos_reliability auto or "
                 "reliable then matches it), or set FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA on both sides",
@@ -464,9 +473,14 @@ class FaceAnythingNode(LifecycleNode):
     def _intrinsics(self, frame: Frame, width: int, height: int) -> Any:
         from face_anything_ros.runtime.geometry import Intrinsics
 
-        intrinsics = intrinsics_from_camera_info(frame.camera_info) if frame.camera_info is not None else None
+        info, rectified = frame.camera_info, self.params.rectified
+        intrinsics = intrinsics_from_camera_info(info, rectified) if info is not None else None
         if intrinsics is None:
-            reason = "has not arrived (yet)" if frame.camera_info is None else "has an empty/invalid K"
+            reason = (
+                "has not arrived (yet)"
+                if info is None
+                else f"has an empty/invalid {'P and K' if rectified else 'K'}"
+            )
             self._log_once(
                 f"no_camera_info_{reason}",
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
@@ -489,7 +503,7 @@ class FaceAnythingNode(LifecycleNode):
         convert_start = time.perf_counter()
         timings = {"wait": 1000.0 * (time.monotonic() - frame.received_s)}  # received -> worker picked it
         try:
-            rgb = image_to_rgb8(msg)
+            rgb = decode_to_rgb8(msg)
         except ImageDecodeError as exc:
             self.stats.rejected[exc.kind] += 1
             self.health.record("rejected", time.monotonic())
@@ -513,7 +527,9 @@ class FaceAnythingNode(LifecycleNode):
             )
             return
         timings.update(result.timings_ms)
-        processed = Processed(msg.header, rgb, result, intrinsics, timings, frame.received_s)
+        processed = Processed(
+            self._output_header(msg.header), rgb, result, intrinsics, timings, frame.received_s
+        )
         stage = self._output_stage
         if stage is not None:
             stage.submit(processed)  # waits while the previous frame is still being published
@@ -529,6 +545,12 @@ class FaceAnythingNode(LifecycleNode):
         self.stats.latency_ms.append(1000.0 * (time.monotonic() - processed.received_s))
         self.health.record("output", time.monotonic())
         self.stats.frames_out += 1
+
+    def _output_header(self, image_header: Any) -> Any:
+        """The image header, with the ``frame_id`` parameter as frame when set."""
+        if not self.params.frame_id:
+            return image_header
+        return self._kit.new("std_msgs/msg/Header", stamp=image_header.stamp, frame_id=self.params.frame_id)
 
     def _publish_result(
         self,
@@ -560,6 +582,15 @@ class FaceAnythingNode(LifecycleNode):
         def depth(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
             return conversions.depth_message(kit, header, result.depth)
 
+        def depth_info(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return camera_info_message(kit, header, intrinsics)  # the intrinsics the depth was made with
+
+        def detections(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return detection_array(kit, header, result)
+
+        def tf(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return face_transforms(kit, header, result, self.params.tf_prefix)
+
         def points(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
             cloud = conversions.point_array(result, intrinsics, self.params.points_stride)
             return conversions.point_cloud_message(kit, header, cloud)
@@ -584,6 +615,9 @@ class FaceAnythingNode(LifecycleNode):
 
         return (
             Output("depth", "publish_depth", self.pub_depth, depth),
+            Output("depth_camera_info", "publish_depth", self.pub_depth_info, depth_info),
+            Output("detections", "publish_detections", self.pub_detections, detections),
+            Output("tf", "publish_tf", self.pub_tf, tf),
             Output("points", "publish_points", self.pub_points, points),
             Output("faces", "publish_faces", self.pub_faces, faces),
             Output("face_poses", "publish_faces", self.pub_poses, poses),
@@ -595,7 +629,7 @@ class FaceAnythingNode(LifecycleNode):
     # --- diagnostics --------------------------------------------------------------------------
 
     def _situation(self) -> NodeSituation:
-        image_topic = self.resolve_topic_name("image")
+        image_topic = self._input.topic
         return NodeSituation(
             now_s=time.monotonic(),
             active=self._active,

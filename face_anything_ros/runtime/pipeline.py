@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,7 @@ from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
+from face_anything_ros.runtime.face_score import face_score
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
     Intrinsics,
@@ -31,6 +33,7 @@ from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
+from face_anything_ros.runtime.track_uuid import TrackUuids
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
     build_query_set,
@@ -47,10 +50,13 @@ STAGES = ("detect", "preprocess", "model", "geometry", "postprocess", "tracking"
 class FaceResult:
     """One face in one frame (camera frame: OpenCV, metres)."""
 
-    track_id: int
+    track_id: int  # per stream: 0, 1, 2, ... (restarts with the stream)
+    track_uuid: uuid.UUID  # unique across streams, restarts and resets (runtime.track_uuid)
     age: int  # frames since this id first appeared
     box_xyxy: np.ndarray  # (4,) face box, image pixels
-    score: float  # detector confidence (NaN: the face-mesh detector exposes none)
+    score: float  # face score in [0, 1], never NaN: detector presence x mask coverage (runtime.face_score)
+    detector: str  # which detector found the face (runtime.face_score.DETECTOR_* names)
+    detector_score: float  # the detector's own confidence (NaN: the face-mesh detector exposes none)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
     translation: np.ndarray  # (3,) metres
     scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
@@ -117,6 +123,7 @@ class FacePipeline:
         self._backend = BackendChain(model, self.config.backend, self.input_size)
         self._detector = detector if detector is not None else make_detector(self.config.detection)
         self._ids = IdAssigner(self.config.ids)
+        self._track_uuids = TrackUuids()
         self._queries = build_query_set(self.config.tracking)
         template = load_face_template()
         self._template_canonical = template.canonical.astype(np.float64)  # face-mesh landmark i = vertex i
@@ -160,6 +167,7 @@ class FacePipeline:
     def reset(self) -> None:
         """Forget ids and filter state (e.g. when a stream restarts)."""
         self._ids.reset()
+        self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
         self._stabilizer.forget_all_but(set())
 
@@ -296,6 +304,8 @@ class FacePipeline:
         if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
             visible &= np.isfinite(points).all(axis=1)
         image_pixels = crop_to_image_pixels(crop_pixels, box, self.input_size)
+        affine = crop_affine(box, self.input_size)
+        box_in_crop = np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
@@ -307,9 +317,12 @@ class FacePipeline:
             )(query_pixels, stamp_s)
         return FaceResult(
             track_id=track.track_id,
+            track_uuid=self._track_uuids.uuid(track.track_id),
             age=track.age,
             box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
-            score=detection.score,
+            score=face_score(detection.score, crop.mask_probability, box_in_crop.ravel()),
+            detector=detection.detector,
+            detector_score=detection.score,
             rotation=geometry.rotation,
             translation=geometry.translation,
             scale=geometry.scale,
