@@ -50,6 +50,7 @@ def filled_face_track_array(msgs: ModuleType, seed: int) -> Any:
         face.pixels = pixels
         face.points = rng.uniform(-1, 1, N_QUERY_POINTS * 3).astype(np.float32)
         face.visible = [False] + [True] * (N_QUERY_POINTS - 1)
+        face.pixel_uncertainty = rng.uniform(0.1, 4.0, N_QUERY_POINTS).astype(np.float32)
         face.mesh_vertices = rng.normal(0, 0.05, N_MESH_VERTICES * 3).astype(np.float32)
         # Python bools: rclpy serialises a *list* of numpy bools as all False (numpy arrays are fine).
         face.mesh_visible = (rng.uniform(size=N_MESH_VERTICES) > 0.3).tolist()

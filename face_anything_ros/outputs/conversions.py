@@ -241,6 +241,7 @@ def face_track(kit: MessageKit, face: Any, width: int, height: int) -> Any:
         pixels=kit.array(face.query_pixels, "float32"),
         points=kit.array(face.query_points, "float32"),
         visible=kit.array(face.query_visible, "bool"),
+        pixel_uncertainty=kit.array(face.query_uncertainty_px, "float32"),
         mesh_vertices=kit.array(face.mesh_vertices, "float32"),
         mesh_visible=kit.array(face.mesh_visible, "bool"),
     )
