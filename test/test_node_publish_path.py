@@ -31,7 +31,8 @@ from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr  # noqa: 
 from face_anything_ros.outputs.message_kit import RclpyKit, RosbagsKit  # noqa: E402
 from face_anything_ros.outputs.msg_types import face_anything_typestore  # noqa: E402
 from face_anything_ros.outputs.output_table import ProcessedFrame  # noqa: E402
-from face_anything_ros.ros.node import FASTDDS_PROFILES_ENV, FaceAnythingNode, use_node_writer_profile  # noqa: E402
+from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
+from face_anything_ros.ros.process_setup import FASTDDS_PROFILES_ENV, use_node_writer_profile  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
 DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")
