@@ -34,6 +34,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from face_anything_ros.core.camera import Intrinsics  # noqa: E402
 from face_anything_ros.outputs.conversions import point_cloud_to_array  # noqa: E402
 from face_anything_ros.outputs.detections import FACE_CLASS_ID  # noqa: E402
 from face_anything_ros.outputs.face_frames import TF_MESSAGE  # noqa: E402
@@ -42,7 +43,6 @@ from face_anything_ros.outputs.message_kit import RclpyKit  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS, TF_QOS  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient, wait_for_subscriber  # noqa: E402
-from face_anything_ros.runtime.geometry import Intrinsics  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

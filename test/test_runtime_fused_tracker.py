@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.runtime.config import FusionConfig, PipelineConfig
 from face_anything_ros.runtime.face_flow import FaceFlow, face_region
 from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement
-from face_anything_ros.runtime.geometry import Intrinsics
 
 WIDTH, HEIGHT = 320, 240
 PATCH = 96  # face side, pixels
