@@ -87,6 +87,7 @@ class NodeStats:
     failed: int = 0
     incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
     rejected: Counter = field(default_factory=Counter)
+    published: Counter = field(default_factory=Counter)  # messages handed to DDS, per output
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
     out_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
@@ -379,6 +380,7 @@ class FaceAnythingNode(Node):
             msg = output.build(header, rgb, result, intrinsics)
             built = time.perf_counter()
             output.publisher.publish(msg)
+            self.stats.published[output.name] += 1
             if timings_ms is not None:
                 timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
                 timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
@@ -451,6 +453,8 @@ class FaceAnythingNode(Node):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
             values[f"rejected_{reason}"] = count
+        for output, count in stats.published.items():  # what subscribers' delivery is counted against
+            values[f"published_{output}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:

@@ -1,0 +1,1 @@
+"""Measurement and drill tools for developers; the product never imports this package."""
