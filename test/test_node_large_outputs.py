@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 pytest.importorskip("rclpy")
-from face_anything_ros.devtools.large_sample_delivery import DeliveryRun, format_summary, measure  # noqa: E402
+from face_anything_ros.devtools.large_sample_delivery import DeliveryRun, format_summary, measure
 
 MIN_BEST_EFFORT_PCT = 90.0
 LARGE_OUTPUTS = ("depth", "points")
@@ -28,3 +28,14 @@ def test_best_effort_subscriber_in_another_process_gets_the_large_outputs_and_re
     for topic in LARGE_OUTPUTS:
         assert best_effort[topic]["delivery_pct"] >= MIN_BEST_EFFORT_PCT, report
         assert reliable[topic]["received"] == entry["published"][topic], report
+
+
+def test_the_node_profile_sets_a_large_segment_and_yields_to_a_builtin_transports_choice(monkeypatch):
+    from face_anything_ros.ros.node import FASTDDS_BUILTIN_TRANSPORTS_ENV, node_fastdds_profile
+
+    monkeypatch.delenv(FASTDDS_BUILTIN_TRANSPORTS_ENV, raising=False)
+    default = node_fastdds_profile().read_text()
+    assert "<segment_size>16777216</segment_size>" in default and "heartbeat_period" in default
+    monkeypatch.setenv(FASTDDS_BUILTIN_TRANSPORTS_ENV, "LARGE_DATA")
+    writers_only = node_fastdds_profile().read_text()  # a profile's transports would override the choice
+    assert "heartbeat_period" in writers_only and "transport_descriptor" not in writers_only

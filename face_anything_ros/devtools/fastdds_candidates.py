@@ -6,7 +6,6 @@ so the measurements compare transport settings alone. ``shipped`` is whatever th
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 HEARTBEAT_WRITER = """
@@ -68,9 +67,9 @@ CANDIDATES: dict[str, str] = {
 def candidate_profile(name: str, folder: Path) -> Path:
     """Write candidate ``name`` into ``folder`` and return its path (``shipped``: the package's file)."""
     if name == "shipped":
-        return Path(
-            str(resources.files("face_anything_ros").joinpath("assets", "fastdds", "node_writers.xml"))
-        )
+        from face_anything_ros.ros.node import node_fastdds_profile
+
+        return node_fastdds_profile()
     if name not in CANDIDATES:
         raise ValueError(f"unknown candidate {name!r}; one of: shipped, {', '.join(CANDIDATES)}")
     path = folder / f"candidate_{name}.xml"

@@ -45,11 +45,7 @@ IDLE_TIMEOUT_S = 30.0
 DIAGNOSTICS_PERIOD_S = 0.25
 WARMUP_S = 2.0
 SUBSCRIBER_READY_TIMEOUT_S = 60.0
-FASTDDS_ENV = (
-    "FASTDDS_DEFAULT_PROFILES_FILE",
-    "FASTRTPS_DEFAULT_PROFILES_FILE",
-    "FASTDDS_BUILTIN_TRANSPORTS",
-)
+FASTDDS_ENV = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 REMOTE_NETNS = "fa_delivery_far"
 REMOTE_LINK = ("fa_dlv_near", "fa_dlv_far")
 REMOTE_ADDRESSES = ("10.213.77.1/24", "10.213.77.2/24")
@@ -61,15 +57,16 @@ REMOTE_ADDRESSES = ("10.213.77.1/24", "10.213.77.2/24")
 def subscribe_main(args: argparse.Namespace) -> int:
     """Record (topic, stamp, arrival) of every output until SIGINT/SIGTERM, then write them as JSON."""
     import rclpy
-    from rclpy.executors import ExternalShutdownException
+    from rclpy.executors import SingleThreadedExecutor
     from rclpy.node import Node
     from rclpy.qos import qos_profile_sensor_data
+    from rclpy.signals import SignalHandlerOptions
 
     from face_anything_ros.ros.message_kit import RclpyKit
     from face_anything_ros.ros.qos import COLLECTOR_QOS
     from face_anything_ros.ros.stream_client import OUTPUT_TOPICS, stamp_ns_of
 
-    rclpy.init(args=[])
+    rclpy.init(args=[], signal_handler_options=SignalHandlerOptions.NO)
     node = Node(f"delivery_{args.reliability}")
     qos = qos_profile_sensor_data if args.reliability == "best_effort" else COLLECTOR_QOS
     kit = RclpyKit()
@@ -85,12 +82,15 @@ def subscribe_main(args: argparse.Namespace) -> int:
         node.create_subscription(
             kit.message_class(OUTPUT_TOPICS[topic]), f"{args.namespace}/{topic}", collector(topic), qos
         )
-    signal.signal(signal.SIGTERM, lambda *_: rclpy.try_shutdown())
-    try:
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    executor = SingleThreadedExecutor()
+    executor.add_node(node)
+    while not stop.is_set():
+        executor.spin_once(timeout_sec=0.1)
     Path(args.report).write_text(json.dumps({"reliability": args.reliability, "records": records}))
+    executor.shutdown()
     node.destroy_node()
     rclpy.try_shutdown()
     return 0
@@ -119,7 +119,6 @@ def remote_host(workdir: Path) -> Iterator[list[str]]:
         ["ip", "-n", REMOTE_NETNS, "link", "set", far, "up", "multicast", "on"],
         ["ip", "-n", REMOTE_NETNS, "link", "set", "lo", "up"],
         ["ip", "-n", REMOTE_NETNS, "route", "add", "default", "via", REMOTE_ADDRESSES[0].split("/")[0]],
-        ["ip", "route", "add", "239.255.0.1/32", "dev", near],
     ]
     try:
         for command in setup:
@@ -127,7 +126,6 @@ def remote_host(workdir: Path) -> Iterator[list[str]]:
         inner = f'mount -t tmpfs tmpfs /dev/shm && mount --bind {machine_id} /etc/machine-id && exec "$@"'
         yield ["ip", "netns", "exec", REMOTE_NETNS, "unshare", "--mount", "sh", "-c", inner, "sh"]
     finally:
-        subprocess.run(["ip", "route", "del", "239.255.0.1/32", "dev", near], capture_output=True)
         subprocess.run(["ip", "link", "del", near], capture_output=True)
         subprocess.run(["ip", "netns", "del", REMOTE_NETNS], capture_output=True)
 
@@ -272,7 +270,7 @@ def measure(run: DeliveryRun) -> dict[str, Any]:
 
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
 
-    for name in FASTDDS_ENV:  # node and subscribers start with Fast DDS defaults unless the run says
+    for name in FASTDDS_ENV:  # profiles: the node loads its own, the others none, unless the run says
         os.environ.pop(name, None)
     workdir = run.workdir or Path(tempfile.mkdtemp(prefix="large_sample_delivery_"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -357,7 +355,7 @@ def _wait(predicate: Any, timeout_s: float, process: subprocess.Popen, failure: 
         time.sleep(0.1)
 
 
-def _stop_process(process: subprocess.Popen, timeout_s: float = 10.0) -> None:
+def _stop_process(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGINT)
         try:
