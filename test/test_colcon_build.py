@@ -12,7 +12,6 @@ the same executable.) ``test_foundation_colcon_layout.py`` checks the installed 
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import signal
@@ -22,6 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
+from node_test_support import ros_build_environment
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "face_anything_ros"
@@ -54,12 +54,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for name in _tracked_files():
         (source / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(REPO / name, source / name)
-    env = dict(
-        os.environ,
-        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        CMAKE_PREFIX_PATH=str(venv),
-        AMENT_PREFIX_PATH=str(venv),
-    )
+    env = ros_build_environment()
     command = [
         sys.executable, "-m", "colcon", "build", "--packages-select", PACKAGE,
         "--cmake-args", "-DBUILD_TESTING=OFF", f"-DPython3_EXECUTABLE={sys.executable}",

@@ -45,6 +45,7 @@ IDLE_TIMEOUT_S = 30.0
 DIAGNOSTICS_PERIOD_S = 0.25
 WARMUP_S = 2.0
 SUBSCRIBER_READY_TIMEOUT_S = 60.0
+SUBSCRIBER_STOP_TIMEOUT_S = 30.0  # a loaded CPU may take long to drain and write the report
 FASTDDS_ENV = ("FASTDDS_DEFAULT_PROFILES_FILE", "FASTRTPS_DEFAULT_PROFILES_FILE")
 REMOTE_NETNS = "fa_delivery_far"
 REMOTE_LINK = ("fa_dlv_near", "fa_dlv_far")
@@ -296,7 +297,7 @@ def measure(run: DeliveryRun) -> dict[str, Any]:
             process = subprocess.Popen(
                 command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **run.subscriber_env}
             )
-            stack.callback(_stop_process, process)
+            stack.callback(stop_node, process, SUBSCRIBER_STOP_TIMEOUT_S)
             subscribers[kind] = (process, report)
 
         context = rclpy.Context()
@@ -341,7 +342,7 @@ def measure(run: DeliveryRun) -> dict[str, Any]:
         executor.shutdown()
         reports = {}
         for kind, (process, report) in subscribers.items():
-            _stop_process(process)
+            stop_node(process, SUBSCRIBER_STOP_TIMEOUT_S)
             reports[kind] = json.loads(report.read_text())["records"] if report.exists() else None
     return summarise(run, windows, reports, workdir)
 
@@ -353,16 +354,6 @@ def _wait(predicate: Any, timeout_s: float, process: subprocess.Popen, failure: 
         if process.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"{failure} within {timeout_s:.0f} s")
         time.sleep(0.1)
-
-
-def _stop_process(process: subprocess.Popen, timeout_s: float = 30.0) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout_s)
 
 
 def summarise(
