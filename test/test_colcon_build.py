@@ -99,7 +99,7 @@ def test_node_from_the_install_space_runs_on_its_own_message_libraries(
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
 
-    from face_anything_ros.ros.message_kit import RclpyKit
+    from face_anything_ros.outputs.message_kit import RclpyKit
     from face_anything_ros.ros.qos import LATCHED_QOS
 
     install = workspace / "install" / PACKAGE

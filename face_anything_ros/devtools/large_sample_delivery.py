@@ -63,7 +63,7 @@ def subscribe_main(args: argparse.Namespace) -> int:
     from rclpy.qos import qos_profile_sensor_data
     from rclpy.signals import SignalHandlerOptions
 
-    from face_anything_ros.ros.message_kit import RclpyKit
+    from face_anything_ros.outputs.message_kit import RclpyKit
     from face_anything_ros.ros.qos import COLLECTOR_QOS
     from face_anything_ros.ros.stream_client import OUTPUT_TOPICS, stamp_ns_of
 
@@ -156,7 +156,7 @@ class Camera:
     """Publishes prebuilt frames reliable (like most camera drivers) and listens to /diagnostics."""
 
     def __init__(self, node: Any) -> None:
-        from face_anything_ros.ros.message_kit import RclpyKit
+        from face_anything_ros.outputs.message_kit import RclpyKit
         from face_anything_ros.ros.qos import COLLECTOR_QOS
 
         self.node = node
@@ -186,8 +186,8 @@ class Camera:
 
     def messages(self, frames: Sequence[np.ndarray]) -> tuple[list[Any], Any]:
         """Image messages of ``frames`` and the matching CameraInfo, built once (only stamps change)."""
-        from face_anything_ros.offline.image_bag import camera_info_message, header
-        from face_anything_ros.ros import conversions
+        from face_anything_ros.outputs import conversions
+        from face_anything_ros.outputs.image_bag import camera_info_message, header
         from face_anything_ros.runtime.geometry import Intrinsics
 
         height, width = frames[0].shape[:2]
@@ -237,7 +237,7 @@ def _idle(values: dict[str, str]) -> bool:
 
 def one_face_frames(width: int, height: int, count: int = 4) -> list[np.ndarray]:
     """``count`` frames with one synthetic face drifting on a smooth background."""
-    from face_anything_ros.reliability.load_frames import LoadFrameConfig, load_frames
+    from face_anything_ros.devtools.reliability.load_frames import LoadFrameConfig, load_frames
 
     config = LoadFrameConfig(
         width=width, height=height, max_faces=1, frames_per_count=count, face_source="synth"
