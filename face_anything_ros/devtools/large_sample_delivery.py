@@ -123,7 +123,11 @@ def remote_host(workdir: Path) -> Iterator[list[str]]:
     ]
     try:
         for command in setup:
-            subprocess.run(command, check=True, capture_output=True, text=True)
+            done = subprocess.run(command, capture_output=True, text=True)
+            if done.returncode != 0:
+                raise RuntimeError(
+                    f"--remote needs root and iproute2: {' '.join(command)}: {done.stderr.strip()}"
+                )
         inner = f'mount -t tmpfs tmpfs /dev/shm && mount --bind {machine_id} /etc/machine-id && exec "$@"'
         yield ["ip", "netns", "exec", REMOTE_NETNS, "unshare", "--mount", "sh", "-c", inner, "sh"]
     finally:
