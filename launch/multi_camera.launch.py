@@ -4,6 +4,9 @@ Each node runs in its own process and namespace (/<camera name>/face_anything/..
 failing camera cannot stall the others, and nodes can sit on different GPUs.
 
     ros2 launch face_anything_ros multi_camera.launch.py cameras_file:=/path/to/cameras.yaml
+
+Per-camera `parameters` in the cameras file override the shared parameter file, e.g.
+`image_transport: compressed` for a Wi-Fi camera or `tf_prefix: camera_left/`.
 """
 
 import os

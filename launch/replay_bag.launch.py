@@ -19,6 +19,9 @@ PACKAGE = "face_anything_ros"
 NAMESPACE = "face_anything"
 RECORDED_TOPICS = [
     "depth",
+    "depth/camera_info",
+    "detections",
+    "/tf",
     "points",
     "faces",
     "face_poses",
@@ -44,6 +47,11 @@ def generate_launch_description():
             ),
             DeclareLaunchArgument("rate", default_value="1.0", description="playback rate"),
             DeclareLaunchArgument(
+                "image_transport",
+                default_value="raw",
+                description="raw (image) or compressed (<image>/compressed in the bag, JPEG/PNG)",
+            ),
+            DeclareLaunchArgument(
                 "params_file",
                 default_value=os.path.join(share, "config", "face_anything.yaml"),
                 description="parameter file of the node",
@@ -55,7 +63,12 @@ def generate_launch_description():
                 namespace=NAMESPACE,
                 parameters=[
                     LaunchConfiguration("params_file"),
-                    {"use_sim_time": True, "qos_reliability": "reliable", "qos_depth": 5},
+                    {
+                        "use_sim_time": True,
+                        "qos_reliability": "reliable",
+                        "qos_depth": 5,
+                        "image_transport": LaunchConfiguration("image_transport"),
+                    },
                 ],
                 remappings=[
                     ("image", LaunchConfiguration("image")),

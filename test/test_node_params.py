@@ -88,6 +88,9 @@ def test_live_parameters_are_the_ones_the_node_can_apply_while_running():
         "publish_mesh",
         "publish_canonical_image",
         "publish_overlay",
+        "publish_detections",
+        "publish_tf",
+        "rectified",  # read per frame
     }
 
 

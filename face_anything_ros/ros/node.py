@@ -1,8 +1,9 @@
 """The face_anything ROS 2 node: a thin rclpy shell over ``runtime.pipeline.FacePipeline``.
 
-Subscribes ``image`` + ``camera_info``; publishes ``depth``, ``points``, ``faces`` (+ ``face_poses``), ``face_mesh``,
-``face_mesh_topology`` (latched), optionally ``canonical_image`` and ``overlay``, and
-``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
+Subscribes ``image`` (or ``<image>/compressed``, parameter ``image_transport``) + ``camera_info``;
+publishes ``depth`` (+ ``depth/camera_info``), ``points``, ``faces`` (+ ``face_poses``), ``face_mesh``,
+``detections`` (vision_msgs), face frames on ``/tf``, ``face_mesh_topology`` (latched), optionally
+``canonical_image`` and ``overlay``, and ``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
 subscription callback never blocks and latency never grows with a queue. Several cameras = one
 node per camera in its own namespace (see launch/multi_camera.launch.py).
 """
@@ -36,7 +37,11 @@ from rclpy.qos import (
 
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY, detection_array
+from face_anything_ros.outputs.face_frames import TF_MESSAGE, face_transforms
+from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.image_codec import ImageDecodeError
+from face_anything_ros.outputs.input_transport import decode_to_rgb8, input_transport
 from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr
 from face_anything_ros.outputs.message_kit import RclpyKit
 from face_anything_ros.outputs.params import (
@@ -50,7 +55,7 @@ from face_anything_ros.outputs.params import (
 )
 from face_anything_ros.outputs.visualize import overlay_image
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
-from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
+from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, TF_QOS
 
 LOGGER = logging.getLogger(__name__)
 STATS_WINDOW = 100  # frames averaged in the diagnostics
@@ -156,12 +161,20 @@ class FaceAnythingNode(Node):
         self.pipeline = pipeline
         self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
 
+        self._input = input_transport(self.params.image_transport, self.resolve_topic_name("image"))
         self._input_subscriptions: list[Any] = []
         self._input_reliability: ReliabilityPolicy | None = None
         self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
         self._started_s = time.monotonic()
         image_type = self._kit.message_class("sensor_msgs/msg/Image")
         self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
+        self.pub_depth_info = self.create_publisher(
+            self._kit.message_class("sensor_msgs/msg/CameraInfo"), "depth/camera_info", OUTPUT_QOS
+        )
+        self.pub_detections = self.create_publisher(
+            self._kit.message_class(DETECTION_2D_ARRAY), "detections", OUTPUT_QOS
+        )
+        self.pub_tf = self.create_publisher(self._kit.message_class(TF_MESSAGE), "/tf", TF_QOS)
         self.pub_points = self.create_publisher(
             self._kit.message_class("sensor_msgs/msg/PointCloud2"), "points", OUTPUT_QOS
         )
@@ -192,7 +205,7 @@ class FaceAnythingNode(Node):
         if self.params.qos_reliability == "auto":  # read-only: fixed for the node's life
             self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
         self.get_logger().info(
-            f"ready: image={self.resolve_topic_name('image')} camera_info={self.resolve_topic_name('camera_info')} "
+            f"ready: image={self._input.topic} camera_info={self.resolve_topic_name('camera_info')} "
             f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
         )
 
@@ -233,7 +246,7 @@ class FaceAnythingNode(Node):
             return ReliabilityPolicy.RELIABLE
         if self.params.qos_reliability == "best_effort":
             return ReliabilityPolicy.BEST_EFFORT
-        publishers = self.get_publishers_info_by_topic(self.resolve_topic_name("image"))
+        publishers = self.get_publishers_info_by_topic(self._input.topic)
         if not publishers:
             return None
         if all(info.qos_profile.reliability == ReliabilityPolicy.RELIABLE for info in publishers):
@@ -252,8 +265,8 @@ class FaceAnythingNode(Node):
         )
         self._input_subscriptions = [
             self.create_subscription(
-                self._kit.message_class("sensor_msgs/msg/Image"),
-                "image",
+                self._kit.message_class(self._input.type_name),
+                self._input.topic,
                 self._on_image,
                 input_qos,
                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
@@ -282,7 +295,7 @@ class FaceAnythingNode(Node):
         self.stats.incompatible_qos += 1
         self._log_once(
             "incompatible_qos",
-            f"a publisher on {self.resolve_topic_name('image')} offers a QoS incompatible with ours "
+            f"a publisher on {self._input.topic} offers a QoS incompatible with ours "
             f"(qos_reliability={self.params.qos_reliability}; policy id {info.last_policy_kind}): "
             "it will never deliver; set qos_reliability:=best_effort to accept any publisher",
         )
@@ -291,10 +304,10 @@ class FaceAnythingNode(Node):
         """Publishers exist but no frame ever arrived: the large-image best-effort trap (README)."""
         if self.stats.frames_in or time.monotonic() - self._started_s < SILENT_CAMERA_HINT_S:
             return
-        if self.count_publishers(self.resolve_topic_name("image")) > 0:
+        if self.count_publishers(self._input.topic) > 0:
             self._log_once(
                 "silent_camera",
-                f"{self.resolve_topic_name('image')} has publishers but no image arrived in "
+                f"{self._input.topic} has publishers but no image arrived in "
                 f"{SILENT_CAMERA_HINT_S:.0f} s. With best_effort input, Fast DDS drops images larger than "
                 "its shared-memory segment (~0.5 MB): publish the camera reliable (qos_reliability auto or "
                 "reliable then matches it), or set FASTDDS_BUILTIN_TRANSPORTS=LARGE_DATA on both sides",
@@ -310,9 +323,10 @@ class FaceAnythingNode(Node):
     def _intrinsics(self, frame: Frame, width: int, height: int) -> Any:
         from face_anything_ros.runtime.geometry import Intrinsics
 
-        intrinsics = intrinsics_from_camera_info(frame.camera_info) if frame.camera_info is not None else None
+        info, rectified = frame.camera_info, self.params.rectified
+        intrinsics = intrinsics_from_camera_info(info, rectified) if info is not None else None
         if intrinsics is None:
-            reason = "has not arrived (yet)" if frame.camera_info is None else "has an empty/invalid K"
+            reason = "has not arrived (yet)" if info is None else f"has an empty/invalid {'P and K' if rectified else 'K'}"
             self._log_once(
                 f"no_camera_info_{reason}",
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
@@ -332,7 +346,7 @@ class FaceAnythingNode(Node):
     def _process_frame(self, frame: Frame) -> None:
         msg = frame.image
         try:
-            rgb = image_to_rgb8(msg)
+            rgb = decode_to_rgb8(msg)
         except ImageDecodeError as exc:
             self.stats.rejected[exc.kind] += 1
             self._log_once(  # keyed by kind only: hostile inputs cannot grow the set or flood the log
@@ -353,13 +367,19 @@ class FaceAnythingNode(Node):
             )
             return
         publish_start = time.perf_counter()
-        self._publish_result(msg.header, rgb, result, intrinsics)
+        self._publish_result(self._output_header(msg.header), rgb, result, intrinsics)
         timings = dict(result.timings_ms)
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
         self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))
         self.stats.out_times.append(time.monotonic())
         self.stats.frames_out += 1
+
+    def _output_header(self, image_header: Any) -> Any:
+        """The image header, with the ``frame_id`` parameter as frame when set."""
+        if not self.params.frame_id:
+            return image_header
+        return self._kit.new("std_msgs/msg/Header", stamp=image_header.stamp, frame_id=self.params.frame_id)
 
     def _publish_result(
         self,
@@ -394,6 +414,15 @@ class FaceAnythingNode(Node):
         def depth(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
             return conversions.depth_message(kit, header, result.depth)
 
+        def depth_info(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return camera_info_message(kit, header, intrinsics)  # the intrinsics the depth was made with
+
+        def detections(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return detection_array(kit, header, result)
+
+        def tf(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
+            return face_transforms(kit, header, result, self.params.tf_prefix)
+
         def points(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
             cloud = conversions.point_array(result, intrinsics, self.params.points_stride)
             return conversions.point_cloud_message(kit, header, cloud)
@@ -418,6 +447,9 @@ class FaceAnythingNode(Node):
 
         return (
             Output("depth", "publish_depth", self.pub_depth, depth),
+            Output("depth_camera_info", "publish_depth", self.pub_depth_info, depth_info),
+            Output("detections", "publish_detections", self.pub_detections, detections),
+            Output("tf", "publish_tf", self.pub_tf, tf),
             Output("points", "publish_points", self.pub_points, points),
             Output("faces", "publish_faces", self.pub_faces, faces),
             Output("face_poses", "publish_faces", self.pub_poses, poses),
