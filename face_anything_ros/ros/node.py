@@ -22,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -70,6 +71,7 @@ FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this 
 SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 QOS_ADAPT_PERIOD_S = 0.5  # how soon qos_reliability=auto follows a new camera publisher
 FASTDDS_PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
+FASTDDS_BUILTIN_TRANSPORTS_ENV = "FASTDDS_BUILTIN_TRANSPORTS"
 
 
 @dataclass
@@ -112,6 +114,7 @@ class NodeStats:
     failed: int = 0
     incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
     rejected: Counter = field(default_factory=Counter)
+    published: Counter = field(default_factory=Counter)  # messages handed to DDS, per output
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
     frames_idle: int = 0  # arrived while no output had a subscriber (lazy processing: not inferred)
@@ -571,6 +574,7 @@ class FaceAnythingNode(LifecycleNode):
             msg = output.build(header, rgb, result, intrinsics)
             built = time.perf_counter()
             output.publisher.publish(msg)
+            self.stats.published[output.name] += 1
             if timings_ms is not None:
                 timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
                 timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
@@ -674,6 +678,8 @@ class FaceAnythingNode(LifecycleNode):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
             values[f"rejected_{reason}"] = count
+        for output, count in stats.published.items():  # what subscribers' delivery is counted against
+            values[f"published_{output}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:
@@ -706,18 +712,26 @@ class FaceAnythingNode(LifecycleNode):
         super().destroy_node()
 
 
-def use_node_writer_profile() -> None:
-    """Point Fast DDS at the node's writer profile (50 ms heartbeats) unless the user chose a profile.
+def node_fastdds_profile() -> Path:
+    """The shipped Fast DDS profile for the node process: transports and writers (``node.xml``), or the
+    writers alone (``node_writers.xml``) when the user picked transports with FASTDDS_BUILTIN_TRANSPORTS,
+    which a profile's transports would silently override."""
+    name = "node_writers.xml" if os.environ.get(FASTDDS_BUILTIN_TRANSPORTS_ENV) else "node.xml"
+    return Path(str(resources.files("face_anything_ros").joinpath("assets", "fastdds", name)))
 
-    With the default 3 s heartbeat, a subscriber that drops a fragment of a large reliable output
-    (depth, points, images) while busy gets it repaired only 3 s later: measured as 3 s lock-step
-    latencies in ``face-anything demo`` once outputs were built fast enough to leave back to back.
+
+def use_node_writer_profile() -> None:
+    """Point Fast DDS at the node's shipped profile (``node_fastdds_profile``) unless the user chose one.
+
+    Transports: a 16 MiB shared-memory segment (Fast DDS's default 512 KiB one cannot hold a depth
+    image and a point cloud sent back to back, and best-effort subscribers on this machine lost about
+    half of them; measured by ``devtools/large_sample_delivery.py``). Writers: a 50 ms heartbeat
+    (with the default 3 s, a fragment a busy subscriber dropped from a large reliable output was
+    repaired only 3 s later: measured as 3 s lock-step latencies in ``face-anything demo``).
     Must run before ``rclpy.init``; affects only this process.
     """
     if FASTDDS_PROFILES_ENV not in os.environ:
-        os.environ[FASTDDS_PROFILES_ENV] = str(
-            resources.files("face_anything_ros").joinpath("assets", "fastdds", "node_writers.xml")
-        )
+        os.environ[FASTDDS_PROFILES_ENV] = str(node_fastdds_profile())
 
 
 def main(argv: list[str] | None = None) -> int:
