@@ -17,3 +17,17 @@ REPO = Path(__file__).resolve().parents[1]
 def weights_for_tests() -> str:
     """Path of the weights the tests run: the shipped default."""
     return str(default_weights_path())
+
+
+def ros_build_environment() -> dict[str, str]:
+    """This environment with the venv's ROS 2 build wheels (ament_cmake, rosidl) as the CMake underlay."""
+    import os
+    import sys
+
+    venv = Path(sys.prefix)
+    return dict(
+        os.environ,
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        CMAKE_PREFIX_PATH=str(venv),
+        AMENT_PREFIX_PATH=str(venv),
+    )

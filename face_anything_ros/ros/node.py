@@ -464,6 +464,7 @@ class FaceAnythingNode(LifecycleNode):
             output.publisher.publish(msg)
             timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
             timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+            self.stats.published[output.name] += 1
         return timings_ms
 
     def output_subscriber_counts(self) -> dict[str, int]:
@@ -518,6 +519,8 @@ class FaceAnythingNode(LifecycleNode):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
             values[f"rejected_{reason}"] = count
+        for output, count in stats.published.items():  # what subscribers' delivery is counted against
+            values[f"published_{output}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:

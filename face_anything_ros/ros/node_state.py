@@ -59,6 +59,7 @@ class NodeStats:
     failed: int = 0
     incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
     rejected: Counter = field(default_factory=Counter)
+    published: Counter = field(default_factory=Counter)  # messages handed to DDS, per output
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
     frames_idle: int = 0  # arrived while no output had a subscriber (lazy processing: not inferred)
