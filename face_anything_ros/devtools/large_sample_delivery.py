@@ -190,9 +190,9 @@ class Camera:
 
     def messages(self, frames: Sequence[np.ndarray]) -> tuple[list[Any], Any]:
         """Image messages of ``frames`` and the matching CameraInfo, built once (only stamps change)."""
+        from face_anything_ros.core.camera import Intrinsics
         from face_anything_ros.outputs import conversions
         from face_anything_ros.outputs.image_bag import camera_info_message, header
-        from face_anything_ros.runtime.geometry import Intrinsics
 
         height, width = frames[0].shape[:2]
         msg_header = header(self.kit, 0, "camera_optical_frame")
