@@ -36,6 +36,8 @@ class Detection:
     box_xyxy: np.ndarray  # (4,) float64 image pixels, may extend past the image border
     score: float  # detector confidence; NaN when the detector exposes none (face mesh)
     landmarks: np.ndarray | None = None  # (468, 2) image pixels in face_mesh mode
+    # (468,) face-mesh landmark depth in image pixels (x scale; larger = farther, origin near the head centre)
+    landmarks_z: np.ndarray | None = None
 
 
 class FaceDetector(Protocol):
@@ -96,10 +98,15 @@ class MediaPipeFaceMeshDetector:
         result = self._mesh.process(np.ascontiguousarray(rgb))
         detections = []
         for face in result.multi_face_landmarks or []:
-            xy = np.array([(p.x * width, p.y * height) for p in face.landmark], dtype=np.float64)
+            xyz = np.array(
+                [(p.x * width, p.y * height, p.z * width) for p in face.landmark], dtype=np.float64
+            )
+            xy = xyz[:, :2]
             box = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
             if box[2] > box[0] and box[3] > box[1]:
-                detections.append(Detection(box_xyxy=box, score=float("nan"), landmarks=xy))
+                detections.append(
+                    Detection(box_xyxy=box, score=float("nan"), landmarks=xy, landmarks_z=xyz[:, 2])
+                )
         return select_faces(detections, width, height, self._config)
 
     def close(self) -> None:
