@@ -105,7 +105,8 @@ def fuse_crop_maps(crop: CropMaps, prior: PriorMaps, config: MeshPriorConfig) ->
     both = crop.mask & prior_ok & np.isfinite(crop.canonical).all(axis=-1)
     share = np.where(both, prior_weight / (net_weight + prior_weight), 0.0)
     canonical = crop.canonical.astype(np.float64)
-    canonical[both] += share[both, None] * (prior.canonical[both] - canonical[both])
+    if config.fuse_canonical:
+        canonical[both] += share[both, None] * (prior.canonical[both] - canonical[both])
     confidence = crop.confidence.astype(np.float64)
     confidence[both] = config.network_error_scale * np.sqrt(net_weight[both] + prior_weight)
     depth = crop.relative_depth.astype(np.float64)
