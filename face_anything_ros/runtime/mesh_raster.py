@@ -52,33 +52,36 @@ def rasterize_mesh(
     bary_out = np.zeros((height * width, 3))
     depth_out = np.full(height * width, np.nan)
     if index.size:
+        # per triangle, barycentrics w0, w1 and depth as planes a*x + b*y + c in screen space
+        planes = _screen_planes(u[index], v[index], area[index], 1.0 / z[index] if perspective else z[index])
         box_w = (x1[index] - x0[index] + 1).astype(np.int64)
         box_h = (y1[index] - y0[index] + 1).astype(np.int64)
         counts = box_w * box_h
         owner = np.repeat(np.arange(index.size), counts)
         offset = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-        px = x0[index][owner] + offset % box_w[owner]
-        py = y0[index][owner] + offset // box_w[owner]
-        t = index[owner]
-        tu, tv = u[t], v[t]
-        inv_area = 1.0 / area[t]
-        w0 = ((tu[:, 1] - px) * (tv[:, 2] - py) - (tu[:, 2] - px) * (tv[:, 1] - py)) * inv_area
-        w1 = ((tu[:, 2] - px) * (tv[:, 0] - py) - (tu[:, 0] - px) * (tv[:, 2] - py)) * inv_area
-        bary = np.stack([w0, w1, 1.0 - w0 - w1], axis=1)
-        inside = (bary >= -_INSIDE_EPS).all(axis=1)
-        bary, t = bary[inside], t[inside]
-        pixel = (py[inside] * width + px[inside]).astype(np.int64)
+        px = (x0[index][owner] + offset % box_w[owner]).astype(np.float64)
+        py = (y0[index][owner] + offset // box_w[owner]).astype(np.float64)
+        coef = planes.take(owner, axis=0)
+        w0 = coef[:, 0] * px + coef[:, 1] * py + coef[:, 2]
+        w1 = coef[:, 3] * px + coef[:, 4] * py + coef[:, 5]
+        inside = (w0 >= -_INSIDE_EPS) & (w1 >= -_INSIDE_EPS) & (w0 + w1 <= 1.0 + _INSIDE_EPS)
+        owner, px, py, coef = owner[inside], px[inside], py[inside], coef[inside]
+        depth = coef[:, 6] * px + coef[:, 7] * py + coef[:, 8]
         if perspective:
-            weighted = bary / z[t]
-            inv_depth = weighted.sum(axis=1)
-            bary, depth = weighted / inv_depth[:, None], 1.0 / inv_depth
-        else:
-            depth = (bary * z[t]).sum(axis=1)
+            depth = 1.0 / depth  # the plane holds 1/z
+        pixel = py.astype(np.int64) * width + px.astype(np.int64)
         order = np.lexsort((depth, pixel))  # per pixel, nearest fragment first
         first = order[np.unique(pixel[order], return_index=True)[1]]
-        triangle[pixel[first]] = t[first]
-        bary_out[pixel[first]] = bary[first]
-        depth_out[pixel[first]] = depth[first]
+        winner, hit = index[owner[first]], pixel[first]
+        w0 = coef[first, 0] * px[first] + coef[first, 1] * py[first] + coef[first, 2]
+        w1 = coef[first, 3] * px[first] + coef[first, 4] * py[first] + coef[first, 5]
+        bary = np.stack([w0, w1, 1.0 - w0 - w1], axis=1)
+        if perspective:  # screen-space weights / z, renormalised: perspective-correct
+            bary = bary / z[winner]
+            bary /= bary.sum(axis=1, keepdims=True)
+        triangle[hit] = winner
+        bary_out[hit] = bary
+        depth_out[hit] = depth[first]
     return MeshFragments(
         triangle=triangle.reshape(height, width),
         bary=bary_out.reshape(height, width, 3),
@@ -86,10 +89,26 @@ def rasterize_mesh(
     )
 
 
+def _screen_planes(u: np.ndarray, v: np.ndarray, area: np.ndarray, value: np.ndarray) -> np.ndarray:
+    """(F, 9) coefficients (a, b, c) of w0, w1 and ``value`` as planes over screen x, y."""
+    inv = 1.0 / area
+    a0, b0 = (v[:, 1] - v[:, 2]) * inv, (u[:, 2] - u[:, 1]) * inv
+    c0 = (u[:, 1] * v[:, 2] - u[:, 2] * v[:, 1]) * inv
+    a1, b1 = (v[:, 2] - v[:, 0]) * inv, (u[:, 0] - u[:, 2]) * inv
+    c1 = (u[:, 2] * v[:, 0] - u[:, 0] * v[:, 2]) * inv
+    a2, b2, c2 = -a0 - a1, -b0 - b1, 1.0 - c0 - c1
+    planes = [a0, b0, c0, a1, b1, c1]
+    planes += [a0 * value[:, 0] + a1 * value[:, 1] + a2 * value[:, 2]]
+    planes += [b0 * value[:, 0] + b1 * value[:, 1] + b2 * value[:, 2]]
+    planes += [c0 * value[:, 0] + c1 * value[:, 1] + c2 * value[:, 2]]
+    return np.stack(planes, axis=1)
+
+
 def interpolate_vertex_values(fragments: MeshFragments, faces: np.ndarray, values: np.ndarray) -> np.ndarray:
     """(H, W, C) per-vertex ``values`` (V, C) interpolated at every pixel; NaN on background."""
     covered = fragments.triangle >= 0
     out = np.full((*fragments.triangle.shape, values.shape[1]), np.nan)
     corners = faces[fragments.triangle[covered]]  # (P, 3)
-    out[covered] = np.einsum("pk,pkc->pc", fragments.bary[covered], values[corners])
+    bary = fragments.bary[covered]
+    out[covered] = sum(bary[:, k, None] * values[corners[:, k]] for k in range(3))
     return out
