@@ -34,6 +34,11 @@ _UNIT_UNIFORM_STD = 1.0 / np.sqrt(12.0)
 _SYMMETRIC_UNIFORM_STD = 1.0 / np.sqrt(3.0)
 
 
+def _along_each_axis(weight: np.ndarray) -> list[np.ndarray]:
+    """Three (V, 3) displacement fields: ``weight`` along x, along y and along z."""
+    return [weight[:, None] * axis for axis in np.eye(3)]
+
+
 def landmark_modes(config: SynthConfig | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """(M, 468, 3) cm displacement per unit-prior coefficient and the mode names."""
     cfg = config or SynthConfig()
@@ -45,19 +50,14 @@ def landmark_modes(config: SynthConfig | None = None) -> tuple[np.ndarray, tuple
     names: list[str] = []
     weights = basis.anchor_weights[:count]
     for anchor in range(weights.shape[1]):
-        for axis in range(3):
-            field = np.zeros((count, 3))
-            field[:, axis] = weights[:, anchor] * cfg.identity_bump_cm
-            modes.append(field)
-            names.append(f"bump_{anchor}_{'xyz'[axis]}")
+        modes.extend(_along_each_axis(weights[:, anchor] * cfg.identity_bump_cm))
+        names.extend(f"bump_{anchor}_{axis}" for axis in "xyz")
     for index, name in enumerate(IDENTITY_MODES):
         modes.append(basis.identity_modes[index, :count] * _SYMMETRIC_UNIFORM_STD)
         names.append(f"identity_{name}")
     centred = points - template_center_cm(points)
-    for axis in range(3):
-        field = np.zeros((count, 3))
-        field[:, axis] = centred[:, axis] * cfg.axis_scale_std
-        modes.append(field)
+    for axis, field in enumerate(_along_each_axis(np.ones(count))):
+        modes.append(field * centred[:, axis, None] * cfg.axis_scale_std)  # per-axis head scale
         names.append(f"scale_{'xyz'[axis]}")
     for index, name in enumerate(EXPRESSIONS):
         if name == "jaw_open":  # a rotation, linearised below
