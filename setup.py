@@ -28,7 +28,7 @@ setup(
     ],
     entry_points={
         "console_scripts": [
-            "face-anything = face_anything_ros.cli:main",
+            "face-anything = face_anything_ros.cli.main:main",
             "face_anything_node = face_anything_ros.ros.node:main",
         ]
     },

@@ -1,9 +1,7 @@
 """Helpers shared by the node / offline / launch tests (not a test module).
 
-``weights_for_tests`` is the shipped default model when it exists; before it is shipped, an
-untrained network of the default size saved with ``save_model`` (the real model code, so every
-path through loading, backends and geometry is the production one). ``TRAINED`` says which,
-for the few assertions that need a trained model's depth.
+``weights_for_tests`` is the shipped default model (test_model_shipped checks it is there and
+verified), so every path through loading, backends and geometry is the production one.
 """
 
 from __future__ import annotations
@@ -17,20 +15,12 @@ from face_anything_ros.offline.frame_sources import open_frames
 from face_anything_ros.offline.sample import sample_dir
 from face_anything_ros.runtime.geometry import Intrinsics
 
-TRAINED = default_weights_path().is_file()
 REPO = Path(__file__).resolve().parents[1]
 
 
-def weights_for_tests(folder: Path) -> str:
-    """Path of the weights the tests run (shipped, or an untrained default-size model in ``folder``)."""
-    if TRAINED:
-        return str(default_weights_path())
-    import torch
-
-    from face_anything_ros.model import FaceAnythingModel, get_config, save_model
-
-    torch.manual_seed(0)
-    return str(save_model(FaceAnythingModel(get_config("small")), folder / "untrained_small.pt"))
+def weights_for_tests() -> str:
+    """Path of the weights the tests run: the shipped default."""
+    return str(default_weights_path())
 
 
 def sample_frames(count: int = 12) -> tuple[list[np.ndarray], Intrinsics]:

@@ -99,7 +99,7 @@ def test_lookup_on_the_generators_ground_truth_canonical_is_near_exact(tmp_path,
     """The oracle row: canonical lookup fed the synthetic generator's own canonical maps."""
     import json
 
-    from face_anything_ros.cli import main
+    from face_anything_ros.cli.main import main
 
     data = tmp_path / "synth"
     assert (

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from face_anything_ros.cli import main
+from face_anything_ros.cli.main import main
 from face_anything_ros.evaluation.sequence_io import write_ground_truth
 
 SIZE = 96

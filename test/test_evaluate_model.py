@@ -11,7 +11,7 @@ import json
 import cv2
 import numpy as np
 
-from face_anything_ros.cli import main
+from face_anything_ros.cli.main import main
 from face_anything_ros.evaluation.real_texture import MotionSpec, make_sequence
 from face_anything_ros.evaluation.sequence_io import write_ground_truth
 from face_anything_ros.model import FaceAnythingModel, ModelConfig, save_model

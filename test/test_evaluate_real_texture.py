@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.real_texture import (
     MOTION_SPECS,
     MotionSpec,
@@ -13,7 +14,6 @@ from face_anything_ros.evaluation.real_texture import (
     make_sequence,
     render_frame,
 )
-from face_anything_ros.face_template import load_face_template
 
 SIZE = 128
 NUM_FRAMES = 8
@@ -92,8 +92,8 @@ def test_astronaut_sequence_has_static_start_and_visible_queries():
 
 
 def test_make_real_texture_cli_writes_valid_sequence_folders(tmp_path, capsys):
-    from face_anything_ros.cli import main
-    from face_anything_ros.sequence_format import read_sequence
+    from face_anything_ros.cli.main import main
+    from face_anything_ros.core.sequence_format import read_sequence
 
     out = tmp_path / "rt"
     rc = main(

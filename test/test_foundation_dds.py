@@ -197,7 +197,7 @@ def test_rclpy_serialized_face_tracks_deserialize_in_rosbags(face_msgs: ModuleTy
     pytest.importorskip("rosbags", reason="rosbags is needed for the bag route")
     from rclpy.serialization import serialize_message
 
-    from face_anything_ros.offline.msg_types import face_anything_typestore
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
 
     typestore = face_anything_typestore()
     sent = filled_face_track_array(face_msgs, seed=6)

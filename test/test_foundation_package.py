@@ -186,7 +186,7 @@ def test_rclpy_kit_bool_arrays_survive_serialization(face_msgs: ModuleType) -> N
     import numpy as np
     from rclpy.serialization import deserialize_message, serialize_message
 
-    from face_anything_ros.ros.message_kit import RclpyKit
+    from face_anything_ros.outputs.message_kit import RclpyKit
 
     visible = np.array([True, False, True, True])
     track = face_msgs.FaceTrack(visible=RclpyKit().array(visible, "bool"))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from face_anything_ros.ros.params import param_names, params_from_yaml, validate_value
+from face_anything_ros.outputs.params import param_names, params_from_yaml, validate_value
 
 REPO = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((REPO / "launch").glob("*.launch.py"))

@@ -21,7 +21,7 @@ rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
-from face_anything_ros.ros.camera import intrinsics_for_image  # noqa: E402
+from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
@@ -80,7 +80,7 @@ def _start_like_launch(tmp_path: Path, camera: str, **parameters: str):
         namespace="/face_anything",
         params_file=REPO / "config" / "face_anything.yaml",
         remappings={"image": f"{camera}/image_raw", "camera_info": f"{camera}/camera_info"},
-        parameters={**parameters, "weights": weights_for_tests(tmp_path)},
+        parameters={**parameters, "weights": weights_for_tests()},
     )
     return start_node(launch, tmp_path / "node.log")
 

@@ -11,7 +11,7 @@ import pytest
 
 from face_anything_ros.model import default_weights_path, load_model
 from face_anything_ros.model.io import file_sha256
-from face_anything_ros.model.validation import heldout_metrics, make_heldout_batch
+from face_anything_ros.training.validation import heldout_metrics, make_heldout_batch
 
 # Bars with margin below what the shipped model measures on these crops (IoU 0.894, canonical 0.070,
 # AbsRel 0.0142; the previous weights: 0.86, 0.081, 0.0144; docs/MODEL_CARD.md) and beyond trivial

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from face_anything_ros.cli import main
+from face_anything_ros.cli.main import main
 from face_anything_ros.model import load_model
-from face_anything_ros.train import TrainConfig, build_model, train
+from face_anything_ros.training.train import TrainConfig, build_model, train
 
 
 def test_train_command_without_budget_is_a_clear_error(tmp_path, capsys):

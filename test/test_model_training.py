@@ -6,10 +6,10 @@ import numpy as np
 import torch
 
 from face_anything_ros.model import FaceAnythingModel, ModelConfig
-from face_anything_ros.model.augment import AugmentConfig, augment_batch, flip_horizontal
-from face_anything_ros.model.losses import LossWeights, compute_losses
-from face_anything_ros.model.targets import batch_to_tensors
-from face_anything_ros.train import TrainConfig, build_optimizer, learning_rate, train_step
+from face_anything_ros.training.augment import AugmentConfig, augment_batch, flip_horizontal
+from face_anything_ros.training.losses import LossWeights, compute_losses
+from face_anything_ros.training.targets import batch_to_tensors
+from face_anything_ros.training.train import TrainConfig, build_optimizer, learning_rate, train_step
 
 
 def dummy_batch(batch: int, size: int, frames: int | None = None, seed: int = 0) -> dict[str, np.ndarray]:

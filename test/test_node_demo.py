@@ -18,7 +18,7 @@ def _reject_non_json(constant: str) -> None:
 def test_demo_writes_pictures_outputs_summary_and_a_replayable_bag(tmp_path):
     out = tmp_path / "missing" / "demo"  # a missing output folder is created
     command = [sys.executable, "-m", "face_anything_ros.cli", "demo", "--out", str(out), "--frames", "2"]
-    command += ["--stream-seconds", "1", "--weights", weights_for_tests(tmp_path)]
+    command += ["--stream-seconds", "1", "--weights", weights_for_tests()]
     done = subprocess.run(command, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"open {out / 'demo.png'}" in done.stdout

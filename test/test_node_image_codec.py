@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from face_anything_ros.ros.image_codec import (
+from face_anything_ros.outputs.image_codec import (
     ImageDecodeError,
     image_to_numpy,
     image_to_rgb8,

@@ -43,7 +43,7 @@ def _launch(camera: dict, weights: str) -> NodeLaunch:
 
 
 def test_each_camera_gets_its_own_node_and_only_its_own_outputs(tmp_path):
-    weights = weights_for_tests(tmp_path)
+    weights = weights_for_tests()
     processes = {c["name"]: start_node(_launch(c, weights), tmp_path / f"{c['name']}.log") for c in CAMERAS}
     context = Context()
     rclpy.init(context=context)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from face_anything_ros.ros.params import (
+from face_anything_ros.outputs.params import (
     PARAMETER_SPECS,
     NodeParams,
     ParameterError,

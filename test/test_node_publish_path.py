@@ -3,7 +3,7 @@
 Timing: the real pipeline on the bundled 640x480 sample (one face) feeds a real node's output
 builders; the median per frame (best of 3 builds each) must stay within a generous bound. Dev CPU
 under load ~5: default outputs 3.9 ms (was 19 ms), plus the canonical image 4.8 ms (was 37 ms).
-The overlay (``offline/visualize.py``, off by default) is reported but not bounded.
+The overlay (``outputs/visualize.py``, off by default) is reported but not bounded.
 Content: the vectorised point cloud and canonical image equal a plain per-pixel reference, and the
 mesh marker's CDR equals rosbags' serialization of the messages offline replay builds, with
 partial-NaN and off-face values, hidden vertices and several faces.
@@ -24,13 +24,13 @@ from node_test_support import weights_for_tests
 rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 
-from face_anything_ros.face_template import canonical_to_rgb  # noqa: E402
-from face_anything_ros.offline.msg_types import face_anything_typestore  # noqa: E402
-from face_anything_ros.ros import conversions  # noqa: E402
-from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr  # noqa: E402
-from face_anything_ros.ros.message_kit import RosbagsKit  # noqa: E402
+from face_anything_ros.core.face_template import canonical_to_rgb  # noqa: E402
+from face_anything_ros.devtools.publish_bench import build_times_ms, sample_results  # noqa: E402
+from face_anything_ros.outputs import conversions  # noqa: E402
+from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr  # noqa: E402
+from face_anything_ros.outputs.message_kit import RosbagsKit  # noqa: E402
+from face_anything_ros.outputs.msg_types import face_anything_typestore  # noqa: E402
 from face_anything_ros.ros.node import FASTDDS_PROFILES_ENV, FaceAnythingNode, use_node_writer_profile  # noqa: E402
-from face_anything_ros.ros.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
 DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")
@@ -40,8 +40,8 @@ MAX_WITH_CANONICAL_IMAGE_MS = 12.0
 
 
 @pytest.fixture(scope="module")
-def samples(tmp_path_factory):
-    return sample_results(count=12, weights=weights_for_tests(tmp_path_factory.mktemp("weights")))
+def samples():
+    return sample_results(count=12, weights=weights_for_tests())
 
 
 @pytest.fixture(scope="module")

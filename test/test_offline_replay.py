@@ -11,18 +11,18 @@ from node_test_support import sample_frames, weights_for_tests
 from rosbags.highlevel import AnyReader
 
 from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE, ReplayError, ReplayOptions, replay_bag
-from face_anything_ros.offline.image_bag import write_image_bag
 from face_anything_ros.offline.startup import build_pipeline, load_params
-from face_anything_ros.ros.conversions import point_cloud_to_array
-from face_anything_ros.ros.image_codec import image_to_numpy
+from face_anything_ros.outputs.conversions import point_cloud_to_array
+from face_anything_ros.outputs.image_bag import write_image_bag
+from face_anything_ros.outputs.image_codec import image_to_numpy
 
 FRAMES, INTRINSICS = sample_frames(4)
 OUTPUT_TOPICS = ("depth", "points", "faces", "face_poses", "face_mesh")
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+def weights() -> str:
+    return weights_for_tests()
 
 
 @pytest.fixture(scope="module")
@@ -120,9 +120,9 @@ def test_compressed_image_topics_are_replayed(tmp_path, pipeline_and_params):
     import cv2
     from rosbags.rosbag2 import Writer
 
-    from face_anything_ros.offline.image_bag import header
-    from face_anything_ros.offline.msg_types import face_anything_typestore
-    from face_anything_ros.ros.message_kit import RosbagsKit
+    from face_anything_ros.outputs.image_bag import header
+    from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
 
     typestore = face_anything_typestore()
     kit = RosbagsKit(typestore)

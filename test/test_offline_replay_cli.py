@@ -13,14 +13,14 @@ from node_test_support import sample_frames, weights_for_tests
 from rosbags.highlevel import AnyReader
 
 from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE
-from face_anything_ros.offline.image_bag import write_image_bag
+from face_anything_ros.outputs.image_bag import write_image_bag
 
 FRAMES, INTRINSICS = sample_frames(4)
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+def weights() -> str:
+    return weights_for_tests()
 
 
 def _count(bag: Path, topic: str) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from face_anything_ros.cli import main
+from face_anything_ros.cli.main import main
 
 
 @pytest.mark.parametrize(

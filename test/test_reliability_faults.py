@@ -11,12 +11,12 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability import faults
+from face_anything_ros.devtools.reliability import faults
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+def weights() -> str:
+    return weights_for_tests()
 
 
 def test_backend_failing_at_run_time_falls_back_without_losing_a_frame(weights):

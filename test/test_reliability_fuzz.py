@@ -12,8 +12,8 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability.fuzz import FuzzReport, run_fuzz
-from face_anything_ros.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED, FuzzInputs
+from face_anything_ros.devtools.reliability.fuzz import FuzzReport, run_fuzz
+from face_anything_ros.devtools.reliability.fuzz_inputs import CATEGORY_WEIGHTS, PROCESSED, FuzzInputs
 
 CASES = 40
 
@@ -21,7 +21,7 @@ CASES = 40
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> FuzzReport:
     folder = tmp_path_factory.mktemp("fuzz")
-    return run_fuzz(CASES, seed=1, weights=weights_for_tests(folder), log_path=folder / "node.log")
+    return run_fuzz(CASES, seed=1, weights=weights_for_tests(), log_path=folder / "node.log")
 
 
 def test_fuzz_run_passes_every_check(report):
@@ -55,14 +55,14 @@ def test_the_node_survives_and_sigterm_stops_it_cleanly(report):
 
 def test_replaying_a_bag_of_fuzz_cases_processes_the_valid_and_skips_the_rest(tmp_path):
     """The offline path (rosbags + the same codec) gives the same verdicts and never stops early."""
+    from face_anything_ros.devtools.reliability.fuzz import face_frame
+    from face_anything_ros.devtools.reliability.fuzz_inputs import write_fuzz_bag
     from face_anything_ros.offline.bag_replay import replay_bag
     from face_anything_ros.offline.startup import build_pipeline, load_params
-    from face_anything_ros.reliability.fuzz import face_frame
-    from face_anything_ros.reliability.fuzz_inputs import write_fuzz_bag
 
     cases = FuzzInputs(face_frame(), seed=2).cases(24)
     write_fuzz_bag(tmp_path / "in", cases)
-    params = load_params(None, weights_for_tests(tmp_path))
+    params = load_params(None, weights_for_tests())
     summary = replay_bag(tmp_path / "in", tmp_path / "out", build_pipeline(params), params)
     valid = sum(case.expect == PROCESSED for case in cases)
     assert (summary.images, summary.processed, summary.stopped_early) == (len(cases), valid, "")

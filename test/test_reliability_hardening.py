@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from node_test_support import REPO, weights_for_tests
 
-from face_anything_ros.reliability.faults import bad_weights_files
-from face_anything_ros.reliability.fuzz_inputs import PROCESSED, FuzzInputs
-from face_anything_ros.reliability.source_audit import REVIEWED, scan_tree, unsafe_calls
-from face_anything_ros.ros.image_codec import (
+from face_anything_ros.devtools.reliability.faults import bad_weights_files
+from face_anything_ros.devtools.reliability.fuzz_inputs import PROCESSED, FuzzInputs
+from face_anything_ros.devtools.reliability.source_audit import REVIEWED, scan_tree, unsafe_calls
+from face_anything_ros.outputs.image_codec import (
     MAX_IMAGE_PIXELS,
     ImageDecodeError,
     compressed_to_rgb8,
@@ -115,8 +115,8 @@ def test_garbage_compressed_data_is_refused_as_an_encoding_problem():
 
 
 @pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> str:
-    return weights_for_tests(tmp_path_factory.mktemp("weights"))
+def weights() -> str:
+    return weights_for_tests()
 
 
 def test_weights_with_a_live_pickle_payload_are_refused_without_running_it(weights, tmp_path):
@@ -170,7 +170,7 @@ def _hostile_mcap_records(case: str) -> bytes:
 def test_a_bag_whose_length_fields_claim_terabytes_is_refused_cleanly(case, tmp_path):
     from face_anything_ros.offline.bag_replay import ReplayError, replay_bag
     from face_anything_ros.offline.bag_salvage import MCAP_MAGIC
-    from face_anything_ros.ros.params import NodeParams
+    from face_anything_ros.outputs.params import NodeParams
 
     bag = tmp_path / "hostile"
     bag.mkdir()

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from face_anything_ros.reliability.memory import MemorySampler, rss_mib
+from face_anything_ros.devtools.reliability.memory import MemorySampler, rss_mib
 
 GROW_SCRIPT = (
     "import time; blob = bytearray(64 * 2**20); blob[::4096] = b'x' * len(blob[::4096]); time.sleep(30)"

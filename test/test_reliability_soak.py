@@ -14,7 +14,7 @@ from node_test_support import weights_for_tests
 
 pytest.importorskip("rclpy")
 
-from face_anything_ros.reliability.soak import SoakConfig, SoakReport, run_soak
+from face_anything_ros.devtools.reliability.soak import SoakConfig, SoakReport, run_soak
 
 CONFIG = SoakConfig(frames=300, rate_hz=30.0, max_faces=8, warmup_rounds=1, rss_growth_bound_mib=64.0)
 
@@ -22,7 +22,7 @@ CONFIG = SoakConfig(frames=300, rate_hz=30.0, max_faces=8, warmup_rounds=1, rss_
 @pytest.fixture(scope="module")
 def report(tmp_path_factory) -> SoakReport:
     folder = tmp_path_factory.mktemp("soak")
-    return run_soak(CONFIG, weights_for_tests(folder), folder / "node.log")
+    return run_soak(CONFIG, weights_for_tests(), folder / "node.log")
 
 
 def test_short_soak_passes_every_check(report):

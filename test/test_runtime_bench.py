@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from face_anything_ros import bench
-from face_anything_ros.cli import main
+from face_anything_ros.cli.main import main
+from face_anything_ros.devtools import bench
 
 
 def case(fps_total_ms=40.0):

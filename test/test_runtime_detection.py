@@ -105,7 +105,7 @@ def test_union_adds_only_faces_the_earlier_detectors_missed_and_keeps_their_boxe
 
 
 def test_face_mesh_detects_a_synthetic_face_and_its_box_is_the_landmark_box():
-    from face_anything_ros.bench import compose_frames, detectable_face_patches
+    from face_anything_ros.devtools.bench import compose_frames, detectable_face_patches
 
     patches = detectable_face_patches(1, max_sequences=12)
     assert patches, "no synthetic face was detectable"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from face_anything_ros.crop import crop_box_from_face_box
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.crop import crop_box_from_face_box
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.config import GeometryConfig
 from face_anything_ros.runtime.geometry import (
     Intrinsics,

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.config import MeshPriorConfig
 from face_anything_ros.runtime.detection import Detection
 from face_anything_ros.runtime.geometry import Intrinsics
@@ -155,7 +155,7 @@ def detection_with(landmarks: np.ndarray) -> Detection:
     ],
 )
 def test_bad_landmarks_drop_the_prior_with_a_counter(damage, reason):
-    from face_anything_ros.crop import CropBox
+    from face_anything_ros.core.crop import CropBox
 
     points = mesh_landmarks(generator_face(seed=1)[0])
     if damage == "nan":

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from face_anything_ros.crop import crop_box_from_face_box
+from face_anything_ros.core.crop import crop_box_from_face_box
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
 from face_anything_ros.runtime.geometry import Intrinsics
@@ -239,7 +239,7 @@ def test_landmark_anchoring_pulls_the_map_to_the_landmarks_at_their_pixels():
     """Landmarks are placed where the plain map's (x, y) matches the template vertex's; anchoring
     must then move the map at exactly those image pixels towards the vertices (z differs between
     the ellipsoid and the template). A wrong image-to-crop mapping would read residuals elsewhere."""
-    from face_anything_ros.face_template import load_face_template
+    from face_anything_ros.core.face_template import load_face_template
 
     plain = FacePipeline(PipelineConfig.from_dict({"backend": {"name": "eager"}}), model=EllipsoidFace())
     canonical = plain.process(frame(), INTRINSICS, 0.0, detections=[face()]).canonical

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from face_anything_ros.face_template import NAMED_LANDMARKS, load_face_template
+from face_anything_ros.core.face_template import NAMED_LANDMARKS, load_face_template
 from face_anything_ros.runtime.config import TrackingConfig
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,

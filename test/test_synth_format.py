@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from face_anything_ros.cli import main
-from face_anything_ros.sequence_format import read_sequence, write_sequence
+from face_anything_ros.cli.main import main
+from face_anything_ros.core.sequence_format import read_sequence, write_sequence
 from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.synth.appearance import NUM_PERSON_PARAMS
 from face_anything_ros.synth.camera import Pinhole, rotation_from_euler
 from face_anything_ros.synth.deform import EXPRESSIONS, build_deformation_basis, deform, sample_identity

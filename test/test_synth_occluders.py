@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.synth.occluders import LEFT_EYE_CORNERS, RIGHT_EYE_CORNERS, Occluder, draw_occluders
 
 SIZE = 160

@@ -2,5 +2,5 @@
 
 ``metrics`` holds the pure-numpy metric definitions, ``baselines`` the comparison
 trackers / depth estimators, ``real_texture`` the warped-photo test set and ``report``
-the JSON / markdown output. ``face_anything_ros.evaluate`` orchestrates a run.
+the JSON / markdown output. ``face_anything_ros.evaluation.evaluate`` orchestrates a run.
 """

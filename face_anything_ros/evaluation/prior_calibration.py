@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from face_anything_ros.crop import crop_image
+from face_anything_ros.core.crop import crop_image
 from face_anything_ros.evaluation.sequence_io import discover_sequences, load_sequence
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.geometry import Intrinsics

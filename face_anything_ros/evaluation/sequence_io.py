@@ -245,7 +245,7 @@ def write_ground_truth(
     visible: np.ndarray,
 ) -> None:
     """Write frames, intrinsics and tracks in the evaluation format (the shared writer; no depth / mask)."""
-    from face_anything_ros.sequence_format import SequenceData, write_sequence
+    from face_anything_ros.core.sequence_format import SequenceData, write_sequence
 
     write_sequence(
         folder,

@@ -24,13 +24,13 @@ from typing import Any
 import numpy as np
 
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
-from face_anything_ros.offline.msg_types import face_anything_typestore
-from face_anything_ros.offline.visualize import canonical_image, overlay_image
-from face_anything_ros.ros import conversions
-from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.ros.image_codec import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
-from face_anything_ros.ros.message_kit import RosbagsKit
-from face_anything_ros.ros.params import NodeParams
+from face_anything_ros.outputs import conversions
+from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
+from face_anything_ros.outputs.image_codec import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
+from face_anything_ros.outputs.message_kit import RosbagsKit
+from face_anything_ros.outputs.msg_types import face_anything_typestore
+from face_anything_ros.outputs.params import NodeParams
+from face_anything_ros.outputs.visualize import canonical_image, overlay_image
 from face_anything_ros.runtime.geometry import Intrinsics
 
 LOGGER = logging.getLogger(__name__)

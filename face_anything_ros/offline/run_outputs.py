@@ -24,8 +24,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from face_anything_ros.offline.visualize import canonical_image, colorize_depth, overlay_image
-from face_anything_ros.ros.conversions import point_array
+from face_anything_ros.outputs.conversions import point_array
+from face_anything_ros.outputs.visualize import canonical_image, colorize_depth, overlay_image
 
 OVERLAY_CODEC = "mp4v"
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from face_anything_ros.ros.params import (
+from face_anything_ros.outputs.params import (
     NodeParams,
     params_from_yaml,
     pipeline_config_from_params,

@@ -33,14 +33,12 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-from face_anything_ros.offline.visualize import overlay_image
-from face_anything_ros.ros import conversions
-from face_anything_ros.ros.camera import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.ros.frame_worker import LatestFrameWorker
-from face_anything_ros.ros.image_codec import ImageDecodeError, image_to_rgb8
-from face_anything_ros.ros.marker_cdr import mesh_marker_array_cdr
-from face_anything_ros.ros.message_kit import RclpyKit
-from face_anything_ros.ros.params import (
+from face_anything_ros.outputs import conversions
+from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
+from face_anything_ros.outputs.image_codec import ImageDecodeError, image_to_rgb8
+from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr
+from face_anything_ros.outputs.message_kit import RclpyKit
+from face_anything_ros.outputs.params import (
     NODE_NAME,
     PARAMETER_SPECS,
     NodeParams,
@@ -49,6 +47,8 @@ from face_anything_ros.ros.params import (
     pipeline_config_from_params,
     with_values,
 )
+from face_anything_ros.outputs.visualize import overlay_image
+from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS
 
 LOGGER = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from face_anything_ros.offline.msg_types import PACKAGE
+from face_anything_ros.outputs.msg_types import PACKAGE
 
 
 def find_config(name: str = "face_anything.yaml") -> Path | None:

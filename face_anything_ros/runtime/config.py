@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_anything_ros.crop import DEFAULT_CROP_SCALE
-from face_anything_ros.face_template import CANONICAL_UNIT_M
+from face_anything_ros.core.crop import DEFAULT_CROP_SCALE
+from face_anything_ros.core.face_template import CANONICAL_UNIT_M
 
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
@@ -143,7 +143,7 @@ class TrackingConfig:
     one_euro_d_cutoff_hz: float = 1.0
 
     def validate(self) -> None:
-        from face_anything_ros.face_template import NAMED_LANDMARKS
+        from face_anything_ros.core.face_template import NAMED_LANDMARKS
 
         for name in self.landmarks or []:
             _check(name in NAMED_LANDMARKS, "tracking.landmarks", f"names from {sorted(NAMED_LANDMARKS)}")

@@ -1,6 +1,6 @@
 """Face detection with MediaPipe, returning face boxes in the crop policy's convention.
 
-The crop policy (crop.py) defines the face box as the box of the 468 template landmarks.
+The crop policy (core/crop.py) defines the face box as the box of the 468 template landmarks.
 MediaPipe's face mesh predicts exactly those 468 landmarks, so in ``face_mesh`` mode the
 detector's box *is* the face box (tracking mode: landmarks of the previous frame seed the
 next, detection only runs when faces are missing). ``face_detection`` mode is cheaper and

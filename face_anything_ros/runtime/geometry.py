@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_intrinsics
 from face_anything_ros.runtime.config import GeometryConfig
 
 

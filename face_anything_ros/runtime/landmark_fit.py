@@ -19,7 +19,7 @@ from importlib import resources
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.geometry import umeyama
 
 LOGGER = logging.getLogger(__name__)

@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 import cv2
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_affine
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.crop import CropBox, crop_affine
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.config import MeshPriorConfig
 from face_anything_ros.runtime.detection import Detection
 from face_anything_ros.runtime.geometry import Intrinsics

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from face_anything_ros.crop import CropBox, crop_affine
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.crop import CropBox, crop_affine
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
 from face_anything_ros.runtime.config import PipelineConfig

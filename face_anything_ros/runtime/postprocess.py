@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_affine
+from face_anything_ros.core.crop import CropBox, crop_affine
 
 
 @dataclass

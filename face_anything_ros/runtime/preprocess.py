@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_box_from_face_box, crop_image
+from face_anything_ros.core.crop import CropBox, crop_box_from_face_box, crop_image
 
 
 class InvalidFrameError(ValueError):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from face_anything_ros.face_template import NAMED_LANDMARKS, load_face_template
+from face_anything_ros.core.face_template import NAMED_LANDMARKS, load_face_template
 from face_anything_ros.runtime.config import TrackingConfig
 
 DEFAULT_MAX_CANONICAL_DISTANCE = 0.05  # canonical units (5 mm on an average face)

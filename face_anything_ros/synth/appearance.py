@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.mesh import (
     LABEL_CLOTH,

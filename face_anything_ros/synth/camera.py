@@ -1,4 +1,4 @@
-"""Head pose, pinhole cameras and the crop camera (crop.py's policy applied to GT boxes)."""
+"""Head pose, pinhole cameras and the crop camera (core/crop.py's policy applied to GT boxes)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.crop import CropBox, crop_box_from_face_box, crop_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_box_from_face_box, crop_intrinsics
 
 # canonical (y up, face towards +z) → OpenCV camera (y down, z forward) for a frontal face
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -65,7 +65,7 @@ def face_box(landmarks_px: np.ndarray) -> np.ndarray:
 def jittered_crop_box(
     landmarks_px: np.ndarray, rng: np.random.Generator, center_jitter: float, scale_range: tuple[float, float]
 ) -> CropBox:
-    """crop.py's crop of the GT face box, jittered like a noisy detector."""
+    """core/crop.py's crop of the GT face box, jittered like a noisy detector."""
     box = crop_box_from_face_box(face_box(landmarks_px))
     side = box.side * rng.uniform(*scale_range)
     shift = rng.uniform(-center_jitter, center_jitter, 2) * side

@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from face_anything_ros.face_template import canonical_to_rgb
-from face_anything_ros.sequence_format import SequenceData
+from face_anything_ros.core.face_template import canonical_to_rgb
+from face_anything_ros.core.sequence_format import SequenceData
 
 TILE = 160
 FRAMES_PER_ROW = 3

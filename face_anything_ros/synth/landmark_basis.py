@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template, template_center_cm
+from face_anything_ros.core.face_template import load_face_template, template_center_cm
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.deform import (
     EXPRESSIONS,

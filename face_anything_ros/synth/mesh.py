@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from face_anything_ros.face_template import load_face_template
+from face_anything_ros.core.face_template import load_face_template
 
 LABEL_FACE = 0
 LABEL_EYE = 1

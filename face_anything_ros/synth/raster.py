@@ -6,7 +6,7 @@ tensor ops), and a single ``scatter_reduce(amin)`` on a 64-bit key
 (depth bits << 32 | triangle index) resolves visibility. A second pass recomputes the
 winning triangle's barycentrics per pixel and makes them perspective-correct, so
 depth, canonical coordinates and any vertex attribute are exact for the planar
-triangles that are drawn. Pixel centres sit at integer coordinates (crop.py's convention).
+triangles that are drawn. Pixel centres sit at integer coordinates (core/crop.py's convention).
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.baselines import empty_tracks
-from face_anything_ros.face_template import load_face_template
 
 LOG = logging.getLogger(__name__)
 NUM_LANDMARKS = 468

@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from face_anything_ros.face_template import CANONICAL_UNIT_M, load_face_template
+from face_anything_ros.core.face_template import CANONICAL_UNIT_M, load_face_template
 from face_anything_ros.runtime.geometry import Intrinsics
 from face_anything_ros.runtime.mesh_raster import rasterize_mesh
 

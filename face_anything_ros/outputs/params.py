@@ -1,0 +1,201 @@
+"""The node's parameters: one table of specs, declared with descriptors, validated at the edge.
+
+Every parameter is described once in ``PARAMETER_SPECS`` (default, range or choices, whether it may
+change while the node runs). The node declares them from this table with ``ParameterDescriptor``s
+(ranges and ``read_only`` enforced by rclpy), and the same table validates values loaded from
+``config/*.yaml`` by the offline commands, so the node and the CLI agree on names and limits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from face_anything_ros.core.face_template import NAMED_LANDMARKS
+from face_anything_ros.runtime.config import BACKEND_NAMES, HARD_MAX_FACES, PipelineConfig
+
+NODE_NAME = "face_anything_node"
+QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One declared parameter: its default, limits, and whether it can change at run time."""
+
+    name: str
+    default: Any
+    description: str
+    live: bool = False  # False: read_only after start-up
+    min_value: float | None = None
+    max_value: float | None = None
+    choices: tuple[str, ...] = ()
+
+
+PARAMETER_SPECS: tuple[ParamSpec, ...] = (
+    # --- start-up only (read_only) ---
+    ParamSpec("weights", "", "Model weights file; empty = the shipped default."),
+    ParamSpec(
+        "pipeline_config",
+        "",
+        "YAML file with a runtime: section for advanced pipeline settings (empty = defaults); "
+        "the node parameters below override the keys they name.",
+    ),
+    ParamSpec("backend", "auto", "Inference backend (auto picks the best available).", choices=BACKEND_NAMES),
+    ParamSpec("device", "auto", "Torch device: auto, cpu, cuda or cuda:N."),
+    ParamSpec("max_faces", 4, "Most faces processed per image.", min_value=1, max_value=HARD_MAX_FACES),
+    ParamSpec("detection_threshold", 0.5, "Minimum face detection confidence.", min_value=0.0, max_value=1.0),
+    ParamSpec(
+        "query_points",
+        list(NAMED_LANDMARKS),
+        "Named template landmarks tracked in every FaceTrack (fixed for the node's life).",
+    ),
+    ParamSpec(
+        "dense_query_vertices",
+        False,
+        "Also track every template vertex as a query point (the mesh is published either way).",
+    ),
+    ParamSpec(
+        "qos_reliability",
+        "auto",
+        "Input QoS reliability: auto (match the camera's publishers: reliable when all of them are, "
+        "else best effort), best_effort (sensor-data profile) or reliable (lossless replay).",
+        choices=QOS_RELIABILITY_CHOICES,
+    ),
+    ParamSpec("qos_depth", 1, "Input QoS history depth.", min_value=1, max_value=100),
+    ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics updates.", min_value=0.1, max_value=60.0),
+    # --- live (changeable while running) ---
+    ParamSpec(
+        "default_fov_deg",
+        60.0,
+        "Horizontal field of view of the pinhole assumed when no camera_info has arrived.",
+        live=True,
+        min_value=10.0,
+        max_value=170.0,
+    ),
+    ParamSpec(
+        "points_stride",
+        1,
+        "Keep every n-th face pixel (in x and y) in the point cloud.",
+        live=True,
+        min_value=1,
+        max_value=16,
+    ),
+    ParamSpec("publish_depth", True, "Publish the depth image.", live=True),
+    ParamSpec("publish_points", True, "Publish the PointCloud2.", live=True),
+    ParamSpec("publish_faces", True, "Publish the FaceTrackArray.", live=True),
+    ParamSpec("publish_mesh", True, "Publish the face mesh MarkerArray.", live=True),
+    ParamSpec("publish_canonical_image", False, "Publish the canonical-colour image.", live=True),
+    ParamSpec("publish_overlay", False, "Publish the overlay image (for viewing).", live=True),
+)
+
+SPECS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETER_SPECS}
+
+
+@dataclass
+class NodeParams:
+    """Typed view of the parameters (field names equal parameter names)."""
+
+    weights: str = ""
+    pipeline_config: str = ""
+    backend: str = "auto"
+    device: str = "auto"
+    max_faces: int = 4
+    detection_threshold: float = 0.5
+    query_points: list[str] = field(default_factory=lambda: list(NAMED_LANDMARKS))
+    dense_query_vertices: bool = False
+    qos_reliability: str = "auto"
+    qos_depth: int = 1
+    diagnostics_period_s: float = 1.0
+    default_fov_deg: float = 60.0
+    points_stride: int = 1
+    publish_depth: bool = True
+    publish_points: bool = True
+    publish_faces: bool = True
+    publish_mesh: bool = True
+    publish_canonical_image: bool = False
+    publish_overlay: bool = False
+
+
+class ParameterError(ValueError):
+    """A parameter value that the node refuses, with the reason."""
+
+
+def validate_value(name: str, value: Any) -> str | None:
+    """Reason why ``value`` is not acceptable for parameter ``name``, or None if it is."""
+    spec = SPECS_BY_NAME.get(name)
+    if spec is None:
+        return f"unknown parameter '{name}' (known: {', '.join(SPECS_BY_NAME)})"
+    expected = type(spec.default)
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if expected is list:
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            return f"{name} must be a list of strings, got {value!r}"
+    elif not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
+        return f"{name} must be of type {expected.__name__}, got {value!r}"
+    if spec.min_value is not None and value < spec.min_value:
+        return f"{name}={value} is below the minimum {spec.min_value}"
+    if spec.max_value is not None and value > spec.max_value:
+        return f"{name}={value} is above the maximum {spec.max_value}"
+    if spec.choices and value not in spec.choices:
+        return f"{name}={value!r} is not one of {', '.join(spec.choices)}"
+    if name == "query_points":
+        unknown = [v for v in value if v not in NAMED_LANDMARKS]
+        if unknown or not value:
+            return (
+                f"query_points must name template landmarks ({', '.join(NAMED_LANDMARKS)}); "
+                f"unknown: {unknown or 'empty list'}"
+            )
+    return None
+
+
+def with_values(params: NodeParams, values: dict[str, Any]) -> NodeParams:
+    """A copy of ``params`` with ``values`` applied after validating each (ParameterError if bad)."""
+    for name, value in values.items():
+        reason = validate_value(name, value)
+        if reason:
+            raise ParameterError(reason)
+    coerced = {
+        name: float(v) if isinstance(SPECS_BY_NAME[name].default, float) else v for name, v in values.items()
+    }
+    coerced = {name: list(v) if isinstance(v, tuple) else v for name, v in coerced.items()}
+    return replace(params, **coerced)
+
+
+def params_from_yaml(path: str | Path, node_name: str = NODE_NAME) -> NodeParams:
+    """Read a ROS 2 parameter file (``/**`` or ``<node_name>`` sections) into validated NodeParams."""
+    data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ParameterError(f"{path}: not a ROS 2 parameter file (top level must be a mapping)")
+    values: dict[str, Any] = {}
+    for key in ("/**", node_name, f"/{node_name}"):
+        section = data.get(key)
+        if isinstance(section, dict):
+            values.update(section.get("ros__parameters", {}) or {})
+    values.pop("use_sim_time", None)
+    try:
+        return with_values(NodeParams(), values)
+    except ParameterError as exc:
+        raise ParameterError(f"{path}: {exc}") from None
+
+
+def param_names() -> list[str]:
+    """Names of all declared parameters (for launch-file checks)."""
+    return [f.name for f in fields(NodeParams)]
+
+
+def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
+    """The runtime configuration the node's parameters ask for (ConfigError if inconsistent)."""
+    config = PipelineConfig.from_yaml(params.pipeline_config) if params.pipeline_config else PipelineConfig()
+    if params.weights:
+        config.weights = params.weights
+    config.backend.name = params.backend
+    config.backend.device = params.device
+    config.detection.max_faces = params.max_faces
+    config.detection.min_detection_confidence = params.detection_threshold
+    config.tracking.landmarks = list(params.query_points)
+    config.tracking.dense_vertices = params.dense_query_vertices
+    return config.validate()

@@ -1,0 +1,42 @@
+"""Copy a run's weights into the package as the shipped default (re-verified, re-hashed).
+
+python -m face_anything_ros.training.ship --run runs/small_cpu [--which best] [--half]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from face_anything_ros.model.io import (
+    WeightsError,
+    default_weights_path,
+    load_model,
+    read_sidecar,
+    save_model,
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--run", required=True, help="training run directory")
+    parser.add_argument("--which", default="best", choices=("best", "model"), help="best held-out or latest")
+    parser.add_argument("--half", action="store_true", help="store float16 (loading casts back to float32)")
+    parser.add_argument("--out", default=None, help="destination .pt (default: the packaged default)")
+    args = parser.parse_args(argv)
+    source = Path(args.run) / f"{args.which}.pt"
+    try:
+        model = load_model(source)
+        metadata = read_sidecar(source)["metadata"]
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    metadata["source"] = f"{Path(args.run).name}/{source.name}"
+    destination = save_model(model, args.out or default_weights_path(), metadata, half=args.half)
+    print(f"shipped {source} → {destination} ({destination.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
