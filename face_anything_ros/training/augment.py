@@ -51,6 +51,14 @@ class AugmentConfig:
     iso_chroma: float = 0.5  # colour noise, relative to the luminance noise, at half resolution
 
 
+def basic_augmentation() -> AugmentConfig:
+    """The list the shipped weights were trained with: flip and photometric changes only (no crop warp,
+    median/motion blur, resampling or ISO noise), for fine-tunes that should change one thing at a time."""
+    return AugmentConfig(
+        geometric_prob=0.0, median_blur_prob=0.0, motion_blur_prob=0.0, resample_prob=0.0, iso_noise_prob=0.0
+    )
+
+
 def flip_horizontal(batch: dict[str, np.ndarray], which: np.ndarray) -> None:
     """Mirror the samples selected by ``which`` (leading-axis bool) in place."""
     if not which.any():

@@ -48,6 +48,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--canonical-weight", type=float, default=None, help="weight of the canonical loss (default 1.0)"
     )
+    parser.add_argument(
+        "--reset-confidence-to",
+        type=float,
+        default=0.0,
+        help="with --init-weights: restart the confidence head at this confidence (> 1), e.g. 5 with "
+        "--confidence-alpha 0.5 (the shipped head sits at its floor, where it cannot learn); 0: keep it",
+    )
+    parser.add_argument(
+        "--basic-augmentation",
+        action="store_true",
+        help="flip and photometric augmentation only (the list the shipped weights were trained with)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -57,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from face_anything_ros.model.io import WeightsError
+    from face_anything_ros.training.augment import basic_augmentation
     from face_anything_ros.training.losses import LossWeights
     from face_anything_ros.training.train import TrainConfig, train
 
@@ -85,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         pretrained=not args.no_pretrained,
         init_weights=args.init_weights,
+        reset_confidence_to=args.reset_confidence_to,
     )
     overrides = {
         name: value
@@ -96,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if overrides:
         cfg = replace(cfg, losses=replace(LossWeights(), **overrides))
+    if args.basic_augmentation:
+        cfg = replace(cfg, augment=basic_augmentation())
     try:
         summary = train(cfg)
     except (FileNotFoundError, ImportError, ValueError, WeightsError) as exc:
