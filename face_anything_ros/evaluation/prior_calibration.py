@@ -13,6 +13,7 @@ hole filling would claim is ground-truth face.
 from __future__ import annotations
 
 import argparse
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from tqdm import tqdm
 
 from face_anything_ros.core.crop import crop_image
 from face_anything_ros.evaluation.sequence_io import discover_sequences, load_sequence
+from face_anything_ros.model.io import default_weights_path, read_sidecar
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.geometry import Intrinsics
 from face_anything_ros.runtime.mesh_prior import enclosed_holes
@@ -43,9 +45,9 @@ class Samples:
     faces: int = 0
 
 
-def collect(folders: list[Path]) -> tuple[Samples, dict[str, int]]:
+def collect(folders: list[Path], weights: str | None = None) -> tuple[Samples, dict[str, int]]:
     """Run the pipeline (prior on, fusion bypassed) over the sequences and gather the samples."""
-    config = PipelineConfig.from_dict({"mesh_prior": {"enabled": True}})
+    config = PipelineConfig.from_dict({"weights": weights, "mesh_prior": {"enabled": True}})
     pipeline = FacePipeline(config)
     prior = pipeline.mesh_prior
     assert prior is not None
@@ -86,7 +88,7 @@ def collect(folders: list[Path]) -> tuple[Samples, dict[str, int]]:
     return samples, dict(prior.drops)
 
 
-def report(samples: Samples) -> list[str]:
+def report(samples: Samples, alpha: float) -> list[str]:
     network, prior, truth = (np.concatenate(getattr(samples, n)) for n in ("network", "prior", "truth"))
     confidence = np.concatenate(samples.confidence)
     network_error = np.abs(network - truth).sum(axis=1)
@@ -97,6 +99,13 @@ def report(samples: Samples) -> list[str]:
         f"median |error|_1: network {np.median(network_error):.4f}, prior {np.median(prior_error):.4f}",
         f"network confidence: 5/50/95 % quantiles {np.quantile(confidence, [0.05, 0.5, 0.95]).round(3)}",
     ]
+    edges = np.unique(np.quantile(confidence, np.linspace(0.0, 1.0, 6)))
+    for low, high in itertools.pairwise(edges):
+        chosen = (confidence >= low) & (confidence <= high)
+        lines.append(
+            f"confidence {low:.2f}-{high:.2f}: network mean |error|_1 {network_error[chosen].mean():.4f}, "
+            f"alpha/confidence {np.mean(alpha / confidence[chosen]):.4f}"
+        )
     for share in (0.0, 0.1, 0.2, 0.3, 0.5):
         blend = np.abs((1 - share) * network + share * prior - truth).sum(axis=1)
         lines.append(
@@ -112,12 +121,16 @@ def report(samples: Samples) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sequences", nargs="+", type=Path, help="synthetic sequence folders (train split)")
+    parser.add_argument("--weights", default=None, help="model weights (.pt); default: the shipped weights")
     args = parser.parse_args()
-    samples, drops = collect(discover_sequences(args.sequences))
+    info = read_sidecar(args.weights or default_weights_path())
+    alpha = float(info.get("metadata", {}).get("train_config", {}).get("losses", {}).get("confidence_alpha", 0.05))
+    samples, drops = collect(discover_sequences(args.sequences), args.weights)
     if not samples.faces:
         print("no face with face-mesh landmarks found")
         return
-    print("\n".join(report(samples)))
+    print(f"confidence loss alpha of these weights: {alpha}")
+    print("\n".join(report(samples, alpha)))
     print(f"priors dropped: {drops or 'none'}")
 
 
