@@ -124,7 +124,9 @@ def main() -> None:
     parser.add_argument("--weights", default=None, help="model weights (.pt); default: the shipped weights")
     args = parser.parse_args()
     info = read_sidecar(args.weights or default_weights_path())
-    alpha = float(info.get("metadata", {}).get("train_config", {}).get("losses", {}).get("confidence_alpha", 0.05))
+    alpha = float(
+        info.get("metadata", {}).get("train_config", {}).get("losses", {}).get("confidence_alpha", 0.05)
+    )
     samples, drops = collect(discover_sequences(args.sequences), args.weights)
     if not samples.faces:
         print("no face with face-mesh landmarks found")
