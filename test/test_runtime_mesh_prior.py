@@ -152,6 +152,7 @@ def detection_with(landmarks: np.ndarray) -> Detection:
         ("outside", "outside_crop"),
         ("tiny", "too_small"),
         ("shape", "shape"),
+        ("depth_length", "shape"),
     ],
 )
 def test_bad_landmarks_drop_the_prior_with_a_counter(damage, reason):
@@ -167,13 +168,16 @@ def test_bad_landmarks_drop_the_prior_with_a_counter(damage, reason):
         points[:, 0] += 0.8 * SIZE  # the crop barely holds the face
     elif damage == "tiny":
         points = (points - SIZE / 2) * 0.05 + SIZE / 2
-    else:
+    elif damage == "shape":
         points = points[:400]
+    detection = detection_with(points)
+    if damage == "depth_length":  # x, y for every landmark but depths for only some
+        detection = Detection(detection.box_xyxy, detection.score, detection.landmarks, points[:100, 2])
     prior = MeshPrior(MeshPriorConfig(enabled=True), SIZE)
     box = CropBox(cx=SIZE / 2 - 0.5, cy=SIZE / 2 - 0.5, side=SIZE)  # crop pixels = image pixels
     intrinsics = Intrinsics(fx=FOCAL, fy=FOCAL, cx=SIZE / 2, cy=SIZE / 2, width=SIZE, height=SIZE)
     crop = network_maps(np.zeros((SIZE, SIZE, 3), np.float32), np.ones((SIZE, SIZE), bool), 0.0)
-    fused = prior.apply([crop], [detection_with(points)], [box], [intrinsics])
+    fused = prior.apply([crop], [detection], [box], [intrinsics])
     assert fused[0] is crop
     assert prior.drops == {reason: 1} and prior.used == 0
 

@@ -165,11 +165,11 @@ class MeshPrior:
         """The face's prior maps, or None (no landmarks, or dropped and counted)."""
         if detection.landmarks is None or detection.landmarks_z is None:
             return None
-        points = landmarks_in_crop(detection.landmarks, detection.landmarks_z, box, self.input_size)
         try:
+            points = landmarks_in_crop(detection.landmarks, detection.landmarks_z, box, self.input_size)
             prior = build_prior_maps(points, intrinsics.fx, self.input_size, self.config)
-        except (LandmarkFitError, np.linalg.LinAlgError) as exc:
-            reason = getattr(exc, "reason", "linalg")
+        except (ValueError, np.linalg.LinAlgError) as exc:  # LandmarkFitError is a ValueError
+            reason = getattr(exc, "reason", "linalg" if isinstance(exc, np.linalg.LinAlgError) else "shape")
             if not self.drops[reason]:
                 LOGGER.warning("face-mesh prior dropped for a face (%s): %s", reason, exc)
             self.drops[reason] += 1
