@@ -10,6 +10,7 @@ from face_anything_ros.training.augment import (
     augment_batch,
     iso_noise,
     motion_blur_kernel,
+    paste_distractor,
     random_crop_warp,
     warp_sample,
 )
@@ -31,6 +32,7 @@ OFF = AugmentConfig(
     motion_blur_prob=0.0,
     resample_prob=0.0,
     iso_noise_prob=0.0,
+    distractor_prob=0.0,
 )
 
 
@@ -98,3 +100,17 @@ def test_default_augmentation_keeps_maps_consistent_and_dtypes():
     augment_batch(batch, np.random.default_rng(3), AugmentConfig(geometric_prob=1.0))
     assert batch["image"].dtype == np.uint8 and batch["mask"].dtype == bool
     np.testing.assert_array_equal(np.isfinite(batch["canonical"]).all(axis=-1), batch["mask"])
+
+
+def test_a_distractor_face_lands_on_the_background_only_and_the_maps_stay():
+    for frames in (None, 2):
+        batch = face_batch(frames)
+        batch["image"][1] = 255 - batch["image"][1]  # the other sample looks different
+        before = {k: v.copy() for k, v in batch.items()}
+        paste_distractor(batch, 0, 1, np.array([40.0, 0.0]))
+        key = 0 if frames is None else (0, 1)
+        changed = (batch["image"][key] != before["image"][key]).any(axis=-1)
+        assert changed.sum() > 100  # the neighbour's face is there
+        assert not (changed & before["mask"][key]).any()  # but never over this face
+        for name in ("depth", "canonical", "mask"):
+            np.testing.assert_array_equal(batch[name], before[name])

@@ -4,8 +4,8 @@ The list follows Wood et al., "Fake It Till You Make It" (ICCV 2021), whose synt
 models transfer to real faces: a crop warp (shift, scale, rotation, a little perspective; every
 map warped with the image), photometric changes (gain, contrast, saturation, white balance,
 gamma, grayscale), Gaussian / median / motion blur, loss of resolution (down- and up-sampling),
-ISO-like sensor noise (signal-dependent, coloured), JPEG. A
-horizontal flip mirrors every map and negates canonical x: the MediaPipe
+ISO-like sensor noise (signal-dependent, coloured), JPEG, and distractor faces (another sample's
+face pasted on the background beside this one, maps unchanged). A horizontal flip mirrors every map and negates canonical x: the MediaPipe
 template is exactly mirror-symmetric in x, so a mirrored face is again a valid
 face with canonical (−x, y, z). Frames of one window share their flip and
 camera look (noise stays independent per frame).
@@ -49,13 +49,22 @@ class AugmentConfig:
     iso_noise_prob: float = 0.2
     iso_gain: tuple[float, float] = (0.002, 0.02)  # variance per unit of signal (0..1)
     iso_chroma: float = 0.5  # colour noise, relative to the luminance noise, at half resolution
+    # another sample's face pasted next to this one, on background pixels only (a neighbour in a group
+    # photo): the maps stay as they are, so the network learns that only the centred face is the face
+    distractor_prob: float = 0.1
+    distractor_offset: tuple[float, float] = (0.55, 0.85)  # shift of the pasted face, in crop sides
 
 
 def basic_augmentation() -> AugmentConfig:
     """The list the shipped weights were trained with: flip and photometric changes only (no crop warp,
     median/motion blur, resampling or ISO noise), for fine-tunes that should change one thing at a time."""
     return AugmentConfig(
-        geometric_prob=0.0, median_blur_prob=0.0, motion_blur_prob=0.0, resample_prob=0.0, iso_noise_prob=0.0
+        geometric_prob=0.0,
+        median_blur_prob=0.0,
+        motion_blur_prob=0.0,
+        resample_prob=0.0,
+        iso_noise_prob=0.0,
+        distractor_prob=0.0,
     )
 
 
@@ -161,6 +170,21 @@ def iso_noise(frame: np.ndarray, gain: float, chroma: float, rng: np.random.Gene
     return noisy + chroma * sigma * colour
 
 
+def paste_distractor(batch: dict[str, np.ndarray], index: int, other: int, shift: np.ndarray) -> None:
+    """Paste sample ``other``'s face, shifted by ``shift`` (x, y pixels), onto ``index``'s background."""
+    size = batch["image"].shape[-2]
+    move = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]])
+    windowed = batch["image"].ndim == 5
+    for t in range(batch["image"].shape[1]) if windowed else [None]:
+        key, source = ((index, t), (other, t)) if windowed else (index, other)
+        face = cv2.warpAffine(
+            batch["mask"][source].astype(np.uint8), move, (size, size), flags=cv2.INTER_NEAREST
+        )
+        image = cv2.warpAffine(batch["image"][source], move, (size, size), flags=cv2.INTER_LINEAR)
+        paste = (face > 0) & ~batch["mask"][key].astype(bool)
+        batch["image"][key][paste] = image[paste]
+
+
 def _photometric(frames: np.ndarray, rng: np.random.Generator, cfg: AugmentConfig) -> np.ndarray:
     """Apply one random camera look to ``frames`` (T, S, S, 3) uint8."""
     x = frames.astype(np.float32) / 255.0
@@ -216,6 +240,11 @@ def augment_batch(batch: dict[str, np.ndarray], rng: np.random.Generator, cfg: A
     windowed = images.ndim == 5
     flip_horizontal(batch, rng.random(images.shape[0]) < cfg.flip_prob)
     for b in range(images.shape[0]):
+        if images.shape[0] > 1 and rng.random() < cfg.distractor_prob:
+            other = (b + int(rng.integers(1, images.shape[0]))) % images.shape[0]
+            angle = rng.uniform(0.0, 2.0 * np.pi)
+            offset = rng.uniform(*cfg.distractor_offset) * images.shape[-2]
+            paste_distractor(batch, b, other, offset * np.array([np.cos(angle), np.sin(angle)]))
         if rng.random() < cfg.geometric_prob:
             warp_sample(batch, b, random_crop_warp(images.shape[-2], rng, cfg))
         frames = images[b] if windowed else images[b][None]
