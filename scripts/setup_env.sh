@@ -8,7 +8,8 @@
 #  1. checks Python 3.11 (with venv and its C headers), a C and C++ compiler and cmake;
 #  2. creates .venv and installs the pinned requirements.txt (ROS 2 Kilted wheels, torch, ...),
 #     requirements-nodeps.txt with --no-deps, and this project editable (pip install -e .);
-#  3. generates and builds the messages in msg/ with CMake/rosidl and installs them into the venv
+#  3. generates and builds the messages in msg/ with CMake/rosidl and installs them into the venv,
+#     after the upstream message packages in interfaces/ that have no wheel (tf2_msgs, vision_msgs)
 #     (libraries into .venv/lib next to the ROS wheels' libraries, Python modules into
 #     .venv/ros_overlay/site-packages, which face_anything_ros/__init__.py adds to its path);
 #  4. writes .venv/.../face_anything_ros_env.pth, which puts the venv on AMENT_PREFIX_PATH for
@@ -112,26 +113,44 @@ install_python_packages() {
 }
 
 # --- 3. messages -----------------------------------------------------------------------------------
-build_messages() {
-    local build_dir="$OVERLAY_DIR/build"
+# Message packages the node publishes that have no wheel (interfaces/<pkg>, upstream definitions),
+# built and installed into the venv before face_anything_ros, in this order.
+VENDORED_MESSAGE_PACKAGES=(tf2_msgs vision_msgs)
+
+# Configures, builds and installs one CMake/rosidl message project ($1: source dir, $2: log name,
+# $3: where its Python modules go, relative to the venv).
+build_message_project() {
+    local source_dir="$1" name="$2" python_dir="$3"
+    local build_dir="$OVERLAY_DIR/build/$name"
     local python="$VENV_DIR/bin/python"
-    rm -rf "$build_dir"
-    log "generating and building the messages (msg/*.msg) with rosidl + cmake"
     # The venv is the ROS prefix: CMake finds the wheels' packages there, and rosidl finds its
     # typesupports through AMENT_PREFIX_PATH.
-    export PATH="$VENV_DIR/bin:$PATH" # the venv's tools (and a pip-installed cmake, if any)
     CMAKE_PREFIX_PATH="$VENV_DIR" AMENT_PREFIX_PATH="$VENV_DIR" \
-        run_logged cmake-configure cmake -S "$REPO_DIR" -B "$build_dir" \
+        run_logged "cmake-configure-$name" cmake -S "$source_dir" -B "$build_dir" \
         -DCMAKE_BUILD_TYPE=Release \
         -DBUILD_TESTING=OFF \
         -DFACE_ANYTHING_INSTALL_PYTHON_PACKAGE=OFF \
         -DPython3_EXECUTABLE="$python" \
         -DCMAKE_INSTALL_PREFIX="$VENV_DIR" \
-        -DPYTHON_INSTALL_DIR="ros_overlay/site-packages" \
+        -DPYTHON_INSTALL_DIR="$python_dir" \
         -DCMAKE_INSTALL_RPATH="$VENV_DIR/lib"
-    run_logged cmake-build cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)"
+    run_logged "cmake-build-$name" cmake --build "$build_dir" --parallel "$(nproc 2>/dev/null || echo 2)"
+    run_logged "cmake-install-$name" cmake --install "$build_dir"
+}
+
+build_messages() {
+    rm -rf "$OVERLAY_DIR/build"
+    log "generating and building the messages (interfaces/*, msg/*.msg) with rosidl + cmake"
+    export PATH="$VENV_DIR/bin:$PATH" # the venv's tools (and a pip-installed cmake, if any)
     rm -rf "$OVERLAY_DIR/site-packages" # drop modules of removed messages; install refills it at once
-    run_logged cmake-install cmake --install "$build_dir"
+    # The upstream packages go where the wheels' message packages are (importable as usual); ours goes
+    # to the overlay that face_anything_ros/__init__.py adds to its own package path.
+    local package site_packages
+    site_packages="$("$VENV_DIR/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib", vars={"base": ""}).lstrip("/"))')"
+    for package in "${VENDORED_MESSAGE_PACKAGES[@]}"; do
+        build_message_project "$REPO_DIR/interfaces/$package" "$package" "$site_packages"
+    done
+    build_message_project "$REPO_DIR" face_anything_ros "ros_overlay/site-packages"
 }
 
 # --- 4. environment without sourcing ---------------------------------------------------------------
@@ -150,7 +169,7 @@ EOF
 # --- 5. verification -------------------------------------------------------------------------------
 verify_environment() {
     (cd / && env -u AMENT_PREFIX_PATH "$VENV_DIR/bin/python" -c \
-        'import rclpy; from face_anything_ros.msg import FaceTrackArray, FaceTrack, FaceMeshTopology' \
+        'import rclpy; from face_anything_ros.msg import FaceTrackArray, FaceTrack, FaceMeshTopology; from tf2_msgs.msg import TFMessage; from vision_msgs.msg import Detection2DArray' \
         >/dev/null 2>&1)
 }
 
@@ -187,7 +206,7 @@ main() {
 
     local python_hash message_hash
     python_hash="$(cd "$REPO_DIR" && inputs_hash requirements.txt requirements-nodeps.txt setup.py pyproject.toml scripts/setup_env.sh)"
-    message_hash="$(cd "$REPO_DIR" && inputs_hash msg/*.msg CMakeLists.txt package.xml scripts/setup_env.sh)"
+    message_hash="$(cd "$REPO_DIR" && inputs_hash msg/*.msg CMakeLists.txt package.xml cmake/*.cmake interfaces/*/CMakeLists.txt interfaces/*/package.xml interfaces/*/msg/*.msg scripts/setup_env.sh)"
 
     if ((!force)) && stamp_matches python "$python_hash" && stamp_matches messages "$message_hash" &&
         verify_environment; then

@@ -33,9 +33,11 @@ def filled_face_track_array(msgs: ModuleType, seed: int) -> Any:
         face = msgs.FaceTrack()
         face.id = 41 + index
         face.age = 7 + index
+        face.uuid.uuid = np.arange(1 + index, 17 + index, dtype=np.uint8)
         face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height = 10, 20, 300, 400
         face.roi.do_rectify = True
         face.confidence = 0.875
+        face.detector = "face_mesh"
         face.pose_valid = True
         face.pose.position.x, face.pose.position.y, face.pose.position.z = 0.01, -0.02, 0.6
         face.pose.orientation.x, face.pose.orientation.y = 0.5, -0.5
@@ -48,6 +50,7 @@ def filled_face_track_array(msgs: ModuleType, seed: int) -> Any:
         face.pixels = pixels
         face.points = rng.uniform(-1, 1, N_QUERY_POINTS * 3).astype(np.float32)
         face.visible = [False] + [True] * (N_QUERY_POINTS - 1)
+        face.pixel_uncertainty = rng.uniform(0.1, 4.0, N_QUERY_POINTS).astype(np.float32)
         face.mesh_vertices = rng.normal(0, 0.05, N_MESH_VERTICES * 3).astype(np.float32)
         # Python bools: rclpy serialises a *list* of numpy bools as all False (numpy arrays are fine).
         face.mesh_visible = (rng.uniform(size=N_MESH_VERTICES) > 0.3).tolist()

@@ -116,7 +116,7 @@ def _reference_points(result, intrinsics) -> np.ndarray:
     points["z"] = depth
     rgb = canonical_to_rgb(result.canonical[rows, cols]).astype(np.uint32)
     points["rgb"] = ((rgb[:, 0] << 16) | (rgb[:, 1] << 8) | rgb[:, 2]).view(np.float32)
-    points["canon_x"], points["canon_y"], points["canon_z"] = result.canonical[rows, cols].T
+    points["canon_x"], points["canon_y"], points["canon_z"] = 0.1 * result.canonical[rows, cols].T  # metres
     points["face_id"] = ids
     return points
 

@@ -17,7 +17,7 @@ from face_anything_ros.outputs.image_bag import write_image_bag
 from face_anything_ros.outputs.image_codec import image_to_numpy
 
 FRAMES, INTRINSICS = sample_frames(4)
-OUTPUT_TOPICS = ("depth", "points", "faces", "face_poses", "face_mesh")
+OUTPUT_TOPICS = ("depth", "depth/camera_info", "detections", "points", "faces", "face_poses", "face_mesh")
 
 
 @pytest.fixture(scope="module")
@@ -65,6 +65,11 @@ def test_every_image_gets_all_outputs_with_its_header_and_types_readable_from_th
     assert len(faces[0].faces[0].mesh_vertices) == 468 * 3
     (topology,) = _messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/face_mesh_topology")
     assert len(topology.canonical_vertices) == 468 * 3
+    # the ecosystem outputs, read back with the definitions stored in the bag
+    detections = _messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/detections")
+    assert detections[0].detections[0].id == bytes(faces[0].faces[0].uuid.uuid).hex()
+    frames = _messages(tmp_path / "out", "/tf")
+    assert [(m.transforms[0].header.stamp.sec, m.transforms[0].header.stamp.nanosec) for m in frames] == stamps
 
 
 def test_bag_without_image_topics_is_refused_naming_its_topics(tmp_path, pipeline_and_params):

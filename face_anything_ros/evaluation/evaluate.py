@@ -27,6 +27,7 @@ from face_anything_ros.evaluation.report import (
     ORACLE,
     OURS,
     OURS_GT_BOXES,
+    OURS_LOOKUP,
     add_ratios,
     markdown_table,
     per_sequence_table,
@@ -41,7 +42,7 @@ from face_anything_ros.evaluation.sequence_io import (
 )
 
 LOG = logging.getLogger(__name__)
-TRACKING_BASELINES = ("lk", "dis", "farneback", "mediapipe")
+TRACKING_BASELINES = ("lk", "dis", "farneback", "mediapipe", "mediapipe+flow")
 DEPTH_BASELINES = ("template", "flat")
 ALL_BASELINES = TRACKING_BASELINES + DEPTH_BASELINES
 
@@ -128,6 +129,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     from face_anything_ros.evaluation.baselines.flat_depth import flat_depth
     from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
     from face_anything_ros.evaluation.baselines.lk import track_lk
+    from face_anything_ros.evaluation.baselines.mediapipe_flow import track_mediapipe_flow
     from face_anything_ros.evaluation.baselines.mediapipe_mesh import detect_landmarks, landmarks_to_tracks
     from face_anything_ros.evaluation.baselines.template_depth import template_depth
     from face_anything_ros.runtime.geometry import Intrinsics
@@ -136,7 +138,8 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     out: dict[str, SequencePredictions] = {}
     queries = seq.queries
     landmarks, landmark_ms = (None, [])
-    if ("mediapipe" in names and queries is not None) or ("template" in names and seq.depth is not None):
+    uses_mesh = {"mediapipe", "mediapipe+flow"} & set(names)
+    if (uses_mesh and queries is not None) or ("template" in names and seq.depth is not None):
         landmarks, landmark_ms = _timed(lambda: detect_landmarks(seq.frames), num_frames)
         missing = sum(not frame_faces for frame_faces in landmarks)
         if missing:
@@ -144,7 +147,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
                 f"mediapipe: no face in {missing} of {num_frames} frames (points held, invisible)"
             )
     for name in names:
-        if name in ("lk", "dis", "farneback", "mediapipe") and queries is None:
+        if name in TRACKING_BASELINES and queries is None:
             continue  # no ground-truth queries: nothing to track
         if name == "lk":
             (tracks, visible), ms = _timed(lambda: track_lk(seq.frames, queries), num_frames)
@@ -156,6 +159,11 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
         elif name == "mediapipe":
             (tracks, visible), ms = _timed(
                 lambda: landmarks_to_tracks(landmarks, queries, num_frames), num_frames
+            )
+            ms = [a + b for a, b in zip(ms, landmark_ms, strict=True)]
+        elif name == "mediapipe+flow":
+            (tracks, visible), ms = _timed(
+                lambda: track_mediapipe_flow(seq.frames, queries, landmarks), num_frames
             )
             ms = [a + b for a, b in zip(ms, landmark_ms, strict=True)]
         elif name == "flat":
@@ -184,8 +192,12 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     return out
 
 
-def run_ours(seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None) -> SequencePredictions:
-    """Our depth, canonical-lookup tracks and per-frame stage timings on one sequence."""
+def run_ours(
+    seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None
+) -> tuple[SequencePredictions, SequencePredictions | None]:
+    """Our depth, tracks and per-frame stage timings on one sequence, and the canonical-lookup-only
+    tracks of the same run (None when the pipeline's fusion is off: the first is lookup-only then)."""
+    from face_anything_ros.evaluation.fused_tracks import track_ours_fused
     from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
 
     output = run_pipeline(pipeline, seq.frames, seq.intrinsics, face_masks)
@@ -196,16 +208,24 @@ def run_ours(seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None) 
         )
     # the first frame warms the backend up; it is not part of the speed figure
     pred = SequencePredictions(depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms)
-    if seq.queries is not None:
-        pred.tracks, pred.visible = track_by_canonical_lookup(
-            output.canonical,
-            output.weight,
-            seq.queries,
-            pipeline.config.tracking.max_canonical_distance,
-            face_ids=output.face_ids,
-        )
     pred.stage_ms = output.stage_ms[1:] or output.stage_ms
-    return pred
+    if seq.queries is None:
+        return pred, None
+    lookup = SequencePredictions(frame_ms=pred.frame_ms, stage_ms=pred.stage_ms)
+    lookup.tracks, lookup.visible = track_by_canonical_lookup(
+        output.canonical,
+        output.weight,
+        seq.queries,
+        pipeline.config.tracking.max_canonical_distance,
+        face_ids=output.face_ids,
+    )
+    if not pipeline.config.fusion.enabled:
+        pred.tracks, pred.visible = lookup.tracks, lookup.visible
+        return pred, None
+    pred.tracks, pred.visible = track_ours_fused(
+        output, seq.frames, seq.queries, pipeline.config, pipeline.input_size
+    )
+    return pred, lookup
 
 
 def evaluate_sequence(
@@ -215,9 +235,11 @@ def evaluate_sequence(
     predictions: dict[str, SequencePredictions] = {}
     if pipeline is not None:
         if config.gt_boxes != "only" or seq.mask is None:
-            predictions[OURS] = run_ours(seq, pipeline)
+            predictions[OURS], lookup = run_ours(seq, pipeline)
+            if lookup is not None:
+                predictions[OURS_LOOKUP] = lookup
         if config.gt_boxes != "no" and seq.mask is not None:
-            predictions[OURS_GT_BOXES] = run_ours(seq, pipeline, seq.mask)
+            predictions[OURS_GT_BOXES] = run_ours(seq, pipeline, seq.mask)[0]
     predictions.update(run_baselines(seq, config.baselines))
     if seq.canonical is not None and seq.queries is not None:
         predictions[ORACLE] = run_oracle(seq)
@@ -246,6 +268,8 @@ def prediction_folder(out_dir: Path, seq_name: str, method: str, predictions: di
         return out_dir / seq_name / "ours_gt_boxes"
     if method == ORACLE:
         return out_dir / seq_name / "oracle_gt_canonical"
+    if method == OURS_LOOKUP:
+        return out_dir / seq_name / "ours_lookup_only"
     return out_dir / seq_name / "baselines" / method
 
 
@@ -269,7 +293,7 @@ def save_sequence_outputs(
     baseline_epe = {
         n: float(np.nanmedian(np.linalg.norm(p.tracks - seq.tracks, axis=-1)[seq.visible]))
         for n, p in trackers.items()
-        if n not in (OURS, OURS_GT_BOXES, ORACLE)
+        if n not in (OURS, OURS_GT_BOXES, OURS_LOOKUP, ORACLE)
     }
     if baseline_epe:
         best = min(baseline_epe, key=baseline_epe.get)
@@ -317,7 +341,11 @@ def evaluate(
         from face_anything_ros.evaluation.method import make_pipeline
 
         pipeline = make_pipeline(
-            config.weights, config.device, config.flip_average, config.detection_method, config.pipeline_config
+            config.weights,
+            config.device,
+            config.flip_average,
+            config.detection_method,
+            config.pipeline_config,
         )
         backend = pipeline.backend_description
     try:

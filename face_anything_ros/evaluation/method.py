@@ -31,6 +31,7 @@ class MethodOutput:
     canonical: np.ndarray  # (T, H, W, 3) NaN off-face
     weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
     face_ids: np.ndarray  # (T, H, W) int32 track id of the face each pixel belongs to, -1 off-face
+    faces: list[dict] = field(default_factory=list)  # per frame: track id -> fused_tracks.FaceFrame
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, the pipeline's timings
     frames_without_face: int = 0
@@ -141,11 +142,11 @@ def track_by_canonical_lookup(
     own = np.arange(len(queries))
     tracks[query_frames, own] = queries[:, 1:3]
     visible[query_frames, own] = True
-    _fill_gaps(tracks)
+    fill_gaps(tracks)
     return tracks, visible
 
 
-def _fill_gaps(tracks: np.ndarray) -> None:
+def fill_gaps(tracks: np.ndarray) -> None:
     """Fill NaN positions from the nearest earlier frame, then the nearest later one (in place)."""
     for t in range(1, len(tracks)):
         gap = np.isnan(tracks[t, :, 0])
@@ -243,6 +244,7 @@ def run_pipeline(
 
     With ``face_masks`` the detector is bypassed: the faces are the ground-truth mask's boxes.
     """
+    from face_anything_ros.evaluation.fused_tracks import FaceFrame
     from face_anything_ros.runtime.detection import Detection
     from face_anything_ros.runtime.geometry import Intrinsics
 
@@ -274,6 +276,12 @@ def run_pipeline(
         out.frame_ms.append(1000.0 * (time.perf_counter() - start))
         out.frames_without_face += not result.faces
         out.face_ids[t] = _pixel_track_ids(result)
+        out.faces.append(
+            {
+                face.track_id: FaceFrame(face.box_xyxy, face.landmarks_px, float(face.crop_box.side))
+                for face in result.faces
+            }
+        )
         out.depth[t] = result.depth
         out.canonical[t] = result.canonical
         confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 
 OURS = "ours"
+OURS_LOOKUP = "ours (canonical lookup only)"  # same run, tracks by canonical lookup alone (no fusion)
 OURS_GT_BOXES = "ours (GT boxes)"  # same pipeline, faces from the ground-truth mask instead of the detector
 # canonical lookup on the ground-truth canonical maps: the tracking plumbing's upper bound, not a method
 ORACLE = "oracle: lookup on GT canonical"

@@ -26,7 +26,11 @@ import numpy as np
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.image_codec import ImageDecodeError, compressed_to_rgb8, image_to_rgb8
+from face_anything_ros.outputs.detections import detection_array
+from face_anything_ros.outputs.face_frames import face_transforms
+from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.image_codec import ImageDecodeError
+from face_anything_ros.outputs.input_transport import decode_to_rgb8
 from face_anything_ros.outputs.message_kit import RosbagsKit
 from face_anything_ros.outputs.msg_types import face_anything_typestore
 from face_anything_ros.outputs.params import NodeParams
@@ -78,9 +82,7 @@ def _storage_of(bag: Path) -> str:
 
 
 def _decode_image(connection: Any, msg: Any) -> np.ndarray:
-    if connection.msgtype.endswith("CompressedImage"):
-        return compressed_to_rgb8(msg.data, msg.format)
-    return image_to_rgb8(msg)
+    return decode_to_rgb8(msg)  # Image or CompressedImage (the node's input decoding)
 
 
 def _pick_camera_info(connections: list[Any], image_topic: str) -> Any | None:
@@ -130,8 +132,15 @@ def _write_outputs(
     params: NodeParams,
 ) -> None:
     ns = OUTPUT_NAMESPACE
+    if params.frame_id:  # as the node: every output in the frame the parameter names
+        header = kit.new("std_msgs/msg/Header", stamp=header.stamp, frame_id=params.frame_id)
     if params.publish_depth:
         bag.write(f"{ns}/depth", conversions.depth_message(kit, header, result.depth), timestamp_ns)
+        bag.write(f"{ns}/depth/camera_info", camera_info_message(kit, header, intrinsics), timestamp_ns)
+    if params.publish_detections:
+        bag.write(f"{ns}/detections", detection_array(kit, header, result), timestamp_ns)
+    if params.publish_tf:
+        bag.write("/tf", face_transforms(kit, header, result, params.tf_prefix), timestamp_ns)
     if params.publish_points:
         points = conversions.point_array(result, intrinsics, params.points_stride)
         bag.write(f"{ns}/points", conversions.point_cloud_message(kit, header, points), timestamp_ns)
@@ -269,7 +278,7 @@ def _replay_messages(
         except ImageDecodeError as exc:
             summary.skipped[f"image rejected: {exc}"] += 1
         else:
-            intrinsics = _intrinsics(camera_info, rgb.shape[1], rgb.shape[0], params.default_fov_deg)
+            intrinsics = _intrinsics(camera_info, rgb.shape[1], rgb.shape[0], params)
             stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
             result = pipeline.process(rgb, intrinsics, stamp_s)
             _write_outputs(bag, kit, msg.header, timestamp_ns, rgb, result, intrinsics, params)
@@ -281,8 +290,8 @@ def _replay_messages(
             return
 
 
-def _intrinsics(camera_info: Any, width: int, height: int, fov_deg: float) -> Intrinsics:
-    known = intrinsics_from_camera_info(camera_info) if camera_info is not None else None
-    return (
-        intrinsics_for_image(known, width, height) if known else Intrinsics.from_fov(width, height, fov_deg)
-    )
+def _intrinsics(camera_info: Any, width: int, height: int, params: NodeParams) -> Intrinsics:
+    known = intrinsics_from_camera_info(camera_info, params.rectified) if camera_info is not None else None
+    if known:
+        return intrinsics_for_image(known, width, height)
+    return Intrinsics.from_fov(width, height, params.default_fov_deg)

@@ -34,10 +34,12 @@ def _face_record(face: Any) -> dict[str, Any]:
         "age": int(face.age),
         "roi_xywh": [face.roi.x_offset, face.roi.y_offset, face.roi.width, face.roi.height],
         "confidence": round(float(face.confidence), 4),
+        "detector": str(face.detector),
+        "uuid": bytes(np.asarray(face.uuid.uuid, dtype=np.uint8)).hex(),
         "pose_valid": bool(face.pose_valid),
         "position_m": [position.x, position.y, position.z],
         "orientation_xyzw": [orientation.x, orientation.y, orientation.z, orientation.w],
-        "scale_m_per_unit": float(face.scale),
+        "scale": float(face.scale),  # relative to the average face (FaceTrack.msg)
         "query_names": list(face.query_names),
         "pixels": np.asarray(face.pixels, dtype=float).reshape(-1, 2).round(2).tolist(),
         "visible": [bool(v) for v in face.visible],

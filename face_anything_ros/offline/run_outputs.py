@@ -65,7 +65,7 @@ def write_ply(path: Path, points: np.ndarray) -> None:
         [
             "ply",
             "format binary_little_endian 1.0",
-            "comment face_anything_ros: camera optical frame, metres; colour = canonical coordinate",
+            "comment face_anything_ros: camera optical frame, metres; colour = canonical coordinate; canon_* metres on the average face",
             f"element vertex {points.size}",
             *(f"property float {n}" for n in ("x", "y", "z")),
             *(f"property uchar {n}" for n in ("red", "green", "blue")),
@@ -171,9 +171,11 @@ class RunOutputs:
         count = len(self._names)
         tracks = np.full((self._frames, count, 2), np.nan, dtype=np.float32)
         visible = np.zeros((self._frames, count), dtype=bool)
+        uncertainty = np.full((self._frames, count), np.nan, dtype=np.float32)
         for t, face in frames.items():
             tracks[t] = np.asarray(face.query_pixels, dtype=np.float32).reshape(-1, 2)[:count]
             visible[t] = np.asarray(face.query_visible, dtype=bool).reshape(-1)[:count]
+            uncertainty[t] = np.asarray(face.query_uncertainty_px, dtype=np.float32).reshape(-1)[:count]
         queries = np.full((count, 3), np.nan, dtype=np.float32)
         for n in range(count):
             seen = np.nonzero(visible[:, n])[0]
@@ -184,6 +186,7 @@ class RunOutputs:
             queries=queries,
             tracks=tracks,
             visible=visible,
+            uncertainty_px=uncertainty,
             query_names=np.asarray(self._names),
             track_id=np.int64(longest),
         )

@@ -7,6 +7,7 @@ output takes the input image's header: downstream nodes synchronise on its stamp
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -15,7 +16,12 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from face_anything_ros.core.face_template import NAMED_LANDMARKS, canonical_to_rgb, load_face_template
+from face_anything_ros.core.face_template import (
+    CANONICAL_UNIT_M,
+    NAMED_LANDMARKS,
+    canonical_to_rgb,
+    load_face_template,
+)
 from face_anything_ros.outputs.image_codec import numpy_to_image_fields
 from face_anything_ros.outputs.message_kit import MessageKit
 from face_anything_ros.runtime.geometry import Intrinsics, backproject_pixels
@@ -23,6 +29,11 @@ from face_anything_ros.runtime.geometry import Intrinsics, backproject_pixels
 FACE_TRACK_ARRAY = "face_anything_ros/msg/FaceTrackArray"
 FACE_TRACK = "face_anything_ros/msg/FaceTrack"
 FACE_MESH_TOPOLOGY = "face_anything_ros/msg/FaceMeshTopology"
+
+# Messages carry canonical coordinates in SI units: metres on the average face (REP 103). The
+# pipeline works in canonical units (face_template.py), so the message layer multiplies by this, and
+# FaceTrack.scale is the face's size relative to the average face (pipeline metres per unit / this).
+CANONICAL_TO_METRES = CANONICAL_UNIT_M
 
 # sensor_msgs/PointField datatypes
 _FLOAT32 = 7
@@ -125,7 +136,7 @@ def point_array(result: Any, intrinsics: Intrinsics, stride: int = 1) -> np.ndar
     columns = np.empty((index.size, len(POINT_FIELDS)), dtype=np.float32)
     columns[:, 0:3] = xyz
     columns[:, 3] = packed.view(np.float32)
-    columns[:, 4:7] = canonical
+    columns[:, 4:7] = canonical * np.float32(CANONICAL_TO_METRES)
     columns[:, 7] = ids.view(np.float32)
     return columns.view(POINT_DTYPE).reshape(index.size)
 
@@ -180,7 +191,7 @@ def point_cloud_to_array(msg: Any) -> np.ndarray:
     return raw.view(POINT_DTYPE).copy()
 
 
-def _pose(kit: MessageKit, rotation: np.ndarray, translation: np.ndarray) -> Any:
+def pose_message(kit: MessageKit, rotation: np.ndarray, translation: np.ndarray) -> Any:
     qx, qy, qz, qw = Rotation.from_matrix(np.asarray(rotation, dtype=np.float64)).as_quat()
     tx, ty, tz = (float(v) for v in translation)
     return kit.new(
@@ -188,6 +199,11 @@ def _pose(kit: MessageKit, rotation: np.ndarray, translation: np.ndarray) -> Any
         position=kit.new("geometry_msgs/msg/Point", x=tx, y=ty, z=tz),
         orientation=kit.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
     )
+
+
+def uuid_message(kit: MessageKit, value: uuid.UUID) -> Any:
+    """unique_identifier_msgs/UUID of ``value`` (its 16 bytes in RFC 4122 order)."""
+    return kit.new("unique_identifier_msgs/msg/UUID", uuid=kit.array(np.frombuffer(value.bytes, np.uint8), "uint8"))
 
 
 def _roi(kit: MessageKit, box_xyxy: Sequence[float], width: int, height: int) -> Any:
@@ -212,17 +228,20 @@ def face_track(kit: MessageKit, face: Any, width: int, height: int) -> Any:
     return kit.new(
         FACE_TRACK,
         id=int(face.track_id),
+        uuid=uuid_message(kit, face.track_uuid),
         age=int(face.age),
         roi=_roi(kit, face.box_xyxy, width, height),
         confidence=float(face.score),
+        detector=str(face.detector),
         pose_valid=pose_valid,
-        pose=_pose(kit, rotation, translation),
-        scale=float(face.scale) if pose_valid else 0.0,
+        pose=pose_message(kit, rotation, translation),
+        scale=float(face.scale) / CANONICAL_TO_METRES if pose_valid else 0.0,
         query_names=kit.array(list(face.query_names), "string"),
-        query_canonical=kit.array(face.query_canonical, "float32"),
+        query_canonical=kit.array(np.asarray(face.query_canonical) * CANONICAL_TO_METRES, "float32"),
         pixels=kit.array(face.query_pixels, "float32"),
         points=kit.array(face.query_points, "float32"),
         visible=kit.array(face.query_visible, "bool"),
+        pixel_uncertainty=kit.array(face.query_uncertainty_px, "float32"),
         mesh_vertices=kit.array(face.mesh_vertices, "float32"),
         mesh_visible=kit.array(face.mesh_visible, "bool"),
     )
@@ -242,7 +261,7 @@ def face_pose_array(kit: MessageKit, header: Any, result: Any) -> Any:
     The TF-free way to follow heads in RViz (tf2_msgs has no wheel, so no /tf here); the order is
     that of the faces with ``pose_valid`` in the FaceTrackArray of the same stamp.
     """
-    poses = [_pose(kit, face.rotation, face.translation) for face in result.faces if face.pose_valid]
+    poses = [pose_message(kit, face.rotation, face.translation) for face in result.faces if face.pose_valid]
     return kit.new("geometry_msgs/msg/PoseArray", header=header, poses=poses)
 
 
@@ -284,7 +303,7 @@ def _mesh_marker(kit: MessageKit, header: Any, face: Any, style: MeshStyle) -> A
         id=int(face.track_id),
         type=MARKER_TRIANGLE_LIST,
         action=MARKER_ADD,
-        pose=_pose(kit, np.eye(3), np.zeros(3)),
+        pose=pose_message(kit, np.eye(3), np.zeros(3)),
         scale=kit.new("geometry_msgs/msg/Vector3", x=1.0, y=1.0, z=1.0),
         color=kit.new("std_msgs/msg/ColorRGBA", r=1.0, g=1.0, b=1.0, a=style.alpha),
         lifetime=kit.new("builtin_interfaces/msg/Duration", sec=lifetime_sec, nanosec=lifetime_nanosec),
@@ -314,7 +333,7 @@ def mesh_topology_message(kit: MessageKit, header: Any) -> Any:
     return kit.new(
         FACE_MESH_TOPOLOGY,
         header=header,
-        canonical_vertices=kit.array(template.canonical, "float32"),
+        canonical_vertices=kit.array(template.canonical * CANONICAL_TO_METRES, "float32"),
         triangles=kit.array(template.faces, "uint32"),
         landmark_names=kit.array(list(NAMED_LANDMARKS), "string"),
         landmark_indices=kit.array(list(NAMED_LANDMARKS.values()), "uint32"),

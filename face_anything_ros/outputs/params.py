@@ -19,6 +19,7 @@ from face_anything_ros.runtime.config import BACKEND_NAMES, HARD_MAX_FACES, Pipe
 
 NODE_NAME = "face_anything_node"
 QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
+IMAGE_TRANSPORT_CHOICES = ("raw", "compressed")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,26 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("qos_depth", 1, "Input QoS history depth.", min_value=1, max_value=100),
     ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics updates.", min_value=0.1, max_value=60.0),
+    ParamSpec(
+        "autostart",
+        True,
+        "Configure and activate at start-up (false: stay unconfigured for a lifecycle manager).",
+    ),
+    ParamSpec(
+        "image_transport",
+        "raw",
+        "Input transport (image_transport convention): raw subscribes `image` (sensor_msgs/Image), "
+        "compressed subscribes `<image>/compressed` (sensor_msgs/CompressedImage, JPEG or PNG).",
+        choices=IMAGE_TRANSPORT_CHOICES,
+    ),
+    ParamSpec(
+        "frame_id",
+        "",
+        "Frame of every output header and parent of the face TF frames; empty = the image's header.frame_id.",
+    ),
+    ParamSpec(
+        "tf_prefix", "", "Prefix of the face TF frame names (<tf_prefix>face_<uuid hex>), e.g. 'cam1/'."
+    ),
     # --- live (changeable while running) ---
     ParamSpec(
         "default_fov_deg",
@@ -83,10 +104,51 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
         min_value=1,
         max_value=16,
     ),
-    ParamSpec("publish_depth", True, "Publish the depth image.", live=True),
+    ParamSpec(
+        "diagnostics_window_s",
+        5.0,
+        "Diagnostics levels and rates come from the events of this last window.",
+        live=True,
+        min_value=0.5,
+        max_value=600.0,
+    ),
+    ParamSpec(
+        "expected_rate_hz",
+        0.0,
+        "Outputs per second expected (input rate while idle); below it diagnostics WARN. 0: no check.",
+        live=True,
+        min_value=0.0,
+        max_value=1000.0,
+    ),
+    ParamSpec(
+        "rate_tolerance",
+        0.1,
+        "Fraction below expected_rate_hz still reported OK.",
+        live=True,
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "stale_after_s",
+        5.0,
+        "No image for this long: diagnostics WARN (publishers exist) or STALE (none).",
+        live=True,
+        min_value=0.1,
+        max_value=3600.0,
+    ),
+    ParamSpec(
+        "rectified",
+        False,
+        "The input images are rectified (image_rect): intrinsics from camera_info P, else from K "
+        "(distortion is ignored either way).",
+        live=True,
+    ),
+    ParamSpec("publish_depth", True, "Publish the depth image and depth/camera_info.", live=True),
     ParamSpec("publish_points", True, "Publish the PointCloud2.", live=True),
     ParamSpec("publish_faces", True, "Publish the FaceTrackArray.", live=True),
     ParamSpec("publish_mesh", True, "Publish the face mesh MarkerArray.", live=True),
+    ParamSpec("publish_detections", True, "Publish vision_msgs/Detection2DArray on detections.", live=True),
+    ParamSpec("publish_tf", True, "Publish a REP-155 face frame per face on /tf.", live=True),
     ParamSpec("publish_canonical_image", False, "Publish the canonical-colour image.", live=True),
     ParamSpec("publish_overlay", False, "Publish the overlay image (for viewing).", live=True),
 )
@@ -109,12 +171,23 @@ class NodeParams:
     qos_reliability: str = "auto"
     qos_depth: int = 1
     diagnostics_period_s: float = 1.0
+    autostart: bool = True
+    diagnostics_window_s: float = 5.0
+    expected_rate_hz: float = 0.0
+    rate_tolerance: float = 0.1
+    stale_after_s: float = 5.0
+    image_transport: str = "raw"
+    frame_id: str = ""
+    tf_prefix: str = ""
     default_fov_deg: float = 60.0
     points_stride: int = 1
+    rectified: bool = False
     publish_depth: bool = True
     publish_points: bool = True
     publish_faces: bool = True
     publish_mesh: bool = True
+    publish_detections: bool = True
+    publish_tf: bool = True
     publish_canonical_image: bool = False
     publish_overlay: bool = False
 

@@ -15,3 +15,5 @@ LATCHED_QOS = QoSProfile(
 )
 # Clients that must not lose an output while they are busy (demo, tests).
 COLLECTOR_QOS = QoSProfile(depth=20, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+# /tf: as tf2_ros.TransformBroadcaster (reliable, volatile, depth 100), so every tf2 listener matches.
+TF_QOS = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)

@@ -16,6 +16,7 @@ import numpy as np
 from rclpy.node import Node
 
 from face_anything_ros.outputs import conversions
+from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY
 from face_anything_ros.outputs.image_bag import camera_info_message, header
 from face_anything_ros.outputs.message_kit import RclpyKit
 from face_anything_ros.ros.qos import COLLECTOR_QOS, LATCHED_QOS
@@ -25,6 +26,8 @@ RELIABLE = COLLECTOR_QOS
 # output topic -> message type
 OUTPUT_TOPICS: dict[str, str] = {
     "depth": "sensor_msgs/msg/Image",
+    "depth/camera_info": "sensor_msgs/msg/CameraInfo",
+    "detections": DETECTION_2D_ARRAY,
     "points": "sensor_msgs/msg/PointCloud2",
     "faces": conversions.FACE_TRACK_ARRAY,
     "face_poses": "geometry_msgs/msg/PoseArray",

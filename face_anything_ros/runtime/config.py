@@ -160,6 +160,70 @@ class TrackingConfig:
         _check(1 <= self.anchor_min_landmarks <= 468, "tracking.anchor_min_landmarks", "in [1, 468]")
 
 
+FLOW_METHODS = ("lk", "dis")
+
+
+@dataclass
+class FusionConfig:
+    """The fused tracker (runtime/fused_tracker.py): flow propagation + absolute measurements.
+
+    Uncertainties are standard deviations in pixels; the Kalman gains follow from them. The noise
+    constants were chosen on the synthetic train split only (BENCHMARKS.md, ``evaluate`` block).
+    """
+
+    # false: every frame's query pixels come from canonical lookup alone (the earlier behaviour).
+    enabled: bool = True
+    flow_method: str = "lk"  # lk (pyramidal Lucas-Kanade on the points) | dis (dense, sampled)
+    region_margin: float = 0.25  # face region = both frames' face boxes grown by this fraction
+    max_region_side: int = 128  # flow runs on the region resampled to at most this side (pixels)
+    fb_threshold_px: float = 1.0  # forward-backward round trip above this (image px) = flow failed
+    # flow step noise: sigma^2 = flow_sigma_px^2 + (flow_sigma_per_px * |motion|)^2 + fb error^2
+    flow_sigma_px: float = 0.3
+    flow_sigma_per_px: float = 0.05
+    # canonical lookup: sigma = lookup_sigma_crop_px crop pixels x (1 + distance / lookup_distance_scale)
+    # / sqrt(mask x confidence), in image pixels via the crop's scale
+    lookup_sigma_crop_px: float = 0.5
+    lookup_distance_scale: float = 0.02  # canonical units
+    # face-mesh landmarks: sigma = mesh_sigma_fraction x the face box side
+    mesh_sigma_fraction: float = 0.015
+    # adaptive measurement noise: each source's variance is rescaled by a factor learnt per face track from
+    # its innovations against the flow prediction (an exponential average at this rate, within these bounds)
+    adapt_noise: bool = True
+    noise_adapt_rate: float = 0.1
+    noise_scale_min: float = 0.25
+    noise_scale_max: float = 16.0
+    # an absolute measurement farther than this (squared Mahalanobis distance, 2 dof) is gated out
+    gate_chi2: float = 13.8  # 99.9 %
+    # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
+    # jump), every gated-out point re-acquires at once
+    reacquire_face_fraction: float = 0.5
+    # a track not seen for more frames than this restarts from the absolute measurements
+    max_gap_frames: int = 5
+
+    def validate(self) -> None:
+        _check(self.flow_method in FLOW_METHODS, "fusion.flow_method", f"one of {FLOW_METHODS}")
+        _check(0.0 <= self.region_margin <= 2.0, "fusion.region_margin", "in [0, 2]")
+        _check(16 <= self.max_region_side <= 1024, "fusion.max_region_side", "in [16, 1024]")
+        for name in (
+            "fb_threshold_px",
+            "flow_sigma_px",
+            "lookup_sigma_crop_px",
+            "lookup_distance_scale",
+            "mesh_sigma_fraction",
+            "gate_chi2",
+        ):
+            _check(getattr(self, name) > 0, f"fusion.{name}", "> 0")
+        _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
+        _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
+        _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
+        _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
+        _check(
+            0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
+            "fusion.noise_scale_min",
+            "<= 1 <= noise_scale_max, > 0",
+        )
+
+
 @dataclass
 class MeshPriorConfig:
     """Face-mesh prior (runtime/mesh_prior.py): the template fitted to the face mesh's 468 landmarks,
@@ -252,6 +316,7 @@ class PipelineConfig:
     ids: IdConfig = field(default_factory=IdConfig)
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    fusion: FusionConfig = field(default_factory=FusionConfig)
     mesh_prior: MeshPriorConfig = field(default_factory=MeshPriorConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
@@ -259,14 +324,8 @@ class PipelineConfig:
         _check(self.crop_scale >= 1.0, "crop_scale", ">= 1")
         _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
         _check(0.0 <= self.crop_deadband <= 0.5, "crop_deadband", "in [0, 0.5]")
-        for section in (
-            self.detection,
-            self.ids,
-            self.geometry,
-            self.tracking,
-            self.mesh_prior,
-            self.backend,
-        ):
+        sections = (self.detection, self.ids, self.geometry, self.tracking, self.fusion, self.mesh_prior)
+        for section in (*sections, self.backend):
             section.validate()
         return self
 

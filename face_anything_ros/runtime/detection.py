@@ -24,6 +24,12 @@ from typing import Protocol
 import numpy as np
 
 from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
+from face_anything_ros.runtime.face_score import (
+    DETECTOR_BLAZEFACE_FULL,
+    DETECTOR_BLAZEFACE_SHORT,
+    DETECTOR_EXTERNAL,
+    DETECTOR_FACE_MESH,
+)
 from face_anything_ros.runtime.ids import iou_matrix, overlap_of_smaller_matrix
 
 LOGGER = logging.getLogger(__name__)
@@ -36,6 +42,7 @@ class Detection:
     box_xyxy: np.ndarray  # (4,) float64 image pixels, may extend past the image border
     score: float  # detector confidence; NaN when the detector exposes none (face mesh)
     landmarks: np.ndarray | None = None  # (468, 2) image pixels in face_mesh mode
+    detector: str = DETECTOR_EXTERNAL  # which detector found it (runtime.face_score names)
     # (468,) face-mesh landmark depth in image pixels (x scale; larger = farther, origin near the head centre)
     landmarks_z: np.ndarray | None = None
 
@@ -105,7 +112,13 @@ class MediaPipeFaceMeshDetector:
             box = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
             if box[2] > box[0] and box[3] > box[1]:
                 detections.append(
-                    Detection(box_xyxy=box, score=float("nan"), landmarks=xy, landmarks_z=xyz[:, 2])
+                    Detection(
+                        box_xyxy=box,
+                        score=float("nan"),
+                        landmarks=xy,
+                        detector=DETECTOR_FACE_MESH,
+                        landmarks_z=xyz[:, 2],
+                    )
                 )
         return select_faces(detections, width, height, self._config)
 
@@ -120,6 +133,7 @@ class MediaPipeBoxDetector:
         import mediapipe as mp
 
         self._config = config
+        self._name = DETECTOR_BLAZEFACE_FULL if config.long_range else DETECTOR_BLAZEFACE_SHORT
         self._detector = mp.solutions.face_detection.FaceDetection(
             model_selection=1 if config.long_range else 0,
             min_detection_confidence=config.min_detection_confidence,
@@ -143,7 +157,7 @@ class MediaPipeBoxDetector:
                 self._config,
             )
             if box[2] > box[0] and box[3] > box[1]:
-                detections.append(Detection(box_xyxy=box, score=float(det.score[0])))
+                detections.append(Detection(box_xyxy=box, score=float(det.score[0]), detector=self._name))
         return select_faces(detections, width, height, self._config)
 
     def close(self) -> None:

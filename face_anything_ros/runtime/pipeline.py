@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 import torch
 
@@ -20,6 +22,8 @@ from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
+from face_anything_ros.runtime.face_score import face_score
+from face_anything_ros.runtime.fused_tracker import FusedTracker, lookup_measurement, mesh_measurement
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
     Intrinsics,
@@ -28,14 +32,16 @@ from face_anything_ros.runtime.geometry import (
     invalid_geometry,
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
+from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
 from face_anything_ros.runtime.mesh_prior import MeshPrior
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
+from face_anything_ros.runtime.track_uuid import TrackUuids
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
     build_query_set,
-    locate_canonical,
+    locate_canonical_distances,
     template_vertex_normals,
 )
 
@@ -48,10 +54,13 @@ STAGES = ("detect", "preprocess", "model", "geometry", "postprocess", "tracking"
 class FaceResult:
     """One face in one frame (camera frame: OpenCV, metres)."""
 
-    track_id: int
+    track_id: int  # per stream: 0, 1, 2, ... (restarts with the stream)
+    track_uuid: uuid.UUID  # unique across streams, restarts and resets (runtime.track_uuid)
     age: int  # frames since this id first appeared
     box_xyxy: np.ndarray  # (4,) face box, image pixels
-    score: float  # detector confidence (NaN: the face-mesh detector exposes none)
+    score: float  # face score in [0, 1], never NaN: detector presence x mask coverage (runtime.face_score)
+    detector: str  # which detector found the face (runtime.face_score.DETECTOR_* names)
+    detector_score: float  # the detector's own confidence (NaN: the face-mesh detector exposes none)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
     translation: np.ndarray  # (3,) metres
     scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
@@ -62,9 +71,13 @@ class FaceResult:
     query_pixels: np.ndarray  # (N, 2) x, y image pixels (NaN: not found)
     query_points: np.ndarray  # (N, 3) camera frame metres (NaN: unknown)
     query_visible: np.ndarray  # (N,) bool
+    # (N,) standard deviation of query_pixels, image pixels (fused tracker; lookup-only: the lookup's own);
+    # inf where the point has no current evidence
+    query_uncertainty_px: np.ndarray
     mesh_vertices: np.ndarray  # (468, 3) template vertices placed by canonical lookup, camera frame
     mesh_visible: np.ndarray  # (468,) bool
     crop_box: CropBox
+    landmarks_px: np.ndarray | None = None  # (468, 2) face-mesh landmarks (image px) when the mesh found it
 
 
 @dataclass
@@ -118,6 +131,7 @@ class FacePipeline:
         self._backend = BackendChain(model, self.config.backend, self.input_size)
         self._detector = detector if detector is not None else make_detector(self.config.detection)
         self._ids = IdAssigner(self.config.ids)
+        self._track_uuids = TrackUuids()
         self._queries = build_query_set(self.config.tracking)
         template = load_face_template()
         self._template_canonical = template.canonical.astype(np.float64)  # face-mesh landmark i = vertex i
@@ -133,6 +147,16 @@ class FacePipeline:
             self._lookup_canonical = np.concatenate([self._queries.canonical, self._template_canonical])
             self._lookup_normals = np.concatenate([self._queries.normals, template_vertex_normals()])
             self._mesh_rows = self._num_queries + np.arange(template.num_vertices)
+        # each distinct canonical point is looked up and tracked once (named landmarks are vertices too)
+        _, first, self._row_of = np.unique(
+            self._lookup_canonical, axis=0, return_index=True, return_inverse=True
+        )
+        self._row_of = self._row_of.reshape(-1)
+        self._lookup_canonical = self._lookup_canonical[first]
+        self._lookup_normals = self._lookup_normals[first]
+        self._lookup_corners, self._lookup_barycentric = template_barycentric(self._lookup_canonical)
+        self._fusion = FusedTracker(self.config.fusion) if self.config.fusion.enabled else None
+        self._gray: np.ndarray | None = None
         self._filters: dict[int, OneEuroFilter] = {}
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._warned_default_intrinsics = False
@@ -143,6 +167,11 @@ class FacePipeline:
     @property
     def backend_name(self) -> str:
         return self._backend.name
+
+    @property
+    def device(self) -> torch.device:
+        """The device inference runs on."""
+        return self._backend.device
 
     @property
     def backend_description(self) -> str:
@@ -159,8 +188,11 @@ class FacePipeline:
     def reset(self) -> None:
         """Forget ids and filter state (e.g. when a stream restarts)."""
         self._ids.reset()
+        self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
         self._stabilizer.forget_all_but(set())
+        if self._fusion is not None:
+            self._fusion.reset()
 
     def close(self) -> None:
         self._detector.close()
@@ -187,11 +219,16 @@ class FacePipeline:
         detections = detections[: self.config.detection.max_faces]
         tracks = self._ids.update(np.array([d.box_xyxy for d in detections]).reshape(-1, 4))
         self._forget_dead_tracks()
+        if self._fusion is not None:
+            self._gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+            self._fusion.begin_frame(self._gray, stamp_s)
         timer.lap("detect")
         maps = FrameMaps.empty(height, width)
         faces: list[FaceResult] = []
         if detections:
-            face_boxes = [self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)]
+            face_boxes = [
+                self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)
+            ]
             images, boxes = crop_batch(rgb, face_boxes, self.input_size, self.config.crop_scale)
             timer.lap("preprocess")
             outputs = self._backend(images)
@@ -288,15 +325,45 @@ class FacePipeline:
         stamp_s: float,
     ) -> FaceResult:
         tracking = self.config.tracking
-        crop_pixels, found = locate_canonical(
-            crop.canonical, weight, self._lookup_canonical, tracking.max_canonical_distance
+        crop_pixels, distance = locate_canonical_distances(crop.canonical, weight, self._lookup_canonical)
+        crop_scale = box.side / self.input_size  # image pixels per crop pixel
+        lookup = lookup_measurement(
+            crop_to_image_pixels(crop_pixels, box, self.input_size),
+            distance,
+            sample_nearest(weight, crop_pixels),
+            crop_scale,
+            tracking.max_canonical_distance,
+            self.config.fusion,
         )
         metric_depth = sample_bilinear(crop.relative_depth, crop_pixels) * geometry.median_depth_m
+        facing = self._facing(geometry, backproject_pixels(crop_pixels, metric_depth, crop_intrinsics))
+        if self._fusion is None:
+            image_pixels, uncertainty, visible = (
+                lookup.positions,
+                np.sqrt(lookup.variance),
+                lookup.valid & facing,
+            )
+        else:
+            mesh = self._mesh_measurement(detection)
+            fused = self._fusion.update(
+                track.track_id, self._gray, detection.box_xyxy, [lookup, mesh], facing
+            )
+            image_pixels, uncertainty, visible = (
+                fused.positions.copy(),
+                fused.uncertainty_px,
+                fused.visible.copy(),
+            )
+            crop_pixels = image_to_crop_pixels(image_pixels, box, self.input_size)
+            metric_depth = sample_bilinear(crop.relative_depth, crop_pixels) * geometry.median_depth_m
         points = backproject_pixels(crop_pixels, metric_depth, crop_intrinsics)
-        visible = found & self._facing(geometry, points)
         if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
             visible &= np.isfinite(points).all(axis=1)
-        image_pixels = crop_to_image_pixels(crop_pixels, box, self.input_size)
+        rows = self._row_of  # distinct points -> query rows, then mesh rows
+        image_pixels, uncertainty, visible, points = (
+            a[rows] for a in (image_pixels, uncertainty, visible, points)
+        )
+        affine = crop_affine(box, self.input_size)
+        box_in_crop = np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
@@ -308,9 +375,12 @@ class FacePipeline:
             )(query_pixels, stamp_s)
         return FaceResult(
             track_id=track.track_id,
+            track_uuid=self._track_uuids.uuid(track.track_id),
             age=track.age,
             box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
-            score=detection.score,
+            score=face_score(detection.score, crop.mask_probability, box_in_crop.ravel()),
+            detector=detection.detector,
+            detector_score=detection.score,
             rotation=geometry.rotation,
             translation=geometry.translation,
             scale=geometry.scale,
@@ -321,9 +391,21 @@ class FacePipeline:
             query_pixels=query_pixels,
             query_points=points[:n],
             query_visible=visible[:n],
+            query_uncertainty_px=uncertainty[:n],
             mesh_vertices=points[self._mesh_rows],
             mesh_visible=visible[self._mesh_rows],
             crop_box=box,
+            landmarks_px=detection.landmarks,
+        )
+
+    def _mesh_measurement(self, detection: Detection):
+        """The face mesh's landmarks as a measurement of every lookup row (none for BlazeFace faces)."""
+        landmarks = detection.landmarks
+        box = np.asarray(detection.box_xyxy, dtype=np.float64)
+        facing = None if landmarks is None else point_front_facing(landmarks, self._lookup_corners)
+        side = float(np.sqrt(max((box[2] - box[0]) * (box[3] - box[1]), 0.0)))
+        return mesh_measurement(
+            landmarks, self._lookup_corners, self._lookup_barycentric, facing, side, self.config.fusion
         )
 
     def _facing(self, geometry: FaceGeometry, points: np.ndarray) -> np.ndarray:
@@ -342,6 +424,8 @@ class FacePipeline:
         for track_id in list(self._filters):
             if track_id not in live:
                 del self._filters[track_id]
+        if self._fusion is not None:
+            self._fusion.forget_all_but(live)
 
 
 def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
@@ -349,6 +433,26 @@ def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndar
     affine = crop_affine(box, size)
     scale = affine[0, 0]
     return (pixels - affine[:, 2][None, :]) / scale
+
+
+def image_to_crop_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Map image pixel coordinates (N, 2) to crop pixel coordinates (crop_affine)."""
+    affine = crop_affine(box, size)
+    return pixels * affine[0, 0] + affine[:, 2][None, :]
+
+
+def sample_nearest(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Nearest-pixel samples of (H, W) at (N, 2) x, y; 0 outside or where a pixel is NaN."""
+    height, width = image.shape
+    values = np.zeros(len(pixels))
+    finite = np.isfinite(pixels).all(axis=1)
+    x = np.rint(pixels[finite, 0]).astype(int)
+    y = np.rint(pixels[finite, 1]).astype(int)
+    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
+    sampled = np.zeros(len(x))
+    sampled[inside] = image[y[inside], x[inside]]
+    values[finite] = np.nan_to_num(sampled, nan=0.0)
+    return values
 
 
 def sample_bilinear(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:

@@ -37,11 +37,23 @@ def locate_canonical(
     max_distance: float = DEFAULT_MAX_CANONICAL_DISTANCE,
     coarse_stride: int = DEFAULT_COARSE_STRIDE,
 ) -> tuple[np.ndarray, np.ndarray]:
+    """Sub-pixel positions (N, 2) and visibility (N,) of canonical ``queries``; see
+    ``locate_canonical_distances`` (visible = nearest canonical within ``max_distance``)."""
+    pixels, distance = locate_canonical_distances(canonical_map, weight_map, queries, coarse_stride)
+    return pixels, distance <= max_distance
+
+
+def locate_canonical_distances(
+    canonical_map: np.ndarray,
+    weight_map: np.ndarray,
+    queries: np.ndarray,
+    coarse_stride: int = DEFAULT_COARSE_STRIDE,
+) -> tuple[np.ndarray, np.ndarray]:
     """Find canonical ``queries`` (N, 3) in a canonical map (H, W, 3).
 
     ``weight_map`` (H, W): 0 (or NaN) marks invalid pixels. Returns sub-pixel positions
-    (N, 2) as (x, y) pixel-centre coordinates (NaN when no valid pixel exists) and
-    visibility (N,) (nearest canonical within ``max_distance``). The k-d tree holds every
+    (N, 2) as (x, y) pixel-centre coordinates (NaN when no valid pixel exists) and the
+    canonical distance (N,) of the nearest predicted coordinate (inf: none). The k-d tree holds every
     ``coarse_stride``-th pixel (``coarse_stride**2`` times fewer to index); the nearest
     coarse pixel is then refined to the nearest full-resolution pixel around it.
     """
@@ -49,9 +61,8 @@ def locate_canonical(
     weight = np.nan_to_num(np.asarray(weight_map, dtype=np.float64), nan=0.0)
     valid = (weight > 0) & np.isfinite(canonical_map).all(axis=-1)
     pixels = np.full((len(queries), 2), np.nan)
-    visible = np.zeros(len(queries), dtype=bool)
     if len(queries) == 0 or not valid.any():
-        return pixels, visible
+        return pixels, np.full(len(queries), np.inf)
     stride = max(int(coarse_stride), 1)
     coarse = np.zeros_like(valid)
     coarse[::stride, ::stride] = valid[::stride, ::stride]
@@ -68,8 +79,7 @@ def locate_canonical(
     offset = _subpixel_offsets(canonical_map, valid, px, py, queries)
     pixels[:, 0] = px + offset[:, 0]
     pixels[:, 1] = py + offset[:, 1]
-    visible = distance <= max_distance
-    return pixels, visible
+    return pixels, distance
 
 
 def _nearest_in_window(

@@ -31,8 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--baselines",
-        default="lk,dis,farneback,mediapipe,template,flat",
-        help="comma-separated baselines from lk,dis,farneback,mediapipe,template,flat; 'none' for none",
+        default="lk,dis,farneback,mediapipe,mediapipe+flow,template,flat",
+        help="comma-separated baselines from lk,dis,farneback,mediapipe,mediapipe+flow,template,flat; "
+        "'none' for none",
     )
     parser.add_argument(
         "--max-frames", type=int, default=None, help="evaluate only the first N frames of each sequence"

@@ -17,6 +17,7 @@ import numpy as np
 
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.baselines import empty_tracks
+from face_anything_ros.runtime.mesh_points import barycentric, front_facing
 
 LOG = logging.getLogger(__name__)
 NUM_LANDMARKS = 468
@@ -69,40 +70,7 @@ def detect_landmarks(frames: np.ndarray, config: MediaPipeConfig = MediaPipeConf
     return results
 
 
-def barycentric(points: np.ndarray, tri_xy: np.ndarray) -> np.ndarray:
-    """Barycentric coordinates (N, F, 3) of points (N, 2) in triangles (F, 3, 2)."""
-    a, b, c = tri_xy[:, 0], tri_xy[:, 1], tri_xy[:, 2]
-    v0, v1 = b - a, c - a
-    denom = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    denom = np.where(np.abs(denom) < 1e-12, np.nan, denom)
-    v2 = points[:, None, :] - a[None]
-    w1 = (v2[..., 0] * v1[None, :, 1] - v1[None, :, 0] * v2[..., 1]) / denom
-    w2 = (v0[None, :, 0] * v2[..., 1] - v2[..., 0] * v0[None, :, 1]) / denom
-    return np.stack([1.0 - w1 - w2, w1, w2], axis=-1)
-
-
-def front_facing(landmarks: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """(F,) True for triangles whose projected winding matches the frontal template's."""
-    tri = landmarks[faces][..., :2]
-    cross = (tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1]) - (tri[:, 1, 1] - tri[:, 0, 1]) * (
-        tri[:, 2, 0] - tri[:, 0, 0]
-    )
-    return cross * _frontal_winding_sign(faces) > 0
-
-
-def _frontal_winding_sign(faces: np.ndarray) -> float:
-    """Sign of the projected triangle area for a camera-facing template (image y down)."""
-    template = load_face_template()
-    # frontal view in image coordinates: x right, y down (template y is up)
-    xy = template.canonical[:, :2] * np.array([1.0, -1.0])
-    tri = xy[faces]
-    cross = (tri[:, 1, 0] - tri[:, 0, 0]) * (tri[:, 2, 1] - tri[:, 0, 1]) - (tri[:, 1, 1] - tri[:, 0, 1]) * (
-        tri[:, 2, 0] - tri[:, 0, 0]
-    )
-    return float(np.sign(np.median(cross)))
-
-
-def _locate_queries(frame_faces: FrameLandmarks, points: np.ndarray, faces: np.ndarray):
+def locate_queries(frame_faces: FrameLandmarks, points: np.ndarray, faces: np.ndarray):
     """Face id, triangle and barycentric weights of the front-most triangle containing each point."""
     face_of = np.full(len(points), -1)
     tri_of = np.full(len(points), -1)
@@ -135,7 +103,7 @@ def landmarks_to_tracks(
     weights = np.zeros((len(queries), 3))
     for t in np.unique(query_frames):
         sel = np.flatnonzero(query_frames == t)
-        face_of[sel], tri_of[sel], weights[sel] = _locate_queries(landmarks[t], queries[sel, 1:3], faces)
+        face_of[sel], tri_of[sel], weights[sel] = locate_queries(landmarks[t], queries[sel, 1:3], faces)
     LOG.debug("mediapipe mesh: %d of %d queries inside a mesh", (face_of >= 0).sum(), len(queries))
     for t in range(num_frames):
         for face_id, lms in landmarks[t].items():

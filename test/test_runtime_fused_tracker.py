@@ -1,0 +1,302 @@
+"""The fused point tracker: real OpenCV flow on textured frames, absolute measurements with known noise.
+
+A textured "face" patch moves over a textured background; the absolute measurement (what canonical
+lookup or the face mesh give) is the ground truth plus Gaussian noise, missing where the point is
+occluded. Each test drives ``FusedTracker`` as the pipeline does (``begin_frame`` then ``update``
+per face) and checks a behaviour the issue asks for.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+import pytest
+
+from face_anything_ros.runtime.config import FusionConfig, PipelineConfig
+from face_anything_ros.runtime.face_flow import FaceFlow, face_region
+from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement
+from face_anything_ros.runtime.geometry import Intrinsics
+
+WIDTH, HEIGHT = 320, 240
+PATCH = 96  # face side, pixels
+NOISE_PX = 1.5  # absolute measurement noise (standard deviation)
+
+
+def texture(seed: int, height: int, width: int) -> np.ndarray:
+    """Smooth random texture at full contrast (skin-like scale: blobs of a few pixels)."""
+    rng = np.random.default_rng(seed)
+    blurred = cv2.GaussianBlur(rng.random((height, width)).astype(np.float32), (0, 0), 3.0)
+    return cv2.normalize(blurred, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+
+
+BACKGROUND = texture(1, HEIGHT, WIDTH)
+FACE = texture(2, PATCH, PATCH)
+OCCLUDER = texture(3, PATCH, PATCH // 2)
+GRID = np.stack(np.meshgrid(np.linspace(12, PATCH - 12, 7), np.linspace(12, PATCH - 12, 7)), -1).reshape(
+    -1, 2
+)
+
+
+def render(corner: np.ndarray, occluder_x: float | None = None) -> np.ndarray:
+    """Background with the face patch at integer ``corner`` (x, y) and optionally a still occluder."""
+    frame = BACKGROUND.copy()
+    x, y = (round(float(v)) for v in corner)
+    frame[y : y + PATCH, x : x + PATCH] = FACE
+    if occluder_x is not None:
+        ox = int(occluder_x)
+        frame[y : y + PATCH, ox : ox + PATCH // 2] = OCCLUDER
+    return frame
+
+
+def box(corner: np.ndarray) -> np.ndarray:
+    return np.array([corner[0], corner[1], corner[0] + PATCH, corner[1] + PATCH], dtype=np.float64)
+
+
+def measured(truth: np.ndarray, rng, seen: np.ndarray | None = None, noise: float = NOISE_PX) -> Measurement:
+    seen = np.ones(len(truth), dtype=bool) if seen is None else seen
+    positions = truth + rng.normal(0, noise, truth.shape)
+    return Measurement(positions, np.full(len(truth), noise**2), seen)
+
+
+def still_face_tracked(tracker: FusedTracker, rng, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Track a still face (id 1) for ``frames`` frames; returns its corner and frame."""
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    for t in range(frames):
+        tracker.begin_frame(frame, t / 30)
+        tracker.update(1, frame, box(corner), [measured(GRID + corner, rng)], None)
+    return corner, frame
+
+
+def error(points, truth) -> np.ndarray:
+    return np.linalg.norm(points.positions - truth, axis=1)
+
+
+@pytest.fixture()
+def tracker() -> FusedTracker:
+    return FusedTracker(FusionConfig())
+
+
+def test_occluded_point_is_reacquired_within_one_frame_of_reappearing(tracker):
+    rng = np.random.default_rng(0)
+    covered = GRID[:, 0] < PATCH / 2 - 4  # the occluder hides the left half of the face
+    for t in range(16):
+        corner = np.array([60.0 + 3 * t, 70.0])
+        occluded = 4 <= t <= 10
+        # a still occluder over the moving face: flow under it follows the occluder, not the face
+        frame = render(corner, occluder_x=60.0 + 3 * 4 if occluded else None)
+        truth = GRID + corner
+        tracker.begin_frame(frame, t / 30)
+        points = tracker.update(
+            1, frame, box(corner), [measured(truth, rng, ~covered if occluded else None)], None
+        )
+        if occluded:
+            assert not points.visible[covered].any()  # no absolute measurement: hidden
+        if t == 11:  # first frame after the occluder left
+            assert points.visible.all()
+            assert np.median(error(points, truth)[covered]) < 2 * NOISE_PX
+            assert error(points, truth)[covered].max() < 5 * NOISE_PX
+
+
+@pytest.mark.parametrize("kind", ["jump", "cut"])
+def test_flow_failure_falls_back_to_the_absolute_measurement(tracker, kind):
+    rng = np.random.default_rng(1)
+    for t in range(8):
+        corner = np.array([40.0 + t, 60.0]) if t < 5 else np.array([40.0 + t + 80.0, 60.0])
+        frame = render(corner)
+        if kind == "cut" and t >= 5:  # another shot: new background, same face elsewhere
+            frame = np.roll(texture(7, HEIGHT, WIDTH), 0)
+            x, y = (int(v) for v in corner)
+            frame[y : y + PATCH, x : x + PATCH] = FACE
+        truth = GRID + corner
+        tracker.begin_frame(frame, t / 30)
+        points = tracker.update(1, frame, box(corner), [measured(truth, rng)], None)
+        if t == 5:  # the frame of the 80 px jump / the cut
+            assert np.median(error(points, truth)) < 2 * NOISE_PX
+            assert error(points, truth).max() < 5 * NOISE_PX
+
+
+def test_static_face_does_not_drift_over_300_frames(tracker):
+    rng = np.random.default_rng(2)
+    corner = np.array([100.0, 60.0])
+    frame = render(corner)
+    truth = GRID + corner
+    history = []
+    for t in range(300):
+        tracker.begin_frame(frame, t / 30)
+        history.append(tracker.update(1, frame, box(corner), [measured(truth, rng)], None).positions.copy())
+    history = np.array(history)
+    drift = np.linalg.norm(history[-50:].mean(axis=0) - truth, axis=1)
+    assert np.median(drift) < 0.3 and drift.max() < 1.0  # anchored: the last frames sit on the truth
+    jitter = np.linalg.norm(np.diff(history[-100:], axis=0), axis=2).mean()
+    assert jitter < 0.25 * NOISE_PX  # and far steadier than the raw measurement
+
+
+def test_state_resets_on_a_new_id_and_on_a_timestamp_going_backwards(tracker, caplog):
+    rng = np.random.default_rng(3)
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    truth = GRID + corner
+    for t in range(5):
+        tracker.begin_frame(frame, 10.0 + t / 30)
+        tracker.update(1, frame, box(corner), [measured(truth, rng)], None)
+        tracker.update(2, frame, box(corner), [measured(truth, rng)], None)
+    # a new id starts from its measurement alone
+    fresh = measured(truth + 5.0, rng)
+    started = tracker.update(3, frame, box(corner), [fresh], None)
+    np.testing.assert_array_equal(started.positions, fresh.positions)
+    np.testing.assert_allclose(started.uncertainty_px, NOISE_PX)
+    # a looped bag: time goes back -> every track restarts, one log line for the event
+    with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
+        tracker.begin_frame(frame, 10.0)
+    assert sum("timestamp went backwards" in r.getMessage() for r in caplog.records) == 1
+    again = measured(truth - 4.0, rng)
+    restarted = tracker.update(1, frame, box(corner), [again], None)
+    np.testing.assert_array_equal(restarted.positions, again.positions)
+
+
+def test_a_track_seen_again_after_more_than_max_gap_frames_restarts(tracker, caplog):
+    rng = np.random.default_rng(7)
+    corner, frame = still_face_tracked(tracker, rng, frames=3)
+    for t in range(3, 3 + tracker.config.max_gap_frames + 1):  # the face is not detected for a while
+        tracker.begin_frame(frame, t / 30)
+    fresh = measured(GRID + corner, rng)
+    with caplog.at_level(logging.INFO, logger="face_anything_ros.runtime.fused_tracker"):
+        tracker.begin_frame(frame, 10 / 30)
+        again = tracker.update(1, frame, box(corner), [fresh], None)
+    np.testing.assert_array_equal(again.positions, fresh.positions)
+    assert sum("seen again" in r.getMessage() for r in caplog.records) == 1
+
+
+def test_two_faces_keep_separate_state(tracker):
+    rng = np.random.default_rng(4)
+    face_b = texture(5, PATCH, PATCH)
+    for t in range(10):
+        a, b = np.array([20.0 + 2 * t, 20.0]), np.array([200.0 - 2 * t, 130.0])
+        frame = render(a)
+        frame[int(b[1]) : int(b[1]) + PATCH, int(b[0]) : int(b[0]) + PATCH] = face_b
+        tracker.begin_frame(frame, t / 30)
+        lost_b = 3 <= t <= 6  # face B has no absolute measurement for a while
+        pa = tracker.update(1, frame, box(a), [measured(GRID + a, rng)], None)
+        pb = tracker.update(
+            2, frame, box(b), [measured(GRID + b, rng, np.zeros(len(GRID), bool) if lost_b else None)], None
+        )
+        assert np.median(error(pa, GRID + a)) < 2 * NOISE_PX
+        assert np.median(error(pb, GRID + b)) < 2 * NOISE_PX  # followed by its own flow while unmeasured
+        assert pa.visible.all() and pb.visible.all() != lost_b
+
+
+def test_a_gap_of_five_dropped_frames_still_tracks():
+    config = FusionConfig()
+    tracker = FusedTracker(config)
+    flow = FaceFlow(config.flow_method, config.max_region_side, config.fb_threshold_px)
+    rng = np.random.default_rng(5)
+    corner0 = np.array([40.0, 60.0])
+    seen = [0, 1, 2, 3, 9, 10]  # frames 4..8 dropped (newest-frame policy in the node)
+    frames = {t: render(corner0 + np.array([4.0 * t, 1.0 * t])) for t in seen}
+    # the flow alone carries the points over the 24 px gap, started from the face box's motion
+    before, after = box(corner0 + np.array([12.0, 3.0])), box(corner0 + np.array([36.0, 9.0]))
+    region = face_region([before, after], config.region_margin, WIDTH, HEIGHT)
+    shift = (after[:2] - before[:2]) + [2.0, -1.5]  # the box's motion, off by a few pixels
+    moved = flow(frames[3], frames[9], GRID + corner0 + np.array([12.0, 3.0]), region, shift)
+    assert moved.ok.mean() > 0.9
+    truth_after = GRID + corner0 + np.array([36.0, 9.0])
+    assert np.median(np.linalg.norm(moved.points[moved.ok] - truth_after[moved.ok], axis=1)) < 0.5
+    for t in seen:
+        corner = corner0 + np.array([4.0 * t, 1.0 * t])
+        truth = GRID + corner
+        tracker.begin_frame(frames[t], t / 30)
+        points = tracker.update(1, frames[t], box(corner), [measured(truth, rng, noise=3.0)], None)
+    # flow kept the history across the gap: better than one 3 px measurement (median error ~3.5 px)
+    assert np.median(error(points, truth)) < 2.25
+
+
+def test_frame_size_change_and_empty_region_log_once_and_leak_no_state(tracker, caplog):
+    rng = np.random.default_rng(6)
+    corner, frame = still_face_tracked(tracker, rng, frames=3)
+    big = cv2.resize(frame, (2 * WIDTH, 2 * HEIGHT))
+    with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
+        tracker.begin_frame(big, 3 / 30)
+        fresh = measured(2 * (GRID + corner), rng)
+        points = tracker.update(1, big, 2 * box(corner), [fresh], None)
+        np.testing.assert_array_equal(points.positions, fresh.positions)  # nothing from the old size
+        outside = np.array([5000.0, 5000.0, 5100.0, 5100.0])  # a face region with no pixel in the image
+        for t in range(4, 7):
+            tracker.begin_frame(big, t / 30)
+            points = tracker.update(1, big, outside, [fresh], None)
+            assert np.isfinite(points.positions).all()
+    messages = [r.getMessage() for r in caplog.records]
+    assert sum("frame size changed" in m for m in messages) == 1
+    assert sum("empty face region" in m for m in messages) == 1
+
+
+def test_fusion_settings_are_validated_and_can_be_switched_off():
+    assert PipelineConfig.from_dict({"fusion": {"enabled": False}}).fusion.enabled is False
+    with pytest.raises(ValueError, match=r"fusion\.flow_method"):
+        PipelineConfig.from_dict({"fusion": {"flow_method": "magic"}})
+    with pytest.raises(ValueError, match=r"fusion\.gate_chi2"):
+        PipelineConfig.from_dict({"fusion": {"gate_chi2": -1.0}})
+
+
+# --- through FacePipeline (the stand-in network of test_runtime_pipeline: an exact ellipsoid face) ---
+
+
+@pytest.fixture(scope="module")
+def stand_in_pipelines():
+    from test_runtime_pipeline import EllipsoidFace
+
+    from face_anything_ros.runtime.pipeline import FacePipeline
+
+    def make(fusion: bool) -> FacePipeline:
+        config = {"backend": {"name": "eager", "device": "cpu"}, "fusion": {"enabled": fusion}}
+        return FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
+
+    return make(True), make(False)
+
+
+def stand_in_frame(width: int, height: int) -> np.ndarray:
+    return np.dstack([cv2.resize(BACKGROUND, (width, height))] * 3)
+
+
+def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stream(
+    stand_in_pipelines, caplog
+):
+    from test_runtime_pipeline import FACE_BOX, INTRINSICS
+    from test_runtime_pipeline import HEIGHT as H
+    from test_runtime_pipeline import WIDTH as W
+
+    from face_anything_ros.outputs.conversions import face_track
+    from face_anything_ros.outputs.message_kit import RosbagsKit
+    from face_anything_ros.outputs.msg_types import face_anything_typestore
+    from face_anything_ros.runtime.detection import Detection
+
+    fused, lookup_only = stand_in_pipelines
+    fused.reset()
+    face = [Detection(box_xyxy=FACE_BOX.copy(), score=0.9)]
+    first = fused.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    reference = lookup_only.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    n = len(fused.query_names)
+    assert first.query_uncertainty_px.shape == (n,)
+    seen = first.query_visible
+    assert seen.any() and np.isfinite(first.query_uncertainty_px[seen]).all()
+    np.testing.assert_allclose(first.query_pixels[seen], reference.query_pixels[seen])  # fresh: lookup alone
+    message = face_track(RosbagsKit(face_anything_typestore()), first, W, H)
+    np.testing.assert_allclose(message.pixel_uncertainty, first.query_uncertainty_px.astype(np.float32))
+    # NaN intrinsics never reach the pipeline (the node falls back to its default pinhole): the stream
+    # goes on with intrinsics=None and the tracker keeps its state, gaining certainty on a still face
+    with pytest.raises(ValueError, match="finite"):
+        Intrinsics(fx=float("nan"), fy=1.0, cx=0.0, cy=0.0, width=W, height=H)
+    second = fused.process(stand_in_frame(W, H), None, 1 / 30, detections=face).faces[0]
+    assert np.median(second.query_uncertainty_px[seen]) < np.median(first.query_uncertainty_px[seen])
+    # a frame of another size: one log line, and the points start again from the lookup alone
+    with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
+        big = [Detection(box_xyxy=2 * FACE_BOX, score=0.9)]
+        resized = fused.process(stand_in_frame(2 * W, 2 * H), None, 2 / 30, detections=big).faces[0]
+        resized_ref = lookup_only.process(stand_in_frame(2 * W, 2 * H), None, 2 / 30, detections=big).faces[0]
+        fused.process(stand_in_frame(2 * W, 2 * H), None, 3 / 30, detections=big)
+    assert sum("frame size changed" in r.getMessage() for r in caplog.records) == 1
+    both = resized.query_visible & resized_ref.query_visible
+    np.testing.assert_allclose(resized.query_pixels[both], resized_ref.query_pixels[both])
+    np.testing.assert_allclose(resized.query_uncertainty_px[both], resized_ref.query_uncertainty_px[both])
