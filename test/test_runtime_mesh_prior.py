@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -172,7 +174,7 @@ def test_bad_landmarks_drop_the_prior_with_a_counter(damage, reason):
         points = points[:400]
     detection = detection_with(points)
     if damage == "depth_length":  # x, y for every landmark but depths for only some
-        detection = Detection(detection.box_xyxy, detection.score, detection.landmarks, points[:100, 2])
+        detection = replace(detection, landmarks_z=points[:100, 2])
     prior = MeshPrior(MeshPriorConfig(enabled=True), SIZE)
     box = CropBox(cx=SIZE / 2 - 0.5, cy=SIZE / 2 - 0.5, side=SIZE)  # crop pixels = image pixels
     intrinsics = Intrinsics(fx=FOCAL, fy=FOCAL, cx=SIZE / 2, cy=SIZE / 2, width=SIZE, height=SIZE)
