@@ -208,6 +208,44 @@ class FusionConfig:
 
 
 @dataclass
+class MeshPriorConfig:
+    """Face-mesh prior (runtime/mesh_prior.py): the template fitted to the face mesh's 468 landmarks,
+    rasterised into the crop and fused per pixel with the network's maps (faces without landmarks,
+    e.g. found by BlazeFace, keep the network's maps)."""
+
+    enabled: bool = False
+    # assumed landmark noise in template cm: the ridge weight of the shape fit (larger: nearer the mean)
+    landmark_noise_cm: float = 0.3
+    fit_iterations: int = 4
+    # the prior is dropped for a face when its fit is worse than this (RMS, template cm), when less than
+    # min_inside_fraction of its fitted vertices fall inside the crop, or when it covers too few pixels
+    max_fit_residual_cm: float = 1.5
+    min_inside_fraction: float = 0.8
+    min_prior_pixels: int = 64
+    # per-pixel fusion weights 1/b^2 from expected L1 canonical errors (canonical units): the network's is
+    # network_error_scale / confidence, the prior's prior_error. Both are the mean |error|_1 measured on
+    # face pixels of the synthetic train split (12 sequences, 159 faces with landmarks): network 0.081,
+    # prior 0.159. (The shipped network's confidence, 1 + softplus, sits at ~1 everywhere: it carries
+    # no per-pixel information yet, so the network's weight is in effect a constant.)
+    network_error_scale: float = 0.08
+    prior_error: float = 0.16
+    fuse_canonical: bool = True
+    fuse_depth: bool = True
+    # fill holes in the network's mask that the prior covers (glasses lenses): pixels enclosed by the
+    # network's mask after closing gaps narrower than hole_close_fraction of the crop side
+    fill_holes: bool = True
+    hole_close_fraction: float = 0.05
+
+    def validate(self) -> None:
+        for name in ("landmark_noise_cm", "max_fit_residual_cm", "network_error_scale", "prior_error"):
+            _check(getattr(self, name) > 0, f"mesh_prior.{name}", "> 0")
+        _check(1 <= self.fit_iterations <= 20, "mesh_prior.fit_iterations", "in [1, 20]")
+        _check(0.0 <= self.min_inside_fraction <= 1.0, "mesh_prior.min_inside_fraction", "in [0, 1]")
+        _check(self.min_prior_pixels >= 1, "mesh_prior.min_prior_pixels", ">= 1")
+        _check(0.0 <= self.hole_close_fraction <= 0.5, "mesh_prior.hole_close_fraction", "in [0, 0.5]")
+
+
+@dataclass
 class BackendConfig:
     """Inference backend choice."""
 
@@ -257,12 +295,14 @@ class PipelineConfig:
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    mesh_prior: MeshPriorConfig = field(default_factory=MeshPriorConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def validate(self) -> PipelineConfig:
         _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
         _check(0.0 <= self.crop_deadband <= 0.5, "crop_deadband", "in [0, 0.5]")
-        for section in (self.detection, self.ids, self.geometry, self.tracking, self.fusion, self.backend):
+        sections = (self.detection, self.ids, self.geometry, self.tracking, self.fusion, self.mesh_prior)
+        for section in (*sections, self.backend):
             section.validate()
         return self
 

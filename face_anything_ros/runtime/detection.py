@@ -49,6 +49,8 @@ class Detection:
     score: float  # detector confidence; NaN when the detector exposes none (face mesh)
     landmarks: np.ndarray | None = None  # (468, 2) image pixels in face_mesh mode
     detector: str = DETECTOR_EXTERNAL  # which detector found it (runtime.face_score names)
+    # (468,) face-mesh landmark depth in image pixels (x scale; larger = farther, origin near the head centre)
+    landmarks_z: np.ndarray | None = None
 
 
 class FaceDetector(Protocol):
@@ -109,11 +111,20 @@ class MediaPipeFaceMeshDetector:
         result = self._mesh.process(np.ascontiguousarray(rgb))
         detections = []
         for face in result.multi_face_landmarks or []:
-            xy = np.array([(p.x * width, p.y * height) for p in face.landmark], dtype=np.float64)
+            xyz = np.array(
+                [(p.x * width, p.y * height, p.z * width) for p in face.landmark], dtype=np.float64
+            )
+            xy = xyz[:, :2]
             box = np.concatenate([xy.min(axis=0), xy.max(axis=0)])
             if box[2] > box[0] and box[3] > box[1]:
                 detections.append(
-                    Detection(box_xyxy=box, score=float("nan"), landmarks=xy, detector=DETECTOR_FACE_MESH)
+                    Detection(
+                        box_xyxy=box,
+                        score=float("nan"),
+                        landmarks=xy,
+                        detector=DETECTOR_FACE_MESH,
+                        landmarks_z=xyz[:, 2],
+                    )
                 )
         return select_faces(detections, width, height, self._config)
 

@@ -37,6 +37,7 @@ from face_anything_ros.runtime.geometry import (
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
+from face_anything_ros.runtime.mesh_prior import MeshPrior
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
@@ -167,6 +168,9 @@ class FacePipeline:
         self._filters: dict[int, OneEuroFilter] = {}
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._warned_default_intrinsics = False
+        self.mesh_prior = (
+            MeshPrior(self.config.mesh_prior, self.input_size) if self.config.mesh_prior.enabled else None
+        )
 
     @property
     def backend_name(self) -> str:
@@ -241,6 +245,8 @@ class FacePipeline:
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
             crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
+            if self.mesh_prior is not None:
+                crops = self.mesh_prior.apply(crops, detections, boxes, crop_intrinsics)
             weights = [self._weight(crop) for crop in crops]
             geometries = [
                 fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
