@@ -120,6 +120,13 @@ def track_fused(
                 live = idx[started]
                 tracks[t, live] = points.positions[started]
                 visible[t, live] = points.visible[started]
+            for face_id, (points, _) in tracker.coast_undetected(gray[t]).items():
+                idx = np.flatnonzero(query_face == face_id)
+                started = (query_frames[idx] - t) * direction < 0
+                if len(points.positions) != len(idx) or not started.any():
+                    continue
+                tracks[t, idx[started]] = points.positions[started]
+                visible[t, idx[started]] = points.visible[started]
     own = np.arange(len(queries))
     tracks[query_frames, own] = queries[:, 1:3]
     visible[query_frames, own] = True

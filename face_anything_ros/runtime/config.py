@@ -199,6 +199,15 @@ class FusionConfig:
     reacquire_face_fraction: float = 0.5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5
+    # per-point bias of each absolute source (runtime/fused_tracker.py): a slowly varying offset, in units
+    # of the face box side, learnt from the source's innovations while the flow is reliable and removed
+    # from its measurements (prior sigma of the bias, its random walk per frame)
+    learn_bias: bool = True
+    bias_prior_fraction: float = 0.02
+    bias_walk_fraction: float = 0.001
+    # a track alive in the previous frame whose face the detector misses is carried by flow alone on its
+    # last face region for at most this many frames (0: held still until it is detected again)
+    max_coast_frames: int = 5
 
     def validate(self) -> None:
         _check(self.flow_method in FLOW_METHODS, "fusion.flow_method", f"one of {FLOW_METHODS}")
@@ -216,6 +225,9 @@ class FusionConfig:
         _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
+        _check(self.bias_prior_fraction > 0, "fusion.bias_prior_fraction", "> 0")
+        _check(self.bias_walk_fraction >= 0, "fusion.bias_walk_fraction", ">= 0")
+        _check(self.max_coast_frames >= 0, "fusion.max_coast_frames", ">= 0")
         _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
         _check(
             0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
