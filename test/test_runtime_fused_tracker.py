@@ -271,8 +271,9 @@ def test_a_consistent_lookup_offset_is_learnt_while_flow_is_good_and_removed_on_
             if t == 25:  # first frame after the occluder left
                 assert points.visible.all()
                 errors[learn] = np.median(error(points, truth)[covered])
-    assert errors[False] > 2.0  # without the bias the re-found points sit on the offset
-    assert errors[True] < 1.0
+    assert errors[False] > 2.5  # without the bias the re-found points sit on the offset
+    # with it, most of the offset is gone (the bias's zero-mean prior, ~1 px here, shrinks a 3 px one a little)
+    assert errors[True] < 1.5 and errors[True] < 0.4 * errors[False]
 
 
 def test_bias_is_not_learnt_where_the_flow_failed():
@@ -371,5 +372,5 @@ def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stre
     # the lookup's own uncertainty plus that of its still unknown bias (its prior, in face box sides)
     bias_px = fused.config.fusion.bias_prior_fraction * box_side_px(2 * FACE_BOX)
     np.testing.assert_allclose(
-        resized.query_uncertainty_px[both], np.hypot(resized_ref.query_uncertainty_px[both], bias_px)
+        resized.query_uncertainty_px[both], np.hypot(resized_ref.query_uncertainty_px[both], bias_px), rtol=1e-6
     )
