@@ -244,15 +244,15 @@ class FusedPoints:
             valid = m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
             measured |= valid
             noise = np.where(valid, m.variance, 1.0)
-            innovation, spread, _ = self._innovation(k, np.nan_to_num(m.positions), side)
+            z = np.where(valid[:, None], m.positions, 0.0)
+            innovation, spread, ph = self._innovation(k, z, side)
             self._learn_noise_factor(k, innovation, spread, noise, valid & predicted)
             noise = noise * self.noise_scale[k]
-            total = spread + noise
-            squared = (innovation**2).sum(axis=1) / total
+            squared = (innovation**2).sum(axis=1) / (spread + noise)
             has_prior = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
             inside_gate = valid & has_prior & (squared <= config.gate_chi2)
             fresh = valid & ~has_prior  # nothing to disagree with: take the measurement
-            self._update(k, np.nan_to_num(m.positions), noise, inside_gate | fresh, side)
+            self._update(k, z, noise, inside_gate | fresh, side, (innovation, spread, ph))
             placed |= fresh
             agreed |= inside_gate & predicted
             rejected |= valid & has_prior & ~inside_gate
@@ -270,7 +270,7 @@ class FusedPoints:
             for k, m in enumerate(measurements):
                 valid = reacquire & m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
                 noise = np.where(valid, m.variance, 1.0) * self.noise_scale[k]
-                self._update(k, np.nan_to_num(m.positions), noise, valid, side)
+                self._update(k, np.where(valid[:, None], m.positions, 0.0), noise, valid, side)
         self.frames_since_agreement = np.where(agreed, 0, self.frames_since_agreement + 1)
         for m in measurements:  # no position yet: a best-effort one (not visible, infinite variance)
             fill = ~placed & np.isfinite(m.positions).all(axis=1)
@@ -297,18 +297,31 @@ class FusedPoints:
         spread = ph @ row
         return z - self.positions - side * self.bias[:, source], spread, ph
 
-    def _update(self, source: int, z: np.ndarray, noise: np.ndarray, select: np.ndarray, side: float) -> None:
-        """Kalman update of the selected points' positions and biases by source ``source``."""
-        if not select.any():
+    def _update(
+        self,
+        source: int,
+        z: np.ndarray,
+        noise: np.ndarray,
+        select: np.ndarray,
+        side: float,
+        innovation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Kalman update of the selected points' positions and biases by source ``source``
+        (``innovation``: ``_innovation``'s answer for this state, when already computed)."""
+        rows = np.flatnonzero(select)
+        if not rows.size:
             return
+        residual, spread, ph = innovation if innovation is not None else self._innovation(source, z, side)
+        residual, spread, ph = residual[rows], spread[rows], ph[rows]
         # no prediction: start at the measurement minus its bias (the update then only sets variances)
-        unknown = select & (self.covariance[:, 0, 0] >= 0.1 * NO_PREDICTION_PX2)
-        self.positions[unknown] = z[unknown] - side * self.bias[unknown, source]
-        innovation, spread, ph = self._innovation(source, z, side)
-        gain = ph[select] / (spread[select] + noise[select])[:, None]  # (M, 1+K)
-        self.positions[select] += gain[:, :1] * innovation[select]
-        self.bias[select] += gain[:, 1:, None] * innovation[select][:, None, :]
-        self.covariance[select] -= gain[:, :, None] * ph[select][:, None, :]
+        unknown = self.covariance[rows, 0, 0] >= 0.1 * NO_PREDICTION_PX2
+        if unknown.any():
+            self.positions[rows[unknown]] += residual[unknown]
+            residual = np.where(unknown[:, None], 0.0, residual)
+        gain = ph / (spread + noise[rows])[:, None]  # (M, 1+K)
+        self.positions[rows] += gain[:, :1] * residual
+        self.bias[rows] += gain[:, 1:, None] * residual[:, None, :]
+        self.covariance[rows] -= gain[:, :, None] * ph[:, None, :]
 
     def _learn_noise_factor(
         self, source: int, innovation: np.ndarray, spread: np.ndarray, noise: np.ndarray, usable: np.ndarray
