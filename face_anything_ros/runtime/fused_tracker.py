@@ -2,16 +2,16 @@
 
 Flow is precise from frame to frame but drifts and never recovers after an occluder or a fast
 move; canonical lookup (and the face mesh's landmarks) has no drift and re-finds a point at once,
-but is noisy by a few pixels in every frame. Each point keeps a position and an isotropic
-variance (pixels^2) and, every frame:
+but is noisy by a few pixels in every frame. Each point keeps a position (and per source a bias,
+below) with an isotropic covariance and, every frame:
 
 1. **propagate** by flow on the face region (``face_flow.py``): the variance grows by the flow's
    noise; a point whose flow fails (forward-backward, leaves the region, no flow) keeps its
-   position with infinite variance (no prediction);
+   position with no information on it (no prediction);
 2. **measure** absolutely (canonical lookup; face-mesh landmarks where the detector is the mesh),
    each measurement with its own variance;
-3. **fuse** each measurement in a Kalman update (gain = P / (P + R)) unless it lies outside the
-   gate (squared Mahalanobis distance > ``gate_chi2``);
+3. **fuse** each measurement in a Kalman update unless it lies outside the gate (squared
+   Mahalanobis distance of its innovation > ``gate_chi2``);
 4. **re-acquire** from the absolute measurements alone where they are gated out and the point
    had no agreeing measurement in the previous frame (it was occluded, lost or already disagreed
    once), or where most of a face's points disagree at once (a cut or a jump).
@@ -24,6 +24,9 @@ scale changes) in the point's joint Kalman state, observable while the flow carr
 from a better-known past (a query pixel given exactly, the agreement of other sources); every
 measurement is fused as z - bias, and a re-acquisition lands on z - bias. Biases start at zero
 with the track.
+
+A face the detector misses in a frame is carried by flow alone for at most ``max_coast_frames``
+(``FusedTracker.coast_undetected``).
 
 Visibility: some absolute measurement saw the point (found on the face) and its normal faces the
 camera. ``FusedTracker`` holds one ``FusedPoints`` per face track and resets (starts from the
