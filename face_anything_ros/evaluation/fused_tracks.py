@@ -95,7 +95,8 @@ def track_fused(
     fps: float = 30.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tracks (T, N, 2) and visibility (T, N) of queries (t, x, y) on their faces (``query_face``
-    id per query; -1: on no face, held at the query pixel, invisible)."""
+    id per query; -1: on no face, held at the query pixel, invisible). A face missing from a frame
+    is carried by flow alone for up to ``config.max_coast_frames`` (the tracker's coasting)."""
     queries = np.asarray(queries, dtype=np.float64)
     num_frames = len(frames)
     tracks, visible = empty_tracks(queries, num_frames)
