@@ -313,6 +313,30 @@ def test_an_undetected_face_is_carried_by_flow_for_a_bounded_gap():
     assert not FusedTracker(FusionConfig(max_coast_frames=0)).coast_undetected(frame)
 
 
+def test_each_source_starts_with_its_own_bias_prior():
+    """The mesh's bias prior is its own setting: a new track measured by lookup and mesh starts with
+    each source's stated variance plus its own prior (face box sides), fused by inverse variance."""
+    from face_anything_ros.runtime.fused_tracker import mesh_measurement
+
+    config = FusionConfig(bias_prior_fraction=0.01, mesh_bias_prior_fraction=0.03)
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    truth = GRID + corner
+    landmarks = np.zeros((468, 2))
+    landmarks[: len(GRID)] = truth
+    corners = np.repeat(np.arange(len(GRID))[:, None], 3, axis=1)
+    weights = np.tile([1.0, 0.0, 0.0], (len(GRID), 1))
+    mesh = mesh_measurement(landmarks, corners, weights, None, PATCH, config)
+    assert mesh.bias_prior_fraction == 0.03
+    lookup = measured(truth, np.random.default_rng(8), noise=1.0)
+    tracker = FusedTracker(config)
+    tracker.begin_frame(frame, 0.0)
+    points = tracker.update(1, frame, box(corner), [lookup, mesh], None)
+    lookup_var = 1.0 + (0.01 * PATCH) ** 2
+    mesh_var = (config.mesh_sigma_fraction * PATCH) ** 2 + (0.03 * PATCH) ** 2
+    np.testing.assert_allclose(points.variance, 1 / (1 / lookup_var + 1 / mesh_var), rtol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def stand_in_pipelines():
     from test_runtime_pipeline import EllipsoidFace

@@ -214,4 +214,9 @@ def box_containing(faces: dict[int, FaceFrame], point: np.ndarray) -> int:
 def _only(measurement: Measurement, select: np.ndarray) -> Measurement:
     """A measurement restricted to the selected points (the rest neither seen nor placed)."""
     positions = np.where(select[:, None], measurement.positions, np.nan)
-    return Measurement(positions, np.where(select, measurement.variance, np.inf), measurement.valid & select)
+    return Measurement(
+        positions,
+        np.where(select, measurement.variance, np.inf),
+        measurement.valid & select,
+        measurement.bias_prior_fraction,
+    )

@@ -33,6 +33,7 @@ CANDIDATES: dict[str, tuple] = {
     "fb_threshold_px": (0.5, 1.0, 2.0),
     "learn_bias": (False, True),
     "bias_prior_fraction": (0.01, 0.02, 0.04),
+    "mesh_bias_prior_fraction": (0.003, 0.01, 0.02),
     "bias_walk_fraction": (0.0003, 0.001, 0.003),
     "max_coast_frames": (0, 5, 10),
 }

@@ -203,7 +203,8 @@ class FusionConfig:
     # of the face box side, learnt from the source's innovations while the flow is reliable and removed
     # from its measurements (prior sigma of the bias, its random walk per frame)
     learn_bias: bool = True
-    bias_prior_fraction: float = 0.01
+    bias_prior_fraction: float = 0.01  # canonical lookup
+    mesh_bias_prior_fraction: float = 0.03  # face-mesh landmarks (chosen on the train split, like all here)
     bias_walk_fraction: float = 0.0003
     # a track alive in the previous frame whose face the detector misses is carried by flow alone on its
     # last face region for at most this many frames (0: held still until it is detected again)
@@ -226,6 +227,7 @@ class FusionConfig:
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
         _check(self.bias_prior_fraction > 0, "fusion.bias_prior_fraction", "> 0")
+        _check(self.mesh_bias_prior_fraction > 0, "fusion.mesh_bias_prior_fraction", "> 0")
         _check(self.bias_walk_fraction >= 0, "fusion.bias_walk_fraction", ">= 0")
         _check(self.max_coast_frames >= 0, "fusion.max_coast_frames", ">= 0")
         _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")

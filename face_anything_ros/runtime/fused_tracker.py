@@ -58,6 +58,8 @@ class Measurement:
     positions: np.ndarray  # (N, 2) image pixels
     variance: np.ndarray  # (N,) px^2
     valid: np.ndarray  # (N,) bool: measured and seen (found on the face) in this frame
+    # prior sigma of this source's per-point bias, face box sides (NaN: fusion.bias_prior_fraction)
+    bias_prior_fraction: float = float("nan")
 
     @classmethod
     def none(cls, count: int) -> Measurement:
@@ -110,7 +112,7 @@ def mesh_measurement(
     if front_facing is not None:
         valid &= front_facing
     variance = np.where(valid, (config.mesh_sigma_fraction * box_side_px) ** 2, np.inf)
-    return Measurement(positions, variance, valid)
+    return Measurement(positions, variance, valid, config.mesh_bias_prior_fraction)
 
 
 class FusedPoints:
@@ -174,18 +176,19 @@ class FusedPoints:
         self.covariance[select, :, 0] = 0.0
         self.covariance[select, 0, 0] = NO_PREDICTION_PX2
 
-    def _add_sources(self, sources: int) -> None:
+    def _add_sources(self, measurements: list[Measurement]) -> None:
         """Zero biases with their prior variance for sources seen for the first time."""
-        have = self.bias.shape[1]
+        have, sources = self.bias.shape[1], len(measurements)
         if sources <= have:
             return
         count = len(self.positions)
         self.bias = np.concatenate([self.bias, np.zeros((count, sources - have, 2))], axis=1)
         grown = np.zeros((count, 1 + sources, 1 + sources))
         grown[:, : 1 + have, : 1 + have] = self.covariance
-        extra = np.arange(1 + have, 1 + sources)
-        # the prior at the first measurement, after that frame's random walk
-        grown[:, extra, extra] = max(self.config.bias_prior_fraction**2 - self.config.bias_walk_fraction**2, 0.0)
+        for k in range(have, sources):  # the prior at the first measurement, after that frame's random walk
+            stated = measurements[k].bias_prior_fraction
+            prior = stated if np.isfinite(stated) else self.config.bias_prior_fraction
+            grown[:, 1 + k, 1 + k] = max(prior**2 - self.config.bias_walk_fraction**2, 0.0)
         self.covariance = grown
 
     def propagate(self, flow: FlowResult | None) -> None:
@@ -228,7 +231,7 @@ class FusedPoints:
         """
         config = self.config
         count = len(self.positions)
-        self._add_sources(len(measurements))
+        self._add_sources(measurements)
         self.propagate(flow)
         if self.bias.shape[1]:  # each bias drifts a little per frame (a slowly varying offset)
             sources = np.arange(1, 1 + self.bias.shape[1])
