@@ -26,12 +26,14 @@ def camera_nodes(context):
     cameras_file = LaunchConfiguration("cameras_file").perform(context)
     params_file = LaunchConfiguration("params_file").perform(context)
     use_sim_time = LaunchConfiguration("use_sim_time").perform(context).lower() == "true"
+    autostart = LaunchConfiguration("autostart").perform(context).lower() == "true"
     with open(cameras_file, encoding="utf-8") as handle:
         cameras = yaml.safe_load(handle)["cameras"]
     nodes = []
     for camera in cameras:
         overrides = dict(camera.get("parameters") or {})
         overrides["use_sim_time"] = use_sim_time
+        overrides.setdefault("autostart", autostart)
         nodes.append(
             Node(
                 package=PACKAGE,
@@ -62,6 +64,11 @@ def generate_launch_description():
                 description="parameter file shared by every camera's node",
             ),
             DeclareLaunchArgument("use_sim_time", default_value="false", description="use /clock"),
+            DeclareLaunchArgument(
+                "autostart",
+                default_value="true",
+                description="each node configures + activates by itself; false: for a lifecycle manager",
+            ),
             OpaqueFunction(function=camera_nodes),
         ]
     )

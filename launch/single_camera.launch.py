@@ -4,6 +4,9 @@
         camera_info:=/camera/camera_info [image_transport:=compressed] [tf_prefix:=cam1/]
 
 With image_transport:=compressed the node subscribes <image>/compressed (JPEG/PNG).
+
+The node is a lifecycle node that goes to active by itself; with ``autostart:=false`` it waits
+unconfigured for a lifecycle manager (or ``ros2 lifecycle set <node> configure`` / ``activate``).
 """
 
 import os
@@ -42,6 +45,11 @@ def generate_launch_description():
             description="input QoS: auto (match the camera), best_effort (sensor data) or reliable (see README)",
         ),
         DeclareLaunchArgument(
+            "autostart",
+            default_value="true",
+            description="configure + activate by itself; false: wait unconfigured for a lifecycle manager",
+        ),
+        DeclareLaunchArgument(
             "image_transport",
             default_value="raw",
             description="input transport: raw (image) or compressed (<image>/compressed, JPEG/PNG)",
@@ -63,6 +71,7 @@ def generate_launch_description():
             {
                 "use_sim_time": LaunchConfiguration("use_sim_time"),
                 "qos_reliability": LaunchConfiguration("qos_reliability"),
+                "autostart": LaunchConfiguration("autostart"),
                 "image_transport": LaunchConfiguration("image_transport"),
                 "tf_prefix": ParameterValue(LaunchConfiguration("tf_prefix"), value_type=str),
             },

@@ -28,3 +28,17 @@ def sample_frames(count: int = 12) -> tuple[list[np.ndarray], Intrinsics]:
     source = open_frames(sample_dir())
     frames = [rgb for _, rgb, _ in source.frames()][:count]
     return frames, Intrinsics(**source.intrinsics)
+
+
+def ros_build_environment() -> dict[str, str]:
+    """This environment with the venv's ROS 2 build wheels (ament_cmake, rosidl) as the CMake underlay."""
+    import os
+    import sys
+
+    venv = Path(sys.prefix)
+    return dict(
+        os.environ,
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        CMAKE_PREFIX_PATH=str(venv),
+        AMENT_PREFIX_PATH=str(venv),
+    )

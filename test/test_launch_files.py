@@ -26,13 +26,16 @@ def _tree(path: Path) -> ast.Module:
     return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
 
 
-def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
+def _calls(tree: ast.AST, *names: str) -> list[ast.Call]:
     return [
         node
         for node in ast.walk(tree)
         if isinstance(node, ast.Call)
-        and (getattr(node.func, "id", None) == name or getattr(node.func, "attr", None) == name)
+        and (getattr(node.func, "id", None) in names or getattr(node.func, "attr", None) in names)
     ]
+
+
+NODE_ACTIONS = ("Node", "LifecycleNode")  # launch_ros actions that start a node
 
 
 def _keyword(call: ast.Call, name: str) -> ast.expr | None:
@@ -70,7 +73,7 @@ def test_launch_file_parses_and_defines_generate_launch_description(path):
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_our_nodes_use_the_installed_executable(path):
     tree = _tree(path)
-    nodes = [c for c in _calls(tree, "Node") if _constant(tree, _keyword(c, "package")) == PACKAGE]
+    nodes = [c for c in _calls(tree, *NODE_ACTIONS) if _constant(tree, _keyword(c, "package")) == PACKAGE]
     assert nodes, f"{path.name} starts no face_anything_ros node"
     for call in nodes:
         executable = ast.literal_eval(_keyword(call, "executable"))
@@ -96,7 +99,7 @@ def test_referenced_share_files_exist_in_the_repository(path):
 @pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
 def test_parameters_set_in_launch_files_are_declared_by_the_node(path):
     declared = set(param_names()) | ROS_BUILTIN_PARAMETERS
-    for call in _calls(_tree(path), "Node"):
+    for call in _calls(_tree(path), *NODE_ACTIONS):
         parameters = _keyword(call, "parameters")
         for element in getattr(parameters, "elts", []):
             if isinstance(element, ast.Dict):
@@ -151,3 +154,96 @@ def test_cmake_installs_launch_config_and_rviz_folders():
     text = (REPO / "CMakeLists.txt").read_text(encoding="utf-8")
     match = re.search(r"foreach\(data_dir ([^)]*)\)", text)
     assert match and {"launch", "config", "rviz"} <= set(match.group(1).split())
+
+
+# --- every declared argument does something ---------------------------------------------------
+
+
+def unused_launch_arguments(source: str) -> list[str]:
+    """Declared launch arguments that nothing reads: no ``LaunchConfiguration(name)`` outside the
+    declaration, or only one assigned to a variable that is never read (the qos_reliability bug)."""
+    tree = ast.parse(source)
+    declared = [ast.literal_eval(c.args[0]) for c in _calls(tree, "DeclareLaunchArgument")]
+    unread_variables = _assigned_but_never_read(tree)
+    used = set()
+    for call in _calls(tree, "LaunchConfiguration"):
+        if call.args and isinstance(call.args[0], ast.Constant):
+            if id(call) not in unread_variables:
+                used.add(call.args[0].value)
+    return [name for name in declared if name not in used]
+
+
+def _assigned_but_never_read(tree: ast.Module) -> set[int]:
+    """ids of calls whose value is bound to a name that is never loaded."""
+    loaded = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return {
+        id(node.value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Call)
+        and all(isinstance(t, ast.Name) and t.id not in loaded for t in node.targets)
+    }
+
+
+def test_the_unused_argument_check_finds_a_declared_argument_that_reaches_nothing():
+    buggy = (
+        "def generate_launch_description():\n"
+        "    qos = LaunchConfiguration('qos_reliability')\n"
+        "    return LaunchDescription([DeclareLaunchArgument('qos_reliability'), DeclareLaunchArgument('image'),\n"
+        "        Node(remappings=[('image', LaunchConfiguration('image'))])])\n"
+    )
+    assert unused_launch_arguments(buggy) == ["qos_reliability"]
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_declared_launch_argument_is_used(path):
+    assert unused_launch_arguments(path.read_text(encoding="utf-8")) == []
+
+
+@pytest.mark.parametrize("path", LAUNCH_FILES, ids=lambda p: p.name)
+def test_every_launch_configuration_read_is_declared(path):
+    tree = _tree(path)
+    declared = {ast.literal_eval(c.args[0]) for c in _calls(tree, "DeclareLaunchArgument")}
+    read = {ast.literal_eval(c.args[0]) for c in _calls(tree, "LaunchConfiguration")}
+    assert read <= declared, f"{path.name} reads undeclared arguments {read - declared}"
+
+
+def test_single_camera_forwards_its_node_parameter_arguments_to_the_node():
+    tree = _tree(REPO / "launch" / "single_camera.launch.py")
+    declared = {ast.literal_eval(c.args[0]) for c in _calls(tree, "DeclareLaunchArgument")}
+    node_parameters = (set(param_names()) | ROS_BUILTIN_PARAMETERS) & declared
+    assert {"qos_reliability", "autostart", "use_sim_time"} <= node_parameters
+    (node,) = [c for c in _calls(tree, *NODE_ACTIONS) if _constant(tree, _keyword(c, "package")) == PACKAGE]
+    forwarded = {}
+    for element in _keyword(node, "parameters").elts:
+        if isinstance(element, ast.Dict):
+            for key, value in zip(element.keys, element.values, strict=True):
+                forwarded[ast.literal_eval(key)] = ast.unparse(value)
+    for name in node_parameters:  # plain, or typed with ParameterValue(LaunchConfiguration(name), ...)
+        value = forwarded.get(name, "")
+        assert value == f"LaunchConfiguration('{name}')" or value.startswith(
+            f"ParameterValue(LaunchConfiguration('{name}')"
+        ), f"argument {name} not given to the node"
+
+
+def test_replay_drives_the_lifecycle_plays_once_active_and_ends_with_playback():
+    tree = _tree(REPO / "launch" / "replay_bag.launch.py")
+    (node,) = _calls(tree, "LifecycleNode")
+    parameters = {
+        ast.literal_eval(k): ast.literal_eval(v)
+        for d in _keyword(node, "parameters").elts
+        if isinstance(d, ast.Dict)
+        for k, v in zip(d.keys, d.values, strict=True)
+        if isinstance(v, ast.Constant)
+    }
+    assert parameters["autostart"] is False  # the launch, not the node, walks the transitions
+    handlers = {ast.unparse(c) for c in _calls(tree, "OnStateTransition")}
+    assert any("goal_state='active'" in h and "entities=[play]" in h for h in handlers), handlers
+    assert any("goal_state='inactive'" in h and "TRANSITION_ACTIVATE" in h for h in handlers), handlers
+    (exit_handler,) = _calls(tree, "OnProcessExit")
+    assert ast.unparse(_keyword(exit_handler, "target_action")) == "play"
+    assert "Shutdown" in ast.unparse(_keyword(exit_handler, "on_exit"))
+    plays = [c for c in _calls(tree, "ExecuteProcess") if "'play'" in ast.unparse(c)]
+    assert len(plays) == 1
+    top_level = ast.unparse(_calls(tree, "LaunchDescription")[0])
+    assert "TRANSITION_CONFIGURE" in top_level and " play," not in top_level  # play is not started at once

@@ -82,6 +82,10 @@ def test_live_parameters_are_the_ones_the_node_can_apply_while_running():
     assert live == {
         "default_fov_deg",
         "points_stride",
+        "diagnostics_window_s",
+        "expected_rate_hz",
+        "rate_tolerance",
+        "stale_after_s",
         "publish_depth",
         "publish_points",
         "publish_faces",

@@ -68,6 +68,11 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ParamSpec("qos_depth", 1, "Input QoS history depth.", min_value=1, max_value=100),
     ParamSpec("diagnostics_period_s", 1.0, "Period of /diagnostics updates.", min_value=0.1, max_value=60.0),
     ParamSpec(
+        "autostart",
+        True,
+        "Configure and activate at start-up (false: stay unconfigured for a lifecycle manager).",
+    ),
+    ParamSpec(
         "image_transport",
         "raw",
         "Input transport (image_transport convention): raw subscribes `image` (sensor_msgs/Image), "
@@ -79,7 +84,9 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
         "",
         "Frame of every output header and parent of the face TF frames; empty = the image's header.frame_id.",
     ),
-    ParamSpec("tf_prefix", "", "Prefix of the face TF frame names (<tf_prefix>face_<uuid hex>), e.g. 'cam1/'."),
+    ParamSpec(
+        "tf_prefix", "", "Prefix of the face TF frame names (<tf_prefix>face_<uuid hex>), e.g. 'cam1/'."
+    ),
     # --- live (changeable while running) ---
     ParamSpec(
         "default_fov_deg",
@@ -96,6 +103,38 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
         live=True,
         min_value=1,
         max_value=16,
+    ),
+    ParamSpec(
+        "diagnostics_window_s",
+        5.0,
+        "Diagnostics levels and rates come from the events of this last window.",
+        live=True,
+        min_value=0.5,
+        max_value=600.0,
+    ),
+    ParamSpec(
+        "expected_rate_hz",
+        0.0,
+        "Outputs per second expected (input rate while idle); below it diagnostics WARN. 0: no check.",
+        live=True,
+        min_value=0.0,
+        max_value=1000.0,
+    ),
+    ParamSpec(
+        "rate_tolerance",
+        0.1,
+        "Fraction below expected_rate_hz still reported OK.",
+        live=True,
+        min_value=0.0,
+        max_value=1.0,
+    ),
+    ParamSpec(
+        "stale_after_s",
+        5.0,
+        "No image for this long: diagnostics WARN (publishers exist) or STALE (none).",
+        live=True,
+        min_value=0.1,
+        max_value=3600.0,
     ),
     ParamSpec(
         "rectified",
@@ -132,6 +171,11 @@ class NodeParams:
     qos_reliability: str = "auto"
     qos_depth: int = 1
     diagnostics_period_s: float = 1.0
+    autostart: bool = True
+    diagnostics_window_s: float = 5.0
+    expected_rate_hz: float = 0.0
+    rate_tolerance: float = 0.1
+    stale_after_s: float = 5.0
     image_transport: str = "raw"
     frame_id: str = ""
     tf_prefix: str = ""

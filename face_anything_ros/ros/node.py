@@ -6,6 +6,9 @@ publishes ``depth`` (+ ``depth/camera_info``), ``points``, ``faces`` (+ ``face_p
 ``canonical_image`` and ``overlay``, and ``/diagnostics``. Inference runs in a worker thread that always takes the newest frame, so the
 subscription callback never blocks and latency never grows with a queue. Several cameras = one
 node per camera in its own namespace (see launch/multi_camera.launch.py).
+
+A lifecycle node (``ros/lifecycle.py``; ``autostart`` by default) that runs no inference while no
+output has a subscriber (``ros/lazy.py``) and reports windowed health (``ros/diagnostics.py``).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -26,6 +30,7 @@ import rclpy
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.node import Node
 from rclpy.qos import (
     HistoryPolicy,
@@ -53,7 +58,11 @@ from face_anything_ros.outputs.params import (
     with_values,
 )
 from face_anything_ros.outputs.visualize import overlay_image
+from face_anything_ros.ros.diagnostics import HealthMonitor, HealthSettings, NodeSituation, hardware_id
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
+from face_anything_ros.ros.input_qos import HISTORY_AND_DEPTH_OVERRIDES, pinned_reliability
+from face_anything_ros.ros.lazy import DemandTracker, listened_outputs
+from face_anything_ros.ros.lifecycle import release_accelerator_memory, start_managed
 from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, TF_QOS
 
 LOGGER = logging.getLogger(__name__)
@@ -62,6 +71,7 @@ FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this 
 SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 QOS_ADAPT_PERIOD_S = 0.5  # how soon qos_reliability=auto follows a new camera publisher
 FASTDDS_PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
+FASTDDS_BUILTIN_TRANSPORTS_ENV = "FASTDDS_BUILTIN_TRANSPORTS"
 
 
 @dataclass
@@ -70,6 +80,18 @@ class Frame:
 
     image: Any
     camera_info: Any
+    received_s: float
+
+
+@dataclass
+class Processed:
+    """A frame the model is done with, waiting for the output stage to build and publish its messages."""
+
+    header: Any
+    rgb: np.ndarray
+    result: Any
+    intrinsics: Any
+    timings_ms: dict[str, float]
     received_s: float
 
 
@@ -92,9 +114,10 @@ class NodeStats:
     failed: int = 0
     incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
     rejected: Counter = field(default_factory=Counter)
+    published: Counter = field(default_factory=Counter)  # messages handed to DDS, per output
     latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
     stage_ms: dict[str, deque] = field(default_factory=dict)
-    out_times: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
+    frames_idle: int = 0  # arrived while no output had a subscriber (lazy processing: not inferred)
 
     def add_timings(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
@@ -135,11 +158,19 @@ class _RclpyLogHandler(logging.Handler):
             self._logger.debug(text)
 
 
-class FaceAnythingNode(Node):
-    """Image (+ CameraInfo) in; depth, point cloud, face tracks, mesh and diagnostics out."""
+class FaceAnythingNode(LifecycleNode):
+    """Image (+ CameraInfo) in; depth, point cloud, face tracks, mesh and diagnostics out.
+
+    A managed (lifecycle) node: ``configure`` loads the weights and picks the backend, ``activate``
+    subscribes and starts inference, ``deactivate`` stops it and releases the accelerator's cached
+    memory, ``cleanup`` / ``shutdown`` free the model and the publishers. With ``autostart`` (the
+    default) the node walks to active by itself, so plain ``ros2 run`` / launch files behave as a
+    plain node; ``autostart:=false`` leaves it unconfigured for a lifecycle manager.
+    """
 
     def __init__(self, node_name: str = NODE_NAME, pipeline: Any | None = None, **node_kwargs: Any) -> None:
-        """``pipeline``: an already-built FacePipeline to share (default: built from the parameters)."""
+        """``pipeline``: an already-built FacePipeline to share (default: built from the parameters
+        on configure). Raises ``NodeStartError`` when autostart cannot reach active."""
         super().__init__(node_name, **node_kwargs)
         self._kit = RclpyKit()
         self.params = NodeParams()
@@ -147,63 +178,163 @@ class FaceAnythingNode(Node):
         for spec in PARAMETER_SPECS:
             self.declare_parameter(spec.name, spec.default, _descriptor(spec))
         self.stats = NodeStats()
+        self.health = HealthMonitor()
+        self._demand = DemandTracker(self.get_logger().info)
         self._logged_once: set[str] = set()
         self._camera_info: Any = None
         self._lock = threading.Lock()
-
-        if pipeline is None:
-            from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
-
-            pipeline = FacePipeline(pipeline_config_from_params(self.params))
-        self.pipeline = pipeline
-        self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
-
+        self._given_pipeline = pipeline
+        self.pipeline: Any = None
         self._input = input_transport(self.params.image_transport, self.resolve_topic_name("image"))
+        self.worker: LatestFrameWorker[Frame] | None = None
+        self._output_stage: LatestFrameWorker[Processed] | None = None
+        self._outputs: tuple[Output, ...] = ()
+        self._publishers_made: list[Any] = []
         self._input_subscriptions: list[Any] = []
         self._input_reliability: ReliabilityPolicy | None = None
-        self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
+        self._active_timers: list[Any] = []
+        self._diagnostics_timer: Any = None
+        self.pub_diagnostics: Any = None
+        self._active = False
         self._started_s = time.monotonic()
-        image_type = self._kit.message_class("sensor_msgs/msg/Image")
-        self.pub_depth = self.create_publisher(image_type, "depth", OUTPUT_QOS)
-        self.pub_depth_info = self.create_publisher(
-            self._kit.message_class("sensor_msgs/msg/CameraInfo"), "depth/camera_info", OUTPUT_QOS
-        )
-        self.pub_detections = self.create_publisher(
-            self._kit.message_class(DETECTION_2D_ARRAY), "detections", OUTPUT_QOS
-        )
-        self.pub_tf = self.create_publisher(self._kit.message_class(TF_MESSAGE), "/tf", TF_QOS)
-        self.pub_points = self.create_publisher(
-            self._kit.message_class("sensor_msgs/msg/PointCloud2"), "points", OUTPUT_QOS
-        )
-        self.pub_faces = self.create_publisher(
-            self._kit.message_class(conversions.FACE_TRACK_ARRAY), "faces", OUTPUT_QOS
-        )
-        self.pub_poses = self.create_publisher(
-            self._kit.message_class("geometry_msgs/msg/PoseArray"), "face_poses", OUTPUT_QOS
-        )
-        self.pub_mesh = self.create_publisher(
-            self._kit.message_class("visualization_msgs/msg/MarkerArray"), "face_mesh", OUTPUT_QOS
-        )
-        self.pub_canonical = self.create_publisher(image_type, "canonical_image", OUTPUT_QOS)
-        self.pub_overlay = self.create_publisher(image_type, "overlay", OUTPUT_QOS)
-        self.pub_diagnostics = self.create_publisher(
-            self._kit.message_class("diagnostic_msgs/msg/DiagnosticArray"), "/diagnostics", OUTPUT_QOS
-        )
-        topology = self.create_publisher(
-            self._kit.message_class(conversions.FACE_MESH_TOPOLOGY), "face_mesh_topology", LATCHED_QOS
-        )
-        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
-        topology.publish(conversions.mesh_topology_message(self._kit, header))
-        self._topology_publisher = topology  # keep it alive: late subscribers get the latched message
-        self._outputs = self._make_outputs()
+        self.last_transition_error = ""
+        if self.params.autostart:
+            start_managed(self)
 
-        self.worker: LatestFrameWorker[Frame] = LatestFrameWorker(self._process_frame)
-        self.create_timer(self.params.diagnostics_period_s, self._publish_diagnostics)
-        if self.params.qos_reliability == "auto":  # read-only: fixed for the node's life
-            self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos)
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load the weights, pick the backend, create the publishers; a failure says why and leaves
+        the node unconfigured."""
+        try:
+            if self._given_pipeline is not None:
+                self.pipeline = self._given_pipeline
+            else:
+                from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
+
+                self.pipeline = FacePipeline(pipeline_config_from_params(self.params))
+            self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
+            self._create_publishers()
+        except Exception as exc:  # bad weights, backend, config: the transition fails with the reason
+            return self._fail_transition("configure", exc)
+        self.last_transition_error = ""
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Subscribe to the camera and start the inference worker."""
+        try:
+            self._started_s = time.monotonic()
+            self.health.restart(self._started_s)
+            self._demand = DemandTracker(self.get_logger().info)
+            # two threads: frame t's messages are built and sent while the model runs on frame t+1
+            self._output_stage = LatestFrameWorker(
+                self._publish_processed, "face_anything_publish", keep_every=True
+            )
+            self.worker = LatestFrameWorker(self._process_frame)
+            self._subscribe_inputs(self._wanted_input_reliability() or qos_profile_sensor_data.reliability)
+            if self.params.qos_reliability == "auto" and self._pinned_reliability() is None:
+                self._active_timers.append(self.create_timer(QOS_ADAPT_PERIOD_S, self._adapt_input_qos))
+        except Exception as exc:  # e.g. an unusable qos_overrides value
+            self._stop_inputs()
+            return self._fail_transition("activate", exc)
+        self._active = True
         self.get_logger().info(
-            f"ready: image={self._input.topic} camera_info={self.resolve_topic_name('camera_info')} "
+            f"active, ready: image={self._input.topic} camera_info={self.resolve_topic_name('camera_info')} "
             f"qos={self.params.qos_reliability}({self._input_reliability.name.lower()})/{self.params.qos_depth}"
+        )
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Unsubscribe, finish the frame in flight, release the accelerator's cached memory."""
+        self._stop_inputs()
+        if self.pipeline is not None:
+            self.pipeline.reset()  # the stream restarts on the next activation
+        release_accelerator_memory()
+        self.get_logger().info("inactive: unsubscribed, inference stopped")
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._free_configured()
+        self.get_logger().info("unconfigured: model and publishers released")
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_inputs()
+        self._free_configured()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """An error in a transition: free everything and go back to unconfigured."""
+        self._stop_inputs()
+        self._free_configured()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _fail_transition(self, transition: str, exc: Exception) -> TransitionCallbackReturn:
+        """FAILURE returns to the previous state: a failed configure frees what it made."""
+        self.last_transition_error = str(exc) or type(exc).__name__
+        self.get_logger().error(f"{transition} failed: {self.last_transition_error}")
+        if transition == "configure":
+            self._free_configured()
+        return TransitionCallbackReturn.FAILURE
+
+    def _stop_inputs(self) -> None:
+        """Inactive: no subscription, no timer, no worker (the frame in flight is finished)."""
+        self._active = False
+        for timer in self._active_timers:
+            self.destroy_timer(timer)
+        self._active_timers = []
+        for subscription in self._input_subscriptions:
+            self.destroy_subscription(subscription)
+        self._input_subscriptions = []
+        self._input_reliability = None
+        if self.worker is not None:
+            self.worker.stop()
+            self.worker = None
+        if self._output_stage is not None:  # after the worker: publishes what it handed over
+            self._output_stage.stop()
+            self._output_stage = None
+
+    def _free_configured(self) -> None:
+        """Unconfigured: no publisher, no model (a pipeline given to the constructor is kept)."""
+        if self._diagnostics_timer is not None:
+            self.destroy_timer(self._diagnostics_timer)
+            self._diagnostics_timer = None
+        for publisher in self._publishers_made:
+            self.destroy_publisher(publisher)
+        self._publishers_made = []
+        self._outputs = ()
+        self.pub_diagnostics = None
+        if self.pipeline is not None and self.pipeline is not self._given_pipeline:
+            self.pipeline.close()
+        self.pipeline = None
+        release_accelerator_memory()
+
+    def _create_publishers(self) -> None:
+        """Every publisher of the node, in one place (per-frame outputs, latched topology, diagnostics)."""
+
+        def publisher(type_name: str, topic: str, qos: QoSProfile = OUTPUT_QOS) -> Any:
+            made = self.create_publisher(self._kit.message_class(type_name), topic, qos)
+            self._publishers_made.append(made)
+            return made
+
+        image_type = "sensor_msgs/msg/Image"
+        self.pub_depth = publisher(image_type, "depth")
+        self.pub_depth_info = publisher("sensor_msgs/msg/CameraInfo", "depth/camera_info")
+        self.pub_detections = publisher(DETECTION_2D_ARRAY, "detections")
+        self.pub_tf = publisher(TF_MESSAGE, "/tf", TF_QOS)
+        self.pub_points = publisher("sensor_msgs/msg/PointCloud2", "points")
+        self.pub_faces = publisher(conversions.FACE_TRACK_ARRAY, "faces")
+        self.pub_poses = publisher("geometry_msgs/msg/PoseArray", "face_poses")
+        self.pub_mesh = publisher("visualization_msgs/msg/MarkerArray", "face_mesh")
+        self.pub_canonical = publisher(image_type, "canonical_image")
+        self.pub_overlay = publisher(image_type, "overlay")
+        self.pub_diagnostics = publisher("diagnostic_msgs/msg/DiagnosticArray", "/diagnostics")
+        topology = publisher(conversions.FACE_MESH_TOPOLOGY, "face_mesh_topology", LATCHED_QOS)
+        header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
+        topology.publish(conversions.mesh_topology_message(self._kit, header))  # latched for late subscribers
+        self._outputs = self._make_outputs()
+        self._diagnostics_timer = self.create_timer(
+            self.params.diagnostics_period_s, self._publish_diagnostics
         )
 
     # --- parameters ---------------------------------------------------------------------------
@@ -227,10 +358,18 @@ class FaceAnythingNode(Node):
             self._camera_info = msg
 
     def _on_image(self, msg: Any) -> None:
+        """Count the frame; hand it to inference only when some output is listened to (lazy)."""
+        now = time.monotonic()
         self.stats.frames_in += 1
+        self.health.record("input", now)
+        worker = self.worker
+        if worker is None or not self._demand.update(bool(listened_outputs(self._outputs, self.params))):
+            self.stats.frames_idle += 1
+            return
         with self._lock:
             camera_info = self._camera_info
-        self.worker.submit(Frame(image=msg, camera_info=camera_info, received_s=time.monotonic()))
+        if worker.submit(Frame(image=msg, camera_info=camera_info, received_s=now)):
+            self.health.record("dropped", now)
 
     def _wanted_input_reliability(self) -> ReliabilityPolicy | None:
         """The input reliability the parameters ask for; None when ``auto`` has no publisher to match yet.
@@ -239,6 +378,9 @@ class FaceAnythingNode(Node):
         reliable (so large images are repaired by DDS instead of being lost as best-effort fragments),
         best effort as soon as one publisher is best effort (the only QoS that matches it).
         """
+        pinned = self._pinned_reliability()
+        if pinned is not None:
+            return pinned
         if self.params.qos_reliability == "reliable":
             return ReliabilityPolicy.RELIABLE
         if self.params.qos_reliability == "best_effort":
@@ -250,29 +392,42 @@ class FaceAnythingNode(Node):
             return ReliabilityPolicy.RELIABLE
         return ReliabilityPolicy.BEST_EFFORT
 
+    def _pinned_reliability(self) -> ReliabilityPolicy | None:
+        """Reliability set by ``qos_overrides.<image topic>.subscription.reliability`` (wins over auto)."""
+        return pinned_reliability(self, self._input.topic)
+
     def _subscribe_inputs(self, reliability: ReliabilityPolicy) -> None:
-        """(Re)create the image and camera_info subscriptions with ``reliability``."""
+        """(Re)create the image and camera_info subscriptions with ``reliability``.
+
+        ``qos_overrides.<topic>.subscription.{history,depth,reliability}`` apply to each input.
+        """
         for subscription in self._input_subscriptions:
             self.destroy_subscription(subscription)
-        input_qos = QoSProfile(
-            depth=self.params.qos_depth,
-            reliability=reliability,
-            durability=qos_profile_sensor_data.durability,
-            history=HistoryPolicy.KEEP_LAST,
-        )
+        self._input_subscriptions = []
+
+        def input_qos(resolved_topic: str) -> QoSProfile:
+            return QoSProfile(
+                depth=self.params.qos_depth,
+                reliability=pinned_reliability(self, resolved_topic) or reliability,
+                durability=qos_profile_sensor_data.durability,
+                history=HistoryPolicy.KEEP_LAST,
+            )
+
         self._input_subscriptions = [
             self.create_subscription(
                 self._kit.message_class(self._input.type_name),
                 self._input.topic,
                 self._on_image,
-                input_qos,
+                input_qos(self._input.topic),
                 event_callbacks=SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos),
+                qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
             self.create_subscription(
                 self._kit.message_class("sensor_msgs/msg/CameraInfo"),
                 "camera_info",
                 self._on_camera_info,
-                input_qos,
+                input_qos(self.resolve_topic_name("camera_info")),
+                qos_overriding_options=HISTORY_AND_DEPTH_OVERRIDES,
             ),
         ]
         if self._input_reliability is not None:
@@ -290,6 +445,7 @@ class FaceAnythingNode(Node):
     def _on_incompatible_qos(self, info: Any) -> None:
         """A camera whose QoS cannot match ours never connects: say why, once, and count it."""
         self.stats.incompatible_qos += 1
+        self.health.record("incompatible_qos", time.monotonic())
         self._log_once(
             "incompatible_qos",
             f"a publisher on {self._input.topic} offers a QoS incompatible with ours "
@@ -323,7 +479,11 @@ class FaceAnythingNode(Node):
         info, rectified = frame.camera_info, self.params.rectified
         intrinsics = intrinsics_from_camera_info(info, rectified) if info is not None else None
         if intrinsics is None:
-            reason = "has not arrived (yet)" if info is None else f"has an empty/invalid {'P and K' if rectified else 'K'}"
+            reason = (
+                "has not arrived (yet)"
+                if info is None
+                else f"has an empty/invalid {'P and K' if rectified else 'K'}"
+            )
             self._log_once(
                 f"no_camera_info_{reason}",
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
@@ -341,11 +501,15 @@ class FaceAnythingNode(Node):
     # --- inference + outputs (worker thread) --------------------------------------------------
 
     def _process_frame(self, frame: Frame) -> None:
+        """Convert, infer, publish; every stage's ms goes to the diagnostics (``stage_ms_*``)."""
         msg = frame.image
+        convert_start = time.perf_counter()
+        timings = {"wait": 1000.0 * (time.monotonic() - frame.received_s)}  # received -> worker picked it
         try:
             rgb = decode_to_rgb8(msg)
         except ImageDecodeError as exc:
             self.stats.rejected[exc.kind] += 1
+            self.health.record("rejected", time.monotonic())
             self._log_once(  # keyed by kind only: hostile inputs cannot grow the set or flood the log
                 f"reject:{exc.kind}",
                 f"image rejected ({exc.kind}; logged once per cause, counted as rejected_{exc.kind}): {exc}",
@@ -354,22 +518,35 @@ class FaceAnythingNode(Node):
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics(frame, width, height)
         stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+        timings["convert"] = 1000.0 * (time.perf_counter() - convert_start)
         try:
             result = self.pipeline.process(rgb, intrinsics, stamp_s)
         except Exception as exc:
             self.stats.failed += 1
+            self.health.record("failed", time.monotonic())
             self.get_logger().error(  # throttled: a persistent failure must not flood the log
                 f"inference failed on frame at t={stamp_s:.3f} (all counted in failed_frames): {exc!r}",
                 throttle_duration_sec=FAILURE_LOG_PERIOD_S,
             )
             return
-        publish_start = time.perf_counter()
-        self._publish_result(self._output_header(msg.header), rgb, result, intrinsics)
-        timings = dict(result.timings_ms)
+        timings.update(result.timings_ms)
+        processed = Processed(
+            self._output_header(msg.header), rgb, result, intrinsics, timings, frame.received_s
+        )
+        stage = self._output_stage
+        if stage is not None:
+            stage.submit(processed)  # waits while the previous frame is still being published
+        else:
+            self._publish_processed(processed)
+
+    def _publish_processed(self, processed: Processed) -> None:
+        """Output stage: build and publish, then count the frame as answered."""
+        timings, publish_start = processed.timings_ms, time.perf_counter()
+        self._publish_result(processed.header, processed.rgb, processed.result, processed.intrinsics, timings)
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
-        self.stats.latency_ms.append(1000.0 * (time.monotonic() - frame.received_s))
-        self.stats.out_times.append(time.monotonic())
+        self.stats.latency_ms.append(1000.0 * (time.monotonic() - processed.received_s))
+        self.health.record("output", time.monotonic())
         self.stats.frames_out += 1
 
     def _output_header(self, image_header: Any) -> Any:
@@ -392,13 +569,12 @@ class FaceAnythingNode(Node):
         changes nothing downstream and saves the building (a late subscriber gets the next frame, as
         before). ``timings_ms`` (optional) receives build and publish times per output.
         """
-        for output in self._outputs:
-            if not getattr(self.params, output.enabled_by) or output.publisher.get_subscription_count() == 0:
-                continue
+        for output in listened_outputs(self._outputs, self.params):
             start = time.perf_counter()
             msg = output.build(header, rgb, result, intrinsics)
             built = time.perf_counter()
             output.publisher.publish(msg)
+            self.stats.published[output.name] += 1
             if timings_ms is not None:
                 timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
                 timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
@@ -456,21 +632,40 @@ class FaceAnythingNode(Node):
 
     # --- diagnostics --------------------------------------------------------------------------
 
-    def diagnostic_values(self) -> dict[str, Any]:
-        """The numbers published on /diagnostics (also used by the demo's summary)."""
-        stats, now = self.stats, time.monotonic()
-        recent = [t for t in stats.out_times if now - t <= max(5.0, self.params.diagnostics_period_s)]
-        rate = (
-            (len(recent) - 1) / (recent[-1] - recent[0])
-            if len(recent) > 1 and recent[-1] > recent[0]
-            else 0.0
+    def _situation(self) -> NodeSituation:
+        image_topic = self._input.topic
+        return NodeSituation(
+            now_s=time.monotonic(),
+            active=self._active,
+            processing=bool(listened_outputs(self._outputs, self.params)),
+            image_publishers=self.count_publishers(image_topic),
+            camera_info_received=self._camera_info is not None,
+            image_topic=image_topic,
         )
+
+    def assess_health(self) -> Any:
+        """The windowed level, message and figures (``diagnostics.Health``) with the live thresholds."""
+        params = self.params
+        self.health.settings = HealthSettings(
+            window_s=params.diagnostics_window_s,
+            expected_rate_hz=params.expected_rate_hz,
+            rate_tolerance=params.rate_tolerance,
+            stale_after_s=params.stale_after_s,
+        )
+        return self.health.assess(self._situation())
+
+    def diagnostic_values(self, health: Any | None = None) -> dict[str, Any]:
+        """The numbers published on /diagnostics (also used by the demo's summary): the windowed
+        figures of ``health`` first, then lifetime counters and mean stage timings."""
+        stats = self.stats
+        health = health or self.assess_health()
         values: dict[str, Any] = {
-            "backend": self.pipeline.backend_name,
-            "rate_hz": f"{rate:.2f}",
+            "backend": self.pipeline.backend_name if self.pipeline is not None else "none (unconfigured)",
+            **health.values,
             "frames_in": stats.frames_in,
             "frames_out": stats.frames_out,
-            "dropped_frames": self.worker.dropped,
+            "frames_idle": stats.frames_idle,
+            "dropped_frames": self.worker.dropped if self.worker is not None else 0,
             "rejected_frames": sum(stats.rejected.values()),
             "failed_frames": stats.failed,
             "incompatible_qos_events": stats.incompatible_qos,
@@ -483,49 +678,60 @@ class FaceAnythingNode(Node):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
             values[f"rejected_{reason}"] = count
+        for output, count in stats.published.items():  # what subscribers' delivery is counted against
+            values[f"published_{output}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:
-        self._check_silent_camera()
-        values = self.diagnostic_values()
-        problems = int(values["rejected_frames"]) + int(values["failed_frames"])
-        level, text = (1, "some input frames rejected or failed") if problems else (0, "ok")
+        if self._active:
+            self._check_silent_camera()
+        health = self.assess_health()
+        values = self.diagnostic_values(health)
+        device = str(self.pipeline.device) if self.pipeline is not None else "none"
         header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
         self.pub_diagnostics.publish(
             conversions.diagnostic_array(
                 self._kit,
                 header,
                 name=f"face_anything: {self.get_fully_qualified_name()}",
-                hardware_id=str(values["backend"]),
-                level=level,
-                message=text,
+                hardware_id=hardware_id(device),
+                level=health.level,
+                message=health.message,
                 values=values,
             )
         )
 
     def destroy_node(self) -> None:
         # also called by rclpy's context clean-up on a node whose __init__ failed half-way
-        worker = getattr(self, "worker", None)
-        if worker is not None:
-            worker.stop()
-        close = getattr(getattr(self, "pipeline", None), "close", None)
-        if close is not None:
-            close()
+        if hasattr(self, "_publishers_made"):
+            self._stop_inputs()
+            self._free_configured()
+        given = getattr(self, "_given_pipeline", None)
+        if given is not None:  # a shared pipeline is closed with the node, as before
+            given.close()
         super().destroy_node()
 
 
-def use_node_writer_profile() -> None:
-    """Point Fast DDS at the node's writer profile (50 ms heartbeats) unless the user chose a profile.
+def node_fastdds_profile() -> Path:
+    """The shipped Fast DDS profile for the node process: transports and writers (``node.xml``), or the
+    writers alone (``node_writers.xml``) when the user picked transports with FASTDDS_BUILTIN_TRANSPORTS,
+    which a profile's transports would silently override."""
+    name = "node_writers.xml" if os.environ.get(FASTDDS_BUILTIN_TRANSPORTS_ENV) else "node.xml"
+    return Path(str(resources.files("face_anything_ros").joinpath("assets", "fastdds", name)))
 
-    With the default 3 s heartbeat, a subscriber that drops a fragment of a large reliable output
-    (depth, points, images) while busy gets it repaired only 3 s later: measured as 3 s lock-step
-    latencies in ``face-anything demo`` once outputs were built fast enough to leave back to back.
+
+def use_node_writer_profile() -> None:
+    """Point Fast DDS at the node's shipped profile (``node_fastdds_profile``) unless the user chose one.
+
+    Transports: a 16 MiB shared-memory segment (Fast DDS's default 512 KiB one cannot hold a depth
+    image and a point cloud sent back to back, and best-effort subscribers on this machine lost about
+    half of them; measured by ``devtools/large_sample_delivery.py``). Writers: a 50 ms heartbeat
+    (with the default 3 s, a fragment a busy subscriber dropped from a large reliable output was
+    repaired only 3 s later: measured as 3 s lock-step latencies in ``face-anything demo``).
     Must run before ``rclpy.init``; affects only this process.
     """
     if FASTDDS_PROFILES_ENV not in os.environ:
-        os.environ[FASTDDS_PROFILES_ENV] = str(
-            resources.files("face_anything_ros").joinpath("assets", "fastdds", "node_writers.xml")
-        )
+        os.environ[FASTDDS_PROFILES_ENV] = str(node_fastdds_profile())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -165,6 +165,11 @@ class FacePipeline:
         return self._backend.name
 
     @property
+    def device(self) -> torch.device:
+        """The device inference runs on."""
+        return self._backend.device
+
+    @property
     def backend_description(self) -> str:
         return self._backend.describe()
 

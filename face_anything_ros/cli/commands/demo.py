@@ -66,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from face_anything_ros.offline.frame_sources import open_frames
     from face_anything_ros.offline.sample import sample_dir
     from face_anything_ros.outputs.image_bag import write_image_bag
+    from face_anything_ros.ros.diagnostics import stage_profile
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
     from face_anything_ros.ros.stream_client import StreamClient
     from face_anything_ros.runtime.geometry import Intrinsics
@@ -97,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     spinner = threading.Thread(target=executor.spin, daemon=True)
     spinner.start()
     received: list[Any] = []
+    profile = ""
     diagnostics: dict[str, str] = {}
     streaming: dict[str, Any] | None = None
     try:
@@ -109,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.stream_seconds > 0:
             streaming = _stream(client, frames, intrinsics, args.stream_hz, args.stream_seconds)
+        profile = stage_profile(client.latest_diagnostics())
     except KeyboardInterrupt:
         print("interrupted: writing what arrived so far")
     finally:
@@ -132,6 +135,8 @@ def run(args: argparse.Namespace) -> int:
             f"{streaming['output_hz']:.1f} outputs/s, {streaming['dropped_frames']} frames dropped (newest kept), "
             f"latency median {streaming['latency_ms_median']:.0f} ms"
         )
+    if profile:
+        print(f"demo: node ms per stage (mean of its last 100 frames):\n{profile}")
     print(f"demo: outputs in {out}/ -- open {out / 'demo.png'} first")
     return 0
 
