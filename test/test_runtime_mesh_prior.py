@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.config import MeshPriorConfig
 from face_anything_ros.runtime.detection import Detection
-from face_anything_ros.runtime.geometry import Intrinsics
 from face_anything_ros.runtime.landmark_fit import LandmarkFitError, fit_landmarks, load_landmark_basis
 from face_anything_ros.runtime.mesh_prior import MeshPrior, build_prior_maps, enclosed_holes, fuse_crop_maps
 from face_anything_ros.runtime.postprocess import CropMaps

@@ -95,7 +95,8 @@ def track_fused(
     fps: float = 30.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tracks (T, N, 2) and visibility (T, N) of queries (t, x, y) on their faces (``query_face``
-    id per query; -1: on no face, held at the query pixel, invisible)."""
+    id per query; -1: on no face, held at the query pixel, invisible). A face missing from a frame
+    is carried by flow alone for up to ``config.max_coast_frames`` (the tracker's coasting)."""
     queries = np.asarray(queries, dtype=np.float64)
     num_frames = len(frames)
     tracks, visible = empty_tracks(queries, num_frames)
@@ -120,6 +121,13 @@ def track_fused(
                 live = idx[started]
                 tracks[t, live] = points.positions[started]
                 visible[t, live] = points.visible[started]
+            for face_id, (points, _) in tracker.coast_undetected(gray[t]).items():
+                idx = np.flatnonzero(query_face == face_id)
+                started = (query_frames[idx] - t) * direction < 0
+                if len(points.positions) != len(idx) or not started.any():
+                    continue
+                tracks[t, idx[started]] = points.positions[started]
+                visible[t, idx[started]] = points.visible[started]
     own = np.arange(len(queries))
     tracks[query_frames, own] = queries[:, 1:3]
     visible[query_frames, own] = True
@@ -206,4 +214,9 @@ def box_containing(faces: dict[int, FaceFrame], point: np.ndarray) -> int:
 def _only(measurement: Measurement, select: np.ndarray) -> Measurement:
     """A measurement restricted to the selected points (the rest neither seen nor placed)."""
     positions = np.where(select[:, None], measurement.positions, np.nan)
-    return Measurement(positions, np.where(select, measurement.variance, np.inf), measurement.valid & select)
+    return Measurement(
+        positions,
+        np.where(select, measurement.variance, np.inf),
+        measurement.valid & select,
+        measurement.bias_prior_fraction,
+    )

@@ -176,12 +176,22 @@ class FusionConfig:
     noise_scale_min: float = 0.25
     noise_scale_max: float = 16.0
     # an absolute measurement farther than this (squared Mahalanobis distance, 2 dof) is gated out
-    gate_chi2: float = 13.8  # 99.9 %
+    gate_chi2: float = 30.0  # chosen on the synthetic train split (13.8 = 99.9 % of chi2(2))
     # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
     # jump), every gated-out point re-acquires at once
     reacquire_face_fraction: float = 0.5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5
+    # per-point bias of each absolute source (runtime/fused_tracker.py): a slowly varying offset, in units
+    # of the face box side, learnt from the source's innovations while the flow is reliable and removed
+    # from its measurements (prior sigma of the bias, its random walk per frame)
+    learn_bias: bool = True
+    bias_prior_fraction: float = 0.01  # canonical lookup
+    mesh_bias_prior_fraction: float = 0.03  # face-mesh landmarks (chosen on the train split, like all here)
+    bias_walk_fraction: float = 0.0003
+    # a track alive in the previous frame whose face the detector misses is carried by flow alone on its
+    # last face region for at most this many frames (0: held still until it is detected again)
+    max_coast_frames: int = 10
 
     def validate(self) -> None:
         _check(self.flow_method in FLOW_METHODS, "fusion.flow_method", f"one of {FLOW_METHODS}")
@@ -199,6 +209,10 @@ class FusionConfig:
         _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
+        _check(self.bias_prior_fraction > 0, "fusion.bias_prior_fraction", "> 0")
+        _check(self.mesh_bias_prior_fraction > 0, "fusion.mesh_bias_prior_fraction", "> 0")
+        _check(self.bias_walk_fraction >= 0, "fusion.bias_walk_fraction", ">= 0")
+        _check(self.max_coast_frames >= 0, "fusion.max_coast_frames", ">= 0")
         _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
         _check(
             0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
