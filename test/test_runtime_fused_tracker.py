@@ -398,3 +398,25 @@ def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stre
     np.testing.assert_allclose(
         resized.query_uncertainty_px[both], np.hypot(resized_ref.query_uncertainty_px[both], bias_px), rtol=1e-6
     )
+
+
+def test_pipeline_continues_a_track_through_frames_where_the_face_was_missed(stand_in_pipelines):
+    from test_runtime_pipeline import FACE_BOX, INTRINSICS
+    from test_runtime_pipeline import HEIGHT as H
+    from test_runtime_pipeline import WIDTH as W
+
+    from face_anything_ros.runtime.detection import Detection
+
+    fused, _ = stand_in_pipelines
+    fused.reset()
+    face = [Detection(box_xyxy=FACE_BOX.copy(), score=0.9)]
+    before = fused.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    for t in (1, 2, 3):  # the detector misses the face: nothing published, the track is coasted
+        assert fused.process(stand_in_frame(W, H), INTRINSICS, t / 30, detections=[]).faces == []
+    after = fused.process(stand_in_frame(W, H), INTRINSICS, 4 / 30, detections=face).faces[0]
+    assert after.track_id == before.track_id
+    both = before.query_visible & after.query_visible
+    assert both.sum() > 0.5 * before.query_visible.sum()
+    # a still face stays put through the missed frames (no jump, no restart from scratch)
+    assert np.median(np.linalg.norm(after.query_pixels[both] - before.query_pixels[both], axis=1)) < 0.5
+    assert np.median(after.query_uncertainty_px[both]) < np.median(before.query_uncertainty_px[both])

@@ -266,6 +266,11 @@ class FacePipeline:
                 )
             ]
             timer.lap("tracking")
+        if self._fusion is not None:
+            # Faces the detector missed this frame keep their points moving by flow (bounded gap), so a
+            # face found again continues from where it went, as in `evaluate`; they are not published.
+            self._fusion.coast_undetected(self._gray)
+            timer.lap("tracking")
         return FrameResult(
             stamp_s=stamp_s,
             depth=maps.depth,
