@@ -20,6 +20,7 @@ from node_test_support import REPO, sample_frames, weights_for_tests
 rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
+from rclpy.qos import ReliabilityPolicy  # noqa: E402
 
 from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
@@ -61,15 +62,33 @@ def client_factory():
     context.try_shutdown()
 
 
-def _send_until_answered(client: StreamClient, topics: tuple[str, ...], attempts: int = 5):
-    """Best-effort input QoS (the shipped default) may lose a frame: resend a few times."""
+def _send_until_answered(
+    client: StreamClient,
+    topics: tuple[str, ...],
+    attempts: int = 5,
+    first_stamp: int = 7_000_000_000,
+    frame: tuple = (SMALL_FRAME, SMALL_INTRINSICS),
+):
+    """A frame may be lost while the node's input subscription is (re)matched: resend a few times."""
+    rgb, intrinsics = frame
     for attempt in range(attempts):
-        stamp = 7_000_000_000 + attempt
-        client.send(SMALL_FRAME, SMALL_INTRINSICS, stamp)
+        stamp = first_stamp + attempt
+        client.send(rgb, intrinsics, stamp)
         outputs = client.wait_for(stamp, topics, 30.0)
         if outputs is not None:
             return stamp, outputs.messages
     raise AssertionError(f"no {topics} after {attempts} frames")
+
+
+def _wait_for_image_reliability(client: StreamClient, reliability, timeout_s: float) -> bool:
+    """True once every subscription on the client's image topic has ``reliability`` (graph view)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        subscriptions = client.get_subscriptions_info_by_topic(client.image_topic)
+        if subscriptions and all(s.qos_profile.reliability == reliability for s in subscriptions):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def _start_like_launch(tmp_path: Path, camera: str, **parameters: str):
@@ -130,8 +149,17 @@ def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, cli
     try:
         client = _connect(client_factory, "/full", process, tmp_path)  # publishes reliable, like most drivers
         assert FRAMES[0].shape[:2] == (480, 640)
-        for attempt in range(3):
-            stamp = 8_000_000_000 + attempt
+        # the node subscribed before it saw this camera (best effort, the sensor default); auto then
+        # re-subscribes reliable, and frames sent before that are lost (volatile, as for any late
+        # subscriber): wait for the reliable subscription, then for the first frame it delivers
+        assert _wait_for_image_reliability(client, ReliabilityPolicy.RELIABLE, START_TIMEOUT_S), (
+            "auto never subscribed reliable to a reliable camera: " + (tmp_path / "node.log").read_text()
+        )
+        stamp, _ = _send_until_answered(
+            client, ("depth", "faces"), first_stamp=8_000_000_000, frame=(FRAMES[0], INTRINSICS)
+        )
+        for attempt in range(1, 4):  # from then on every full-size frame arrives, none resent
+            stamp += 1
             client.send(FRAMES[0], INTRINSICS, stamp)
             outputs = client.wait_for(stamp, ("depth", "faces"), 30.0)
             assert outputs is not None, (

@@ -34,6 +34,7 @@ from face_anything_ros.devtools.reliability.node_session import exit_code_within
 LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
 WEIGHTS_EXIT_TIMEOUT_S = 120.0
+REPLAY_PROGRESS_TIMEOUT_S = 300.0
 SIGNAL_EXIT_BOUND_S = 10.0  # "within a few seconds": worker join (5 s) + rclpy shutdown
 STREAM_RATE_HZ = 10.0
 CANNOT_START = "cannot start"
@@ -300,9 +301,14 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
 def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
     """``signum`` once the node exists in the ROS graph but is still loading its model: exit code 0.
 
-    FaceAnythingNode joins the graph first and subscribes to images only after the pipeline is
-    built, so "node visible, no image subscription" is exactly the loading phase.
+    FaceAnythingNode joins the graph first (after ``rclpy.init`` installed the signal handlers) and
+    subscribes to images only after the pipeline is built, so "node visible, no image subscription"
+    is exactly the loading phase. The node runs under a namespace and camera topic of its own: a
+    stale graph entry of an earlier node (same name, exited a moment ago, still in the DDS
+    discovery data) can never pass for this process, which would get the signal before it started.
     """
+    import dataclasses
+
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
@@ -317,16 +323,24 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
     name = signal.Signals(signum).name
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / f"startup_{name}.log"
+    run_id = f"startup_{os.getpid()}_{time.monotonic_ns()}"
+    namespace, image_topic = f"{NODE_NAMESPACE}/{run_id}", f"{CAMERA_NAMESPACE}/{run_id}/image_raw"
+    launch = dataclasses.replace(
+        node_launch({"weights": weights}),
+        namespace=namespace,
+        remappings={"image": image_topic, "camera_info": f"{CAMERA_NAMESPACE}/{run_id}/camera_info"},
+    )
     context = Context()
     rclpy.init(context=context)
     probe = Node(f"startup_drill_probe_{os.getpid()}", context=context)
-    process = start_node(node_launch({"weights": weights}), log_path)
-    loading = False
+    process = start_node(launch, log_path)
+    loading = seen = False
     try:
         deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
         while process.poll() is None and time.monotonic() < deadline:
-            if (NODE_NAME, NODE_NAMESPACE) in probe.get_node_names_and_namespaces():
-                loading = probe.count_subscribers(f"{CAMERA_NAMESPACE}/image_raw") == 0
+            if (NODE_NAME, namespace) in probe.get_node_names_and_namespaces():
+                seen = True
+                loading = probe.count_subscribers(image_topic) == 0
                 break
             time.sleep(0.05)
         process.send_signal(signum)
@@ -336,11 +350,13 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
         context.try_shutdown()
     log = log_path.read_text(encoding="utf-8", errors="replace")
     details = {
+        "node_seen_in_graph": seen,
         "loading_at_signal": loading,
         "exit_code": code,
         "said_stopped": "stopped by a signal during start-up" in log,
     }
     checks = [
+        (seen, f"{namespace}/{NODE_NAME} never appeared in the graph before the deadline"),
         (loading, "the signal did not arrive during start-up (node not seen loading)"),
         (code == 0, f"exit code {code} (want 0)"),
         (CANNOT_START not in log, f"a signal during start-up was reported as '{CANNOT_START}'"),
@@ -397,7 +413,9 @@ def replay_interrupt_drill(
 
     watcher = threading.Thread(target=watch_progress, daemon=True)
     watcher.start()
-    progressed.wait(FRAME_TIMEOUT_S * 2)
+    deadline = time.monotonic() + REPLAY_PROGRESS_TIMEOUT_S  # start-up (imports, model) is slow under load
+    while not progressed.wait(0.5) and process.poll() is None and time.monotonic() < deadline:
+        pass
     process.send_signal(signal.SIGINT)
     stdout = process.stdout.read()
     process.wait(FRAME_TIMEOUT_S)
@@ -408,12 +426,17 @@ def replay_interrupt_drill(
     counts, stamps_ok, read_error = _read_output_bag(out_bag, in_bag, OUTPUT_NAMESPACE)
     details = {
         "exit_code": process.returncode,
+        "progress_seen_before_signal": progressed.is_set(),
         "processed_reported": processed,
         "images_in_bag": images,
         "output_messages": counts,
         "read_error": read_error,
     }
     checks = [
+        (
+            details["progress_seen_before_signal"],
+            f"the progress bar never showed {interrupt_after}/{images} before the signal",
+        ),
         ("stopped early: interrupted" in stdout, "the summary does not say it was interrupted"),
         (0 < processed < images, f"processed {processed} of {images}: not interrupted mid-way"),
         ("Traceback" not in stderr, "a traceback on stderr"),
