@@ -20,11 +20,10 @@ from node_test_support import REPO, sample_frames, weights_for_tests
 rclpy = pytest.importorskip("rclpy")
 from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
-from rclpy.qos import ReliabilityPolicy  # noqa: E402
 
 from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
+from face_anything_ros.ros.stream_client import StreamClient, wait_for_reliable_match  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(1)
 # Fast DDS delivers best-effort samples larger than its shared-memory segment (~0.5 MB) over loopback
@@ -78,17 +77,6 @@ def _send_until_answered(
         if outputs is not None:
             return stamp, outputs.messages
     raise AssertionError(f"no {topics} after {attempts} frames")
-
-
-def _wait_for_image_reliability(client: StreamClient, reliability, timeout_s: float) -> bool:
-    """True once every subscription on the client's image topic has ``reliability`` (graph view)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        subscriptions = client.get_subscriptions_info_by_topic(client.image_topic)
-        if subscriptions and all(s.qos_profile.reliability == reliability for s in subscriptions):
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def _start_like_launch(tmp_path: Path, camera: str, **parameters: str):
@@ -152,7 +140,7 @@ def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, cli
         # the node subscribed before it saw this camera (best effort, the sensor default); auto then
         # re-subscribes reliable, and frames sent before that are lost (volatile, as for any late
         # subscriber): wait for the reliable subscription, then for the first frame it delivers
-        assert _wait_for_image_reliability(client, ReliabilityPolicy.RELIABLE, START_TIMEOUT_S), (
+        assert wait_for_reliable_match(client, client.pub_image, 20.0), (
             "auto never subscribed reliable to a reliable camera: " + (tmp_path / "node.log").read_text()
         )
         stamp, _ = _send_until_answered(

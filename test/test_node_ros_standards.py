@@ -41,7 +41,11 @@ from face_anything_ros.outputs.image_bag import camera_info_message, header  # n
 from face_anything_ros.outputs.message_kit import RclpyKit  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS, TF_QOS  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient, wait_for_subscriber  # noqa: E402
+from face_anything_ros.ros.stream_client import (  # noqa: E402
+    StreamClient,
+    wait_for_reliable_match,
+    wait_for_subscriber,
+)
 from face_anything_ros.runtime.geometry import Intrinsics  # noqa: E402
 
 pytestmark = pytest.mark.ros
@@ -172,6 +176,11 @@ def nodes(tmp_path_factory):
             assert wait_for_subscriber(client, topic, START_TIMEOUT_S, lambda a=alive: a() is None), logs[
                 name
             ].read_text()
+            # qos auto (the shipped default) subscribed best effort before it saw this camera and
+            # re-subscribes reliable; until then a 640x480 frame is lost: wait, then one answered frame
+            publisher = client.pub_compressed if name == "compressed" else client.pub_image
+            assert wait_for_reliable_match(client, publisher, 20.0), logs[name].read_text()
+            _first_answer(client, name == "compressed")
         yield clients, logs
     finally:
         codes = {name: stop_node(process) for name, process in processes.items()}
@@ -207,6 +216,19 @@ def _claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
             return bytes(data)
         index += 2 + length
     raise AssertionError("no SOF marker")
+
+
+def _first_answer(client, compressed: bool, attempts: int = 5) -> None:
+    """Resend until the node answers once: the subscription may still be matching the publisher."""
+    for _ in range(attempts):
+        stamp = _stamp()
+        if compressed:
+            client.send_compressed(_jpeg(FRAMES[0]), stamp, with_camera_info=True)
+        else:
+            client.send(FRAMES[0], INTRINSICS, stamp, CAMERA_FRAME)
+        if client.wait_for(stamp, ("faces",), OUTPUT_TIMEOUT_S) is not None:
+            return
+    raise AssertionError(f"no answer to {attempts} frames on {client.image_topic}")
 
 
 def _send_raw(client, stamp: int, topics: tuple[str, ...]):

@@ -17,13 +17,15 @@ from types import FrameType
 
 @contextmanager
 def sigint_deferred() -> Iterator[None]:
-    """Run the block whole: a SIGINT during it is raised as KeyboardInterrupt once it ends.
+    """Run the block whole: a SIGINT during it reaches the SIGINT handler once the block ends.
 
-    Acts only in the main thread while Python's default SIGINT handler is installed (the only case
-    where SIGINT raises KeyboardInterrupt); anywhere else the block runs unchanged.
+    With Python's default handler that is a KeyboardInterrupt after the block. Acts only in the
+    main thread (the only one that may set handlers) and when a Python handler is installed;
+    otherwise (ignored, or not set from Python) the block runs unchanged.
     """
+    previous = signal.getsignal(signal.SIGINT)
     in_main_thread = threading.current_thread() is threading.main_thread()
-    if not in_main_thread or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if not in_main_thread or not callable(previous):
         yield
         return
     received: list[int] = []
@@ -35,6 +37,6 @@ def sigint_deferred() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, previous)
     if received:
-        raise KeyboardInterrupt
+        previous(signal.SIGINT, None)
