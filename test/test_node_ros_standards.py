@@ -56,6 +56,7 @@ START_TIMEOUT_S = 90.0
 OUTPUT_TIMEOUT_S = 40.0
 CAMERA_FRAME = "camera_optical_frame"
 OVERRIDE_FRAME = "cam_b_override_optical_frame"
+WARM_UP_TOPICS = ("depth", "depth/camera_info", "detections", "points", "faces")  # what the tests read
 # the compressed camera's rectified projection differs from its K, so the depth camera_info shows
 # which one the node used
 RECTIFIED = Intrinsics(
@@ -180,7 +181,7 @@ def nodes(tmp_path_factory):
             # re-subscribes reliable; until then a 640x480 frame is lost: wait, then one answered frame
             publisher = client.pub_compressed if name == "compressed" else client.pub_image
             assert wait_for_reliable_match(client, publisher, 20.0), logs[name].read_text()
-            _first_answer(client, name == "compressed")
+            _first_answer(client, name)
         yield clients, logs
     finally:
         codes = {name: stop_node(process) for name, process in processes.items()}
@@ -218,17 +219,20 @@ def _claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
     raise AssertionError("no SOF marker")
 
 
-def _first_answer(client, compressed: bool, attempts: int = 5) -> None:
-    """Resend until the node answers once: the subscription may still be matching the publisher."""
+def _first_answer(client, name: str, attempts: int = 5) -> None:
+    """Resend until the node answers one frame on every output these tests read (/tf included): the
+    subscription may still be matching the camera, and each output publisher its subscriber."""
+    prefix = NODES[name]["parameters"]["tf_prefix"]
     for _ in range(attempts):
         stamp = _stamp()
-        if compressed:
+        if name == "compressed":
             client.send_compressed(_jpeg(FRAMES[0]), stamp, with_camera_info=True)
         else:
             client.send(FRAMES[0], INTRINSICS, stamp, CAMERA_FRAME)
-        if client.wait_for(stamp, ("faces",), OUTPUT_TIMEOUT_S) is not None:
+        answered = client.wait_for(stamp, WARM_UP_TOPICS, OUTPUT_TIMEOUT_S) is not None
+        if answered and client.face_frames_at(stamp, prefix, OUTPUT_TIMEOUT_S):
             return
-    raise AssertionError(f"no answer to {attempts} frames on {client.image_topic}")
+    raise AssertionError(f"no {WARM_UP_TOPICS} and /tf answer to {attempts} frames ({name} camera)")
 
 
 def _send_raw(client, stamp: int, topics: tuple[str, ...]):
