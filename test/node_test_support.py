@@ -8,12 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from face_anything_ros.model import default_weights_path
-from face_anything_ros.offline.frame_sources import open_frames
-from face_anything_ros.offline.sample import sample_dir
-from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.offline.sample import sample_frames  # noqa: F401 (re-exported for the tests)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -23,8 +19,15 @@ def weights_for_tests() -> str:
     return str(default_weights_path())
 
 
-def sample_frames(count: int = 12) -> tuple[list[np.ndarray], Intrinsics]:
-    """The bundled sample frames (real face photo) and their intrinsics."""
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()][:count]
-    return frames, Intrinsics(**source.intrinsics)
+def ros_build_environment() -> dict[str, str]:
+    """This environment with the venv's ROS 2 build wheels (ament_cmake, rosidl) as the CMake underlay."""
+    import os
+    import sys
+
+    venv = Path(sys.prefix)
+    return dict(
+        os.environ,
+        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+        CMAKE_PREFIX_PATH=str(venv),
+        AMENT_PREFIX_PATH=str(venv),
+    )

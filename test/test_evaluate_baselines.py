@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
 from face_anything_ros.evaluation.baselines.lk import track_lk
@@ -16,7 +17,6 @@ from face_anything_ros.evaluation.baselines.template_depth import (
     template_depth,
     template_points_m,
 )
-from face_anything_ros.runtime.geometry import Intrinsics
 
 SIZE = 128
 STEP = np.array([1.5, -0.75])  # px per frame

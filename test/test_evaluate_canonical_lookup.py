@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from face_anything_ros.evaluation import metrics as M
-from face_anything_ros.evaluation.method import mask_face_boxes, sample_canonical, track_by_canonical_lookup
+from face_anything_ros.evaluation.method import mask_face_boxes, track_by_canonical_lookup
 
 SIZE = 128
 NUM_FRAMES = 6
@@ -72,15 +72,6 @@ def test_query_off_the_predicted_face_is_never_visible():
     tracks, visible = track_by_canonical_lookup(maps, weights, queries)
     assert visible[:, 0].tolist() == [t == 1 for t in range(NUM_FRAMES)]
     np.testing.assert_allclose(tracks[:, 0], np.tile([2.0, 2.0], (NUM_FRAMES, 1)))
-
-
-def test_sample_canonical_snaps_to_the_nearest_face_pixel_at_the_edge():
-    canonical = np.full((8, 8, 3), np.nan, np.float32)
-    canonical[4, 5] = [0.1, 0.2, 0.3]
-    np.testing.assert_allclose(
-        sample_canonical(canonical, np.array([[3.4, 3.6]]))[0], [0.1, 0.2, 0.3], rtol=1e-6
-    )
-    assert np.isnan(sample_canonical(canonical, np.array([[0.0, 0.0]]))).all()
 
 
 def test_ground_truth_boxes_one_per_face_even_when_an_occluder_splits_it():

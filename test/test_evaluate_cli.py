@@ -151,7 +151,7 @@ def test_tracks_file_with_wrong_shapes_is_skipped(tmp_path, capsys):
     rc, _ = run_cli(capsys, str(seq), "--out", str(out), "--no-model", "--baselines", "lk")
     assert rc == 0
     report = json.loads((out / "metrics.json").read_text())
-    assert any("tracks.npz shapes" in r for r in report["skipped"]["seq"])
+    assert any("tracks.npz unusable" in r and "T x N x 2" in r for r in report["skipped"]["seq"])
     assert "lk" not in report["methods"] or report["methods"]["lk"].get("epe_median_px") is None
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from node_test_support import ros_build_environment
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = "face_anything_ros"
@@ -29,12 +30,7 @@ def install_prefix(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip("needs the wheel-route venv (ROS 2 build wheels) and cmake: bash scripts/setup_env.sh")
     work = tmp_path_factory.mktemp("colcon_layout")
     prefix, build = work / "install", work / "build"
-    env = dict(
-        os.environ,
-        PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        CMAKE_PREFIX_PATH=str(venv),
-        AMENT_PREFIX_PATH=str(venv),
-    )
+    env = ros_build_environment()
     steps = [
         ["cmake", "-S", str(REPO), "-B", str(build), f"-DCMAKE_INSTALL_PREFIX={prefix}", *CONFIGURE_OPTIONS],
         ["cmake", "--build", str(build), "--parallel", "2"],

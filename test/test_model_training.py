@@ -73,6 +73,6 @@ def test_flip_mirrors_maps_and_negates_canonical_x():
 def test_photometric_augmentation_keeps_geometry_and_dtype():
     batch = dummy_batch(3, 32, frames=2)
     before = batch["depth"].copy()
-    augment_batch(batch, np.random.default_rng(0), AugmentConfig(flip_prob=0.0))
+    augment_batch(batch, np.random.default_rng(0), AugmentConfig(flip_prob=0.0, geometric_prob=0.0))
     assert batch["image"].dtype == np.uint8 and batch["image"].shape == (3, 2, 32, 32, 3)
     np.testing.assert_array_equal(np.isnan(batch["depth"]), np.isnan(before))

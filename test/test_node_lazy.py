@@ -24,13 +24,12 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.devtools.node_rate import process_cpu_s  # noqa: E402
-from face_anything_ros.outputs.camera_info import intrinsics_for_image  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(4)
 FRAMES = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in FRAMES]
-SMALL_INTRINSICS = intrinsics_for_image(INTRINSICS, 320, 240)
+SMALL_INTRINSICS = INTRINSICS.scaled_to(320, 240)
 EXECUTABLE = shutil.which("face_anything_node", path=str(Path(sys.executable).parent))
 CAMERA, OUTPUTS = "/lazy_camera", "/lazy"
 STREAM_S, RATE_HZ = 4.0, 15.0

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from face_anything_ros.core.face_template import NAMED_LANDMARKS
 from face_anything_ros.outputs.params import (
     PARAMETER_SPECS,
     NodeParams,
@@ -16,6 +17,7 @@ from face_anything_ros.outputs.params import (
     validate_value,
     with_values,
 )
+from face_anything_ros.runtime.config import PipelineConfig
 
 
 @pytest.mark.parametrize(
@@ -67,14 +69,28 @@ def test_yaml_with_a_bad_value_names_the_file_and_the_parameter(tmp_path: Path):
 
 def test_node_parameters_reach_the_pipeline_config():
     params = with_values(
-        NodeParams(), {"max_faces": 3, "detection_threshold": 0.7, "query_points": ["nose_tip", "chin"]}
+        NodeParams(),
+        {
+            "max_faces": 3,
+            "detection_threshold": 0.7,
+            "query_points": ["nose_tip", "chin"],
+            "default_fov_deg": 75,
+        },
     )
     config = pipeline_config_from_params(params)
+    assert config.geometry.default_hfov_deg == 75.0  # the pipeline assumes the node's camera
     assert config.detection.max_faces == 3
     assert config.detection.min_detection_confidence == 0.7
     assert config.tracking.landmarks == ["nose_tip", "chin"]
     assert config.tracking.dense_vertices is False
     assert config.weights is None
+
+
+def test_default_node_parameters_give_the_runtime_defaults():
+    """The node, run/replay and evaluate share one builder; its defaults are the runtime's own."""
+    assert pipeline_config_from_params(NodeParams()).to_dict() == PipelineConfig().to_dict() | {
+        "tracking": PipelineConfig().to_dict()["tracking"] | {"landmarks": list(NAMED_LANDMARKS)}
+    }
 
 
 def test_live_parameters_are_the_ones_the_node_can_apply_while_running():

@@ -5,7 +5,7 @@ builders; the median per frame (best of 3 builds each) must stay within a genero
 under load ~5: default outputs 3.9 ms (was 19 ms), plus the canonical image 4.8 ms (was 37 ms).
 The overlay (``outputs/visualize.py``, off by default) is reported but not bounded.
 Content: the vectorised point cloud and canonical image equal a plain per-pixel reference, and the
-mesh marker's CDR equals rosbags' serialization of the messages offline replay builds, with
+mesh marker's CDR (what node and replay send) equals rosbags' serialization of the plain message builder, with
 partial-NaN and off-face values, hidden vertices and several faces.
 """
 
@@ -28,9 +28,11 @@ from face_anything_ros.core.face_template import canonical_to_rgb  # noqa: E402
 from face_anything_ros.devtools.publish_bench import build_times_ms, sample_results  # noqa: E402
 from face_anything_ros.outputs import conversions  # noqa: E402
 from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr  # noqa: E402
-from face_anything_ros.outputs.message_kit import RosbagsKit  # noqa: E402
+from face_anything_ros.outputs.message_kit import RclpyKit, RosbagsKit  # noqa: E402
 from face_anything_ros.outputs.msg_types import face_anything_typestore  # noqa: E402
-from face_anything_ros.ros.node import FASTDDS_PROFILES_ENV, FaceAnythingNode, use_node_writer_profile  # noqa: E402
+from face_anything_ros.outputs.output_table import ProcessedFrame  # noqa: E402
+from face_anything_ros.ros.node import FaceAnythingNode  # noqa: E402
+from face_anything_ros.ros.process_setup import FASTDDS_PROFILES_ENV, use_node_writer_profile  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS  # noqa: E402
 
 DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")
@@ -61,7 +63,7 @@ def _median_frame_ms(times: dict[str, list[float]], names: tuple[str, ...]) -> f
 def test_building_every_output_for_one_face_at_640x480_takes_a_few_ms(node, samples):
     assert all(len(result.faces) == 1 for result in samples.results)
     assert samples.frames[0].shape[:2] == (480, 640)
-    times = build_times_ms(node, samples, repeats=3)
+    times = build_times_ms(samples, repeats=3)
     default_ms = _median_frame_ms(times, DEFAULT_OUTPUTS)
     with_canonical_ms = _median_frame_ms(times, (*DEFAULT_OUTPUTS, "canonical_image"))
     per_output = {name: round(float(np.median(values)), 2) for name, values in times.items()}
@@ -72,15 +74,20 @@ def test_building_every_output_for_one_face_at_640x480_takes_a_few_ms(node, samp
 
 
 def test_outputs_without_subscribers_are_not_built(node, samples):
-    header = node._kit.new("std_msgs/msg/Header", frame_id="camera")
-    built: dict[str, float] = {}
-    node._publish_result(header, samples.frames[0], samples.results[0], samples.intrinsics, built)
-    assert built == {}
-    image_type = node._kit.message_class("sensor_msgs/msg/Image")
-    listener = node.create_subscription(image_type, "depth", lambda _msg: None, COLLECTOR_QOS)
+    kit = RclpyKit()
+    frame = ProcessedFrame(
+        kit.new("std_msgs/msg/Header", frame_id="camera"),
+        samples.frames[0],
+        samples.results[0],
+        samples.intrinsics,
+    )
+    assert node.publish_outputs(frame) == {}
+    listener = node.create_subscription(
+        kit.message_class("sensor_msgs/msg/Image"), "depth", lambda _msg: None, COLLECTOR_QOS
+    )
     try:
-        node._publish_result(header, samples.frames[0], samples.results[0], samples.intrinsics, built)
-        assert set(built) == {"depth_build", "depth_publish"}
+        assert set(node.publish_outputs(frame)) == {"depth_build", "depth_publish"}
+        assert node.output_subscriber_counts()["depth"] == 1
     finally:
         node.destroy_subscription(listener)
 
@@ -160,7 +167,7 @@ def test_canonical_image_equals_the_colour_map_of_every_pixel(samples):
 
 
 def _rosbags_mesh_cdr(result, header) -> bytes:
-    """The mesh MarkerArray as offline replay builds it (rosbags messages), serialized by rosbags."""
+    """The mesh MarkerArray from the plain message builder (rosbags messages), serialized by rosbags."""
     kit = RosbagsKit(face_anything_typestore())
     stamp = kit.new("builtin_interfaces/msg/Time", sec=header.stamp.sec, nanosec=header.stamp.nanosec)
     markers = conversions.mesh_marker_array(
@@ -170,7 +177,7 @@ def _rosbags_mesh_cdr(result, header) -> bytes:
 
 
 def test_mesh_marker_cdr_is_byte_for_byte_the_marker_array_replay_writes(node, samples):
-    header = node._kit.new("std_msgs/msg/Header", frame_id="camera_optical_frame")
+    header = RclpyKit().new("std_msgs/msg/Header", frame_id="camera_optical_frame")
     header.stamp.sec, header.stamp.nanosec = 1_700_000_000, 123_456_789
     no_faces = copy.copy(samples.results[0])
     no_faces.faces = []

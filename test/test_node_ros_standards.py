@@ -34,6 +34,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from scipy.spatial.transform import Rotation  # noqa: E402
 
+from face_anything_ros.core.camera import Intrinsics  # noqa: E402
 from face_anything_ros.outputs.conversions import point_cloud_to_array  # noqa: E402
 from face_anything_ros.outputs.detections import FACE_CLASS_ID  # noqa: E402
 from face_anything_ros.outputs.face_frames import TF_MESSAGE  # noqa: E402
@@ -46,7 +47,6 @@ from face_anything_ros.ros.stream_client import (  # noqa: E402
     wait_for_reliable_match,
     wait_for_subscriber,
 )
-from face_anything_ros.runtime.geometry import Intrinsics  # noqa: E402
 
 pytestmark = pytest.mark.ros
 

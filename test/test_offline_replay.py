@@ -11,10 +11,11 @@ from node_test_support import sample_frames, weights_for_tests
 from rosbags.highlevel import AnyReader
 
 from face_anything_ros.offline.bag_replay import OUTPUT_NAMESPACE, ReplayError, ReplayOptions, replay_bag
-from face_anything_ros.offline.startup import build_pipeline, load_params
+from face_anything_ros.offline.startup import load_params
 from face_anything_ros.outputs.conversions import point_cloud_to_array
 from face_anything_ros.outputs.image_bag import write_image_bag
 from face_anything_ros.outputs.image_codec import image_to_numpy
+from face_anything_ros.outputs.params import build_pipeline
 
 FRAMES, INTRINSICS = sample_frames(4)
 OUTPUT_TOPICS = ("depth", "depth/camera_info", "detections", "points", "faces", "face_poses", "face_mesh")

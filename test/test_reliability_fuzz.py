@@ -58,7 +58,8 @@ def test_replaying_a_bag_of_fuzz_cases_processes_the_valid_and_skips_the_rest(tm
     from face_anything_ros.devtools.reliability.fuzz import face_frame
     from face_anything_ros.devtools.reliability.fuzz_inputs import write_fuzz_bag
     from face_anything_ros.offline.bag_replay import replay_bag
-    from face_anything_ros.offline.startup import build_pipeline, load_params
+    from face_anything_ros.offline.startup import load_params
+    from face_anything_ros.outputs.params import build_pipeline
 
     cases = FuzzInputs(face_frame(), seed=2).cases(24)
     write_fuzz_bag(tmp_path / "in", cases)

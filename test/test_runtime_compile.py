@@ -1,7 +1,7 @@
 """torch.compile backend: matches eager on the real architecture (reduced size, so compiling fits a minute).
 
 The default-size model's parity is also enforced at every start by the backend probe
-(``BackendConfig.parity_atol``), so a compile that disagrees is never used.
+(``backends.selection.PARITY_ATOL``), so a compile that disagrees is never used.
 """
 
 from __future__ import annotations

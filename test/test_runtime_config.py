@@ -10,20 +10,20 @@ from face_anything_ros.runtime.config import HARD_MAX_FACES, ConfigError, Pipeli
 
 def test_empty_dict_gives_validated_defaults():
     config = PipelineConfig.from_dict({})
-    assert config.detection.max_faces == 8
+    assert config.detection.max_faces == 4
     assert config.backend.name == "auto"
     assert config.tracking.smoothing is False  # no lag by default
 
 
 def test_nested_yaml_overrides_reach_the_sections():
     text = """
-    crop_scale: 1.4
+    mask_threshold: 0.4
     detection: {method: face_detection, max_faces: 3, long_range: true}
     tracking: {landmarks: [nose_tip, chin], dense_vertices: false, smoothing: true}
     backend: {name: eager, device: cpu}
     """
     config = PipelineConfig.from_dict(yaml.safe_load(text))
-    assert config.crop_scale == 1.4
+    assert config.mask_threshold == 0.4
     assert config.detection.method == "face_detection" and config.detection.long_range
     assert config.tracking.landmarks == ["nose_tip", "chin"]
     assert config.backend.name == "eager"

@@ -51,11 +51,9 @@ def test_duplicate_reports_of_one_face_are_merged_into_the_larger_box():
 
 
 def test_blazeface_box_maps_to_the_landmark_box_convention():
-    config = DetectionConfig(
-        detection_box_scale_x=0.9, detection_box_scale_y=1.1, detection_box_shift_y=-0.05
-    )
-    box = face_box_from_detection_box(np.array([100.0, 100.0, 200.0, 200.0]), config)
-    np.testing.assert_allclose(box, [105.0, 90.0, 195.0, 200.0])
+    box = face_box_from_detection_box(np.array([100.0, 100.0, 200.0, 200.0]))
+    # 0.93 x 100 wide, 1.07 x 100 high, centre 5.5 px up
+    np.testing.assert_allclose(box, [103.5, 91.0, 196.5, 198.0], atol=1e-9)
 
 
 @pytest.mark.parametrize("method", ["cascade", "union", "face_mesh", "face_detection"])

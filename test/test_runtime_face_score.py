@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
 from face_anything_ros.runtime.face_score import (
@@ -16,7 +17,6 @@ from face_anything_ros.runtime.face_score import (
     presence,
     template_fill_fraction,
 )
-from face_anything_ros.runtime.geometry import Intrinsics
 
 
 def test_presence_is_the_clipped_detector_score_and_one_without_a_score():

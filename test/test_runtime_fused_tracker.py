@@ -14,10 +14,10 @@ import cv2
 import numpy as np
 import pytest
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.runtime.config import FusionConfig, PipelineConfig
 from face_anything_ros.runtime.face_flow import FaceFlow, face_region
-from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement
-from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement, box_side_px
 
 WIDTH, HEIGHT = 320, 240
 PATCH = 96  # face side, pixels
@@ -147,7 +147,9 @@ def test_state_resets_on_a_new_id_and_on_a_timestamp_going_backwards(tracker, ca
     fresh = measured(truth + 5.0, rng)
     started = tracker.update(3, frame, box(corner), [fresh], None)
     np.testing.assert_array_equal(started.positions, fresh.positions)
-    np.testing.assert_allclose(started.uncertainty_px, NOISE_PX)
+    # its uncertainty is the measurement's plus that of the source's still unknown bias (prior only)
+    bias_px = tracker.config.bias_prior_fraction * PATCH
+    np.testing.assert_allclose(started.uncertainty_px, np.hypot(NOISE_PX, bias_px))
     # a looped bag: time goes back -> every track restarts, one log line for the event
     with caplog.at_level(logging.WARNING, logger="face_anything_ros.runtime.fused_tracker"):
         tracker.begin_frame(frame, 10.0)
@@ -243,6 +245,98 @@ def test_fusion_settings_are_validated_and_can_be_switched_off():
 # --- through FacePipeline (the stand-in network of test_runtime_pipeline: an exact ellipsoid face) ---
 
 
+def test_a_consistent_lookup_offset_is_learnt_while_flow_is_good_and_removed_on_reacquisition():
+    """A 3 px offset per point (fixed direction per point) is learnt while the flow is reliable, so the
+    points re-acquired after an occluder land on the true positions, not on the offset ones."""
+    rng = np.random.default_rng(5)
+    angle = rng.uniform(0, 2 * np.pi, len(GRID))
+    offset = 3.0 * np.stack([np.cos(angle), np.sin(angle)], axis=1)
+    covered = GRID[:, 0] < PATCH / 2 - 4
+    errors = {}
+    for learn in (False, True):
+        tracker = FusedTracker(FusionConfig(learn_bias=learn))
+        for t in range(30):
+            corner = np.array([50.0 + 2 * t, 70.0])
+            occluded = 20 <= t <= 24
+            frame = render(corner, occluder_x=50.0 + 2 * 20 if occluded else None)
+            truth = GRID + corner
+            m = measured(truth + offset, rng, ~covered if occluded else None, noise=0.5)
+            tracker.begin_frame(frame, t / 30)
+            points = tracker.update(1, frame, box(corner), [m], None)
+            if t == 0:  # the query pixels are given exactly (as evaluation does)
+                points.set_known(np.ones(len(GRID), dtype=bool), truth)
+            if learn and t == 19:
+                learnt = points.bias[:, 0] * PATCH  # face units -> pixels (the box side is PATCH)
+                assert np.median(np.linalg.norm(learnt - offset, axis=1)) < 1.0
+            if t == 25:  # first frame after the occluder left
+                assert points.visible.all()
+                errors[learn] = np.median(error(points, truth)[covered])
+    assert errors[False] > 2.5  # without the bias the re-found points sit on the offset
+    # with it, most of the offset is gone (the bias's zero-mean prior, ~1 px here, shrinks a 3 px one a little)
+    assert errors[True] < 1.5 and errors[True] < 0.4 * errors[False]
+
+
+def test_bias_is_not_learnt_where_the_flow_failed():
+    """A point whose flow fails has no flow prediction: its innovation says nothing about the bias."""
+    points_state = FusedTracker(FusionConfig())
+    rng = np.random.default_rng(6)
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    points_state.begin_frame(frame, 0.0)
+    points = points_state.update(1, frame, box(corner), [measured(GRID + corner + 3.0, rng, noise=0.5)], None)
+    for t in range(1, 6):  # a new shot every frame: no flow
+        frame = texture(10 + t, HEIGHT, WIDTH)
+        frame[60 : 60 + PATCH, 80 : 80 + PATCH] = texture(20 + t, PATCH, PATCH)
+        points_state.begin_frame(frame, t / 30)
+        points = points_state.update(1, frame, box(corner), [measured(GRID + corner + 3.0, rng, noise=0.5)], None)
+    assert np.abs(points.bias).max() < 1e-9
+
+
+def test_an_undetected_face_is_carried_by_flow_for_a_bounded_gap():
+    rng = np.random.default_rng(7)
+    tracker = FusedTracker(FusionConfig(max_coast_frames=3))
+    for t in range(10):
+        corner = np.array([60.0 + 3 * t, 70.0])
+        frame = render(corner)
+        truth = GRID + corner
+        tracker.begin_frame(frame, t / 30)
+        if t < 5:
+            tracker.update(1, frame, box(corner), [measured(truth, rng)], None)
+        coasted = tracker.coast_undetected(frame)
+        if 5 <= t < 8:  # the detector misses the face: flow alone moves its points
+            points, moved_box = coasted[1]
+            assert np.median(error(points, truth)) < 1.5
+            assert points.visible.all()
+            assert np.abs(moved_box - box(corner)).max() < 1.5
+        elif t >= 8:  # past max_coast_frames: no longer carried
+            assert 1 not in coasted
+    assert not FusedTracker(FusionConfig(max_coast_frames=0)).coast_undetected(frame)
+
+
+def test_each_source_starts_with_its_own_bias_prior():
+    """The mesh's bias prior is its own setting: a new track measured by lookup and mesh starts with
+    each source's stated variance plus its own prior (face box sides), fused by inverse variance."""
+    from face_anything_ros.runtime.fused_tracker import mesh_measurement
+
+    config = FusionConfig(bias_prior_fraction=0.01, mesh_bias_prior_fraction=0.03)
+    corner = np.array([80.0, 60.0])
+    frame = render(corner)
+    truth = GRID + corner
+    landmarks = np.zeros((468, 2))
+    landmarks[: len(GRID)] = truth
+    corners = np.repeat(np.arange(len(GRID))[:, None], 3, axis=1)
+    weights = np.tile([1.0, 0.0, 0.0], (len(GRID), 1))
+    mesh = mesh_measurement(landmarks, corners, weights, None, PATCH, config)
+    assert mesh.bias_prior_fraction == 0.03
+    lookup = measured(truth, np.random.default_rng(8), noise=1.0)
+    tracker = FusedTracker(config)
+    tracker.begin_frame(frame, 0.0)
+    points = tracker.update(1, frame, box(corner), [lookup, mesh], None)
+    lookup_var = 1.0 + (0.01 * PATCH) ** 2
+    mesh_var = (config.mesh_sigma_fraction * PATCH) ** 2 + (0.03 * PATCH) ** 2
+    np.testing.assert_allclose(points.variance, 1 / (1 / lookup_var + 1 / mesh_var), rtol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def stand_in_pipelines():
     from test_runtime_pipeline import EllipsoidFace
@@ -299,4 +393,30 @@ def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stre
     assert sum("frame size changed" in r.getMessage() for r in caplog.records) == 1
     both = resized.query_visible & resized_ref.query_visible
     np.testing.assert_allclose(resized.query_pixels[both], resized_ref.query_pixels[both])
-    np.testing.assert_allclose(resized.query_uncertainty_px[both], resized_ref.query_uncertainty_px[both])
+    # the lookup's own uncertainty plus that of its still unknown bias (its prior, in face box sides)
+    bias_px = fused.config.fusion.bias_prior_fraction * box_side_px(2 * FACE_BOX)
+    np.testing.assert_allclose(
+        resized.query_uncertainty_px[both], np.hypot(resized_ref.query_uncertainty_px[both], bias_px), rtol=1e-6
+    )
+
+
+def test_pipeline_continues_a_track_through_frames_where_the_face_was_missed(stand_in_pipelines):
+    from test_runtime_pipeline import FACE_BOX, INTRINSICS
+    from test_runtime_pipeline import HEIGHT as H
+    from test_runtime_pipeline import WIDTH as W
+
+    from face_anything_ros.runtime.detection import Detection
+
+    fused, _ = stand_in_pipelines
+    fused.reset()
+    face = [Detection(box_xyxy=FACE_BOX.copy(), score=0.9)]
+    before = fused.process(stand_in_frame(W, H), INTRINSICS, 0.0, detections=face).faces[0]
+    for t in (1, 2, 3):  # the detector misses the face: nothing published, the track is coasted
+        assert fused.process(stand_in_frame(W, H), INTRINSICS, t / 30, detections=[]).faces == []
+    after = fused.process(stand_in_frame(W, H), INTRINSICS, 4 / 30, detections=face).faces[0]
+    assert after.track_id == before.track_id
+    both = before.query_visible & after.query_visible
+    assert both.sum() > 0.5 * before.query_visible.sum()
+    # a still face stays put through the missed frames (no jump, no restart from scratch)
+    assert np.median(np.linalg.norm(after.query_pixels[both] - before.query_pixels[both], axis=1)) < 0.5
+    assert np.median(after.query_uncertainty_px[both]) < np.median(before.query_uncertainty_px[both])

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import torch
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.crop import crop_box_from_face_box
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
-from face_anything_ros.runtime.geometry import Intrinsics
 from face_anything_ros.runtime.pipeline import STAGES, FacePipeline
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces
 from face_anything_ros.runtime.preprocess import InvalidFrameError
@@ -79,7 +79,7 @@ def pipeline():
     config = PipelineConfig.from_dict(
         {
             "backend": {"name": "eager", "device": "cpu"},
-            "tracking": {"extra_queries": [[0.0, 0.0, 0.5]]},
+            "tracking": {"extra_queries": [[0.0, 0.0, 0.5]], "dense_vertices": True},
             "detection": {"max_faces": 50},
         }
     )
@@ -269,3 +269,29 @@ def test_crop_dead_band_holds_the_crop_of_a_jittering_box_and_follows_a_real_mov
     assert jittered.crop_box == first and jittered.box_xyxy[0] == FACE_BOX[0] + 0.8
     moved = steady.process(frame(), INTRINSICS, 0.2, detections=[face(FACE_BOX + 6.0)]).faces[0]
     assert moved.crop_box != first
+
+
+def test_mesh_prior_fuses_faces_with_landmarks_and_drops_bad_ones_without_failing_the_frame():
+    from face_anything_ros.core.face_template import load_face_template
+
+    vertices = load_face_template().vertices_cm
+    scale = FACE_SIDE / np.ptp(vertices[:, 1])  # template height fills the face box
+    centre = 0.5 * (FACE_BOX[:2] + FACE_BOX[2:])
+    xy = np.column_stack([centre[0] + scale * vertices[:, 0], centre[1] - scale * (vertices[:, 1] - 1.0)])
+    z = -scale * vertices[:, 2]
+    good = Detection(box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=xy, landmarks_z=z)
+    nan_xy = xy.copy()
+    nan_xy[5] = np.nan
+    bad = Detection(box_xyxy=FACE_BOX + 100.0, score=0.9, landmarks=nan_xy, landmarks_z=z)
+    config = {"backend": {"name": "eager"}, "mesh_prior": {"enabled": True}}
+    pipeline = FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
+    result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[good, bad])
+    assert len(result.faces) == 2 and result.faces[0].pose_valid
+    assert pipeline.mesh_prior.used == 1 and pipeline.mesh_prior.drops == {"nonfinite": 1}
+    plain = FacePipeline(PipelineConfig.from_dict({"backend": {"name": "eager"}}), model=EllipsoidFace())
+    baseline = plain.process(frame(), INTRINSICS, 0.0, detections=[good, bad])
+    assert plain.mesh_prior is None
+    changed = np.isfinite(result.canonical) & np.isfinite(baseline.canonical)
+    assert (
+        np.abs(result.canonical[changed] - baseline.canonical[changed]).max() > 1e-3
+    )  # the prior moved the map

@@ -55,12 +55,14 @@ def test_no_valid_pixel_gives_nan_and_invisible():
     assert np.isnan(pixels).all() and not visible.any()
 
 
-def test_default_query_set_is_named_landmarks_then_every_template_vertex():
-    queries = build_query_set(TrackingConfig())
+def test_default_query_set_is_the_named_landmarks_and_dense_adds_every_template_vertex():
     template = load_face_template()
-    assert queries.names[: len(NAMED_LANDMARKS)] == tuple(NAMED_LANDMARKS)
-    assert len(queries.names) == len(NAMED_LANDMARKS) + template.num_vertices
+    queries = build_query_set(TrackingConfig())  # the node's default: the named landmarks only
+    assert queries.names == tuple(NAMED_LANDMARKS)
     np.testing.assert_array_equal(queries.canonical[0], template.canonical[NAMED_LANDMARKS["nose_tip"]])
+    dense = build_query_set(TrackingConfig(dense_vertices=True))
+    assert dense.names[: len(NAMED_LANDMARKS)] == tuple(NAMED_LANDMARKS)
+    assert len(dense.names) == len(NAMED_LANDMARKS) + template.num_vertices
 
 
 def test_custom_query_set_with_extra_points():

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.synth.appearance import NUM_PERSON_PARAMS
-from face_anything_ros.synth.camera import Pinhole, rotation_from_euler
+from face_anything_ros.synth.camera import rotation_from_euler
 from face_anything_ros.synth.deform import EXPRESSIONS, build_deformation_basis, deform, sample_identity
 from face_anything_ros.synth.mesh import FACE_LABELS, build_render_mesh
 from face_anything_ros.synth.raster import rasterize
@@ -26,7 +27,7 @@ def _render_one_head(yaw: float, jaw: float = 0.4):
     expressions[0, EXPRESSIONS.index("smile_l")] = 0.7
     local = deform(mesh, basis, identity, expressions, 22.0)[0]
     verts = local @ rotation_from_euler(yaw, 10.0, -5.0).T + np.array([0.01, -0.005, 0.45])
-    cam = Pinhole(120.0, 121.0, 47.3, 48.1)
+    cam = Intrinsics(120.0, 121.0, 47.3, 48.1, width=SIZE, height=SIZE)
     renderer = MeshRenderer(
         mesh, torch.zeros(1, 4, 2, 2, 2), torch.zeros(1, 4, 2, 2), np.ones(mesh.num_vertices, np.float32)
     )

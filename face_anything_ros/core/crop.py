@@ -86,26 +86,22 @@ def crop_intrinsics(
     return fx * a[0, 0], fy * a[1, 1], cx * a[0, 0] + a[0, 2], cy * a[1, 1] + a[1, 2]
 
 
-def paste_back(
-    crop: np.ndarray,
-    box: CropBox,
-    image_hw: tuple[int, int],
-    interpolation: int = cv2.INTER_LINEAR,
-) -> np.ndarray:
-    """Warp a crop-space map (size, size[, C]) back to image space (H, W[, C]).
+def image_from_crop_affine(box: CropBox, size: int) -> np.ndarray:
+    """(2, 3) affine from crop pixels back to image pixels: the inverse of ``crop_affine``.
 
-    Pixels outside the crop window become NaN for float maps and 0 otherwise, so
-    a pasted map never invents values where the model did not look.
+    Used to warp crop maps into the image (``runtime/postprocess.paste_faces``) and to carry
+    crop pixel positions to image positions (``crop_to_image_pixels``).
     """
-    size = crop.shape[0]
-    inverse = cv2.invertAffineTransform(crop_affine(box, size))
-    height, width = image_hw
-    border = np.nan if np.issubdtype(crop.dtype, np.floating) else 0
-    return cv2.warpAffine(
-        crop,
-        inverse,
-        (width, height),
-        flags=interpolation,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=border,
-    )
+    return cv2.invertAffineTransform(crop_affine(box, size))
+
+
+def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Image pixel positions (N, 2) of crop pixel positions (N, 2)."""
+    inverse = image_from_crop_affine(box, size)
+    return np.asarray(pixels, dtype=np.float64) @ inverse[:, :2].T + inverse[:, 2]
+
+
+def image_to_crop_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
+    """Crop pixel positions (N, 2) of image pixel positions (N, 2) (``crop_affine``)."""
+    affine = crop_affine(box, size)
+    return np.asarray(pixels, dtype=np.float64) @ affine[:, :2].T + affine[:, 2]

@@ -191,11 +191,56 @@ def _numbered_files(folder: Path, suffix: str, expected: int | None) -> list[Pat
     return [folder / frame_name(i, suffix) for i in range(count)]
 
 
-def _read_png(path: Path, grayscale: bool) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR)
+def read_rgb(path: Path) -> np.ndarray:
+    """(H, W, 3) uint8 RGB of an image file (ValueError naming it when unreadable)."""
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
+        raise ValueError(f"{path}: not a readable image")
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def read_mask(path: Path, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool face mask of a mask PNG (255 = face)."""
+    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if mask is None:
         raise ValueError(f"{path}: not a readable PNG image")
-    return image if grayscale else image[..., ::-1]
+    if mask.shape != hw:
+        raise ValueError(f"{path}: shape {mask.shape}, frames are {hw[1]}x{hw[0]}")
+    return mask > 127
+
+
+def read_depth(path: Path, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) float32 metres of a depth .npy, NaN where unknown (NaN or 0 in the file)."""
+    depth = _read_npy(path, hw).astype(np.float32)
+    if np.any(np.isinf(depth)) or np.any(depth < 0):
+        raise ValueError(f"{path}: depth must be finite and >= 0 (NaN or 0 = unknown)")
+    depth[depth == 0] = np.nan
+    return depth
+
+
+def read_canonical(path: Path, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) float32 canonical coordinates of a canonical .npy (NaN off-face)."""
+    return _read_npy(path, (*hw, 3)).astype(np.float32)
+
+
+def read_intrinsics(folder: Path, hw: tuple[int, int] | None = None) -> dict[str, float]:
+    """The folder's validated ``intrinsics.json`` (checked against the frames' (H, W) when given)."""
+    path = Path(folder) / INTRINSICS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
+    return _check_intrinsics(raw, str(path), hw)
+
+
+def read_tracks(folder: Path, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The folder's validated ``tracks.npz``: queries (N, 3), tracks (T, N, 2), visible (T, N)."""
+    path = Path(folder) / TRACKS_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing")
+    return _check_tracks(*_read_tracks_npz(path), num_frames, str(path))
 
 
 def _read_npy(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -226,7 +271,7 @@ def _read_tracks_npz(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def read_sequence(folder: str | Path) -> SequenceData:
-    """Read and validate a sequence folder (see module docs)."""
+    """Read and validate a sequence folder (see module docs); any bad part rejects the folder."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: sequence folder not found")
@@ -236,7 +281,7 @@ def read_sequence(folder: str | Path) -> SequenceData:
     frame_files = _numbered_files(frames_dir, ".png", None)
     frames = []
     for path in frame_files:
-        frame = _read_png(path, grayscale=False)
+        frame = read_rgb(path)
         if frames and frame.shape != frames[0].shape:
             raise ValueError(
                 f"{path}: size {frame.shape[1]}x{frame.shape[0]} differs from {frame_files[0].name}"
@@ -244,36 +289,16 @@ def read_sequence(folder: str | Path) -> SequenceData:
         frames.append(frame)
     stack = np.stack(frames)
     t, hw = len(frames), stack.shape[1:3]
-    path = folder / INTRINSICS_FILE
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing")
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path}: invalid JSON ({exc})") from exc
-    data = SequenceData(frames=stack, intrinsics=_check_intrinsics(raw, str(path), hw))
+    data = SequenceData(frames=stack, intrinsics=read_intrinsics(folder, hw))
     if (folder / DEPTH_DIR).is_dir():
-        depth = np.stack([_read_npy(p, hw) for p in _numbered_files(folder / DEPTH_DIR, ".npy", t)]).astype(
-            np.float32
-        )
-        if np.any(np.isinf(depth)) or np.any(depth < 0):
-            raise ValueError(f"{folder / DEPTH_DIR}: depth must be finite and >= 0 (NaN or 0 = unknown)")
-        depth[depth == 0] = np.nan
-        data.depth = depth
+        data.depth = np.stack([read_depth(p, hw) for p in _numbered_files(folder / DEPTH_DIR, ".npy", t)])
     if (folder / MASK_DIR).is_dir():
-        masks = []
-        for p in _numbered_files(folder / MASK_DIR, ".png", t):
-            m = _read_png(p, grayscale=True)
-            if m.shape != hw:
-                raise ValueError(f"{p}: size {m.shape[1]}x{m.shape[0]}, frames are {hw[1]}x{hw[0]}")
-            masks.append(m > 127)
-        data.mask = np.stack(masks)
+        data.mask = np.stack([read_mask(p, hw) for p in _numbered_files(folder / MASK_DIR, ".png", t)])
     if (folder / CANONICAL_DIR).is_dir():
         files = _numbered_files(folder / CANONICAL_DIR, ".npy", t)
-        data.canonical = np.stack([_read_npy(p, (*hw, 3)) for p in files]).astype(np.float32)
-    path = folder / TRACKS_FILE
-    if path.exists():
-        data.queries, data.tracks, data.visible = _check_tracks(*_read_tracks_npz(path), t, str(path))
+        data.canonical = np.stack([read_canonical(p, hw) for p in files])
+    if (folder / TRACKS_FILE).exists():
+        data.queries, data.tracks, data.visible = read_tracks(folder, t)
         qpath = folder / QUERY_CANONICAL_FILE
         if qpath.exists():
             data.query_canonical = _read_npy(qpath, (len(data.queries), 3)).astype(np.float32)

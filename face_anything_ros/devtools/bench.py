@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import platform
-import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -25,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+from face_anything_ros.devtools.reliability.memory import peak_rss_mib, rss_mib
 
 if TYPE_CHECKING:
     from face_anything_ros.runtime.pipeline import FacePipeline
@@ -83,17 +84,6 @@ class BenchReport:
     baselines: list[BaselineResult] = field(default_factory=list)
     soak: SoakResult | None = None
     backend_notes: list[str] = field(default_factory=list)
-
-
-def current_rss_mib() -> float:
-    """Resident set size now (Linux /proc), MiB."""
-    with open("/proc/self/statm", encoding="ascii") as handle:
-        pages = int(handle.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def machine_description() -> str:
@@ -303,18 +293,18 @@ def soak(
     pipeline.reset()
     warmup = min(100, frames // 10)
     totals = []
-    rss_start = rss_max = current_rss_mib()
+    rss_start = rss_max = rss_mib()
     for index in range(warmup + frames):
         start = time.perf_counter()
         pipeline.process(decode_frame(encoded[index % len(encoded)]), None, index / 30.0)
         if index == warmup - 1:
-            rss_start = current_rss_mib()
+            rss_start = rss_mib()
         if index >= warmup:
             totals.append((time.perf_counter() - start) * 1e3)
-            rss_max = max(rss_max, current_rss_mib())
+            rss_max = max(rss_max, rss_mib())
         if progress is not None:
             progress(1)
-    return SoakResult(frames, rss_start, current_rss_mib(), rss_max, statistics.fmean(totals))
+    return SoakResult(frames, rss_start, rss_mib(), rss_max, statistics.fmean(totals))
 
 
 def format_report(report: BenchReport, date: str, command: str) -> str:

@@ -104,10 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.ros.diagnostics import stage_profile
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
     from face_anything_ros.ros.stream_client import StreamClient
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     width, height = (int(v) for v in args.size.split("x"))
     frames = probe_frames(args.faces, width, height)

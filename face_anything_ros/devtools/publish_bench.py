@@ -22,24 +22,12 @@ from typing import Any
 
 import numpy as np
 
-ALL_OUTPUTS_ON = {
-    "publish_depth": True,
-    "publish_points": True,
-    "publish_faces": True,
-    "publish_mesh": True,
-    "publish_canonical_image": True,
-    "publish_overlay": True,
-}
-SINK_TOPICS: tuple[tuple[str, str], ...] = (
-    ("depth", "sensor_msgs/msg/Image"),
-    ("points", "sensor_msgs/msg/PointCloud2"),
-    ("faces", "face_anything_ros/msg/FaceTrackArray"),
-    ("face_poses", "geometry_msgs/msg/PoseArray"),
-    ("face_mesh", "visualization_msgs/msg/MarkerArray"),
-    ("canonical_image", "sensor_msgs/msg/Image"),
-    ("overlay", "sensor_msgs/msg/Image"),
-)
-DEFAULT_OUTPUTS = ("depth", "points", "faces", "face_poses", "face_mesh")  # on with the node's defaults
+from face_anything_ros.outputs.output_table import OUTPUT_TABLE, ProcessedFrame, enabled_outputs
+from face_anything_ros.outputs.params import NodeParams, build_pipeline
+
+ALL_OUTPUTS_ON = {spec.enabled_by: True for spec in OUTPUT_TABLE}
+SINK_TOPICS: tuple[tuple[str, str], ...] = tuple((spec.topic, spec.type_name) for spec in OUTPUT_TABLE)
+DEFAULT_OUTPUTS = tuple(spec.name for spec in enabled_outputs(NodeParams()))  # on with the node's defaults
 DISCOVERY_TIMEOUT_S = 20.0
 SETTLE_S = 1.0  # after discovery, before timing
 FRAME_GAP_S = 0.03  # between timed frames: lets the subscriber drain, as a 30 Hz camera would
@@ -56,17 +44,11 @@ class SampleResults:
 
 
 def sample_results(count: int = 12, weights: str | None = None) -> SampleResults:
-    """Run the real pipeline (default config; ``weights`` None = shipped) over the first ``count`` sample frames."""
-    from face_anything_ros.offline.frame_sources import open_frames
-    from face_anything_ros.offline.sample import sample_dir
-    from face_anything_ros.runtime.config import PipelineConfig
-    from face_anything_ros.runtime.geometry import Intrinsics
-    from face_anything_ros.runtime.pipeline import FacePipeline
+    """Run the pipeline as the node builds it (``weights`` None = shipped) over the first ``count`` sample frames."""
+    from face_anything_ros.offline.sample import sample_frames
 
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()][:count]
-    intrinsics = Intrinsics(**source.intrinsics)
-    pipeline = FacePipeline(PipelineConfig(weights=weights))
+    frames, intrinsics = sample_frames(count)
+    pipeline = build_pipeline(NodeParams(weights=weights or ""))
     results = [pipeline.process(rgb, intrinsics, i / 30.0) for i, rgb in enumerate(frames)]
     return SampleResults(frames=frames, results=results, intrinsics=intrinsics, pipeline=pipeline)
 
@@ -74,18 +56,33 @@ def sample_results(count: int = 12, weights: str | None = None) -> SampleResults
 Builder = Callable[[Any, np.ndarray, Any, Any], Any]  # (header, rgb, result, intrinsics) -> message
 
 
+def table_builders(params: NodeParams | None = None) -> dict[str, Builder]:
+    """Every row of the node's output table (outputs/output_table.py) with rclpy messages."""
+    from face_anything_ros.outputs.message_kit import RclpyKit
+
+    kit, params = RclpyKit(), params or NodeParams()
+
+    def builder(spec: Any) -> Builder:
+        return lambda header, rgb, result, intrinsics: spec.build(
+            kit, ProcessedFrame(header, rgb, result, intrinsics), params
+        )
+
+    return {spec.name: builder(spec) for spec in OUTPUT_TABLE}
+
+
 def build_times_ms(
-    node: Any, samples: SampleResults, repeats: int = 3, builders: dict[str, Builder] | None = None
+    samples: SampleResults, repeats: int = 3, builders: dict[str, Builder] | None = None
 ) -> dict[str, list[float]]:
     """Milliseconds to build each output message (no publishing), one value per frame.
 
-    ``builders``: name -> builder (default: the node's own outputs, every one of them). Each value
-    is the best of ``repeats`` builds (as ``timeit`` does): on a CPU shared with other jobs the best
-    run measures the work, the others mostly how long the scheduler kept us waiting.
+    ``builders``: name -> builder (default: every row of the output table). Each value is the best
+    of ``repeats`` builds (as ``timeit`` does): on a CPU shared with other jobs the best run
+    measures the work, the others mostly how long the scheduler kept us waiting.
     """
-    if builders is None:
-        builders = {output.name: output.build for output in node._outputs}
-    header = node._kit.new("std_msgs/msg/Header", frame_id="camera")
+    from face_anything_ros.outputs.message_kit import RclpyKit
+
+    builders = builders if builders is not None else table_builders()
+    header = RclpyKit().new("std_msgs/msg/Header", frame_id="camera")
     times: dict[str, list[float]] = {name: [] for name in builders}
     for rgb, result in zip(samples.frames, samples.results, strict=True):
         for name, build in builders.items():
@@ -111,11 +108,15 @@ def conversions_from_git(revision: str) -> ModuleType:
     """``conversions.py`` as it was at ``revision`` (for before/after numbers), old layout included."""
     repo = Path(__file__).resolve().parents[2]
     for path in _CONVERSIONS_PATHS:
-        shown = subprocess.run(["git", "-C", str(repo), "show", f"{revision}:{path}"], capture_output=True, text=True)
+        shown = subprocess.run(
+            ["git", "-C", str(repo), "show", f"{revision}:{path}"], capture_output=True, text=True
+        )
         if shown.returncode == 0:
             break
     else:
-        raise FileNotFoundError(f"no conversions.py at {revision} (looked for {', '.join(_CONVERSIONS_PATHS)})")
+        raise FileNotFoundError(
+            f"no conversions.py at {revision} (looked for {', '.join(_CONVERSIONS_PATHS)})"
+        )
     for old, new in _MOVED_MODULES.items():  # the old source imports the modules under their old names
         sys.modules.setdefault(old, importlib.import_module(new))
     module = ModuleType(f"face_anything_ros.outputs.conversions_at_{revision}")
@@ -124,13 +125,14 @@ def conversions_from_git(revision: str) -> ModuleType:
     return module
 
 
-def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
-    """The node's outputs built with another version of ``conversions`` (as the node then did)."""
-    from face_anything_ros.outputs.message_kit import RosbagsKit
+def legacy_builders(conversions: ModuleType) -> dict[str, Builder]:
+    """The node's first seven outputs built with another version of ``conversions`` (as the node then did)."""
+    from face_anything_ros.core.face_template import canonical_to_rgb
+    from face_anything_ros.outputs.message_kit import RclpyKit, RosbagsKit
     from face_anything_ros.outputs.msg_types import face_anything_typestore
-    from face_anything_ros.outputs.visualize import canonical_image, overlay_image
+    from face_anything_ros.outputs.visualize import overlay_image
 
-    kit, cdr_kit = node._kit, RosbagsKit(face_anything_typestore())
+    kit, cdr_kit = RclpyKit(), RosbagsKit(face_anything_typestore())
 
     def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> bytes:
         """As the node did before ``marker_cdr``: rosbags dataclasses, serialized by rosbags."""
@@ -150,7 +152,7 @@ def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
         ),
         "face_mesh": mesh,
         "canonical_image": lambda header, rgb, result, intrinsics: conversions.image_message(
-            kit, header, canonical_image(result.canonical), "rgb8"
+            kit, header, canonical_to_rgb(result.canonical), "rgb8"
         ),
         "overlay": lambda header, rgb, result, intrinsics: conversions.image_message(
             kit, header, overlay_image(rgb, result), "rgb8"
@@ -159,14 +161,15 @@ def legacy_builders(node: Any, conversions: ModuleType) -> dict[str, Builder]:
 
 
 def publish_times_ms(node: Any, samples: SampleResults, rounds: int = 3) -> dict[str, list[float]]:
-    """Per output build/publish ms and the whole ``_publish_result`` ms ("total"), per frame."""
-    header = node._kit.new("std_msgs/msg/Header", frame_id="camera")
+    """Per output build/publish ms and the whole ``publish_outputs`` ms ("total"), per frame."""
+    from face_anything_ros.outputs.message_kit import RclpyKit
+
+    header = RclpyKit().new("std_msgs/msg/Header", frame_id="camera")
     times: dict[str, list[float]] = {}
     for _ in range(rounds):
         for rgb, result in zip(samples.frames, samples.results, strict=True):
-            per_output: dict[str, float] = {}
             start = time.perf_counter()
-            node._publish_result(header, rgb, result, samples.intrinsics, per_output)
+            per_output = node.publish_outputs(ProcessedFrame(header, rgb, result, samples.intrinsics))
             per_output["total"] = 1000.0 * (time.perf_counter() - start)
             for name, ms in per_output.items():
                 times.setdefault(name, []).append(ms)
@@ -200,7 +203,7 @@ def run_sink(seconds: float) -> None:
 def _wait_for_subscribers(node: Any) -> None:
     deadline = time.monotonic() + DISCOVERY_TIMEOUT_S
     while time.monotonic() < deadline:
-        if all(output.publisher.get_subscription_count() > 0 for output in node._outputs):
+        if all(count > 0 for count in node.output_subscriber_counts().values()):
             time.sleep(SETTLE_S)
             return
         time.sleep(0.1)
@@ -248,14 +251,12 @@ def main(argv: list[str] | None = None) -> int:
     sink = None
     try:
         if args.compare_with:
-            before = legacy_builders(node, conversions_from_git(args.compare_with))
+            before = legacy_builders(conversions_from_git(args.compare_with))
             for _ in range(args.rounds):  # interleaved, so both see the same load
-                _print_table(
-                    f"build only, at {args.compare_with}", build_times_ms(node, samples, builders=before)
-                )
-                _print_table("build only, now", build_times_ms(node, samples))
+                _print_table(f"build only, at {args.compare_with}", build_times_ms(samples, builders=before))
+                _print_table("build only, now", build_times_ms(samples))
         else:
-            _print_table("build only, every output (best of 3 per frame)", build_times_ms(node, samples))
+            _print_table("build only, every output (best of 3 per frame)", build_times_ms(samples))
         if not args.no_sink:
             sink = subprocess.Popen(
                 [sys.executable, "-m", "face_anything_ros.devtools.publish_bench", "--sink", "600"]

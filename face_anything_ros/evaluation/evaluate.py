@@ -126,13 +126,13 @@ def _timed(fn: Callable, num_frames: int):
 
 def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, SequencePredictions]:
     """Every requested baseline on one sequence (MediaPipe landmarks shared by mesh and template)."""
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.evaluation.baselines.flat_depth import flat_depth
     from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
     from face_anything_ros.evaluation.baselines.lk import track_lk
     from face_anything_ros.evaluation.baselines.mediapipe_flow import track_mediapipe_flow
     from face_anything_ros.evaluation.baselines.mediapipe_mesh import detect_landmarks, landmarks_to_tracks
     from face_anything_ros.evaluation.baselines.template_depth import template_depth
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     num_frames = len(seq.frames)
     out: dict[str, SequencePredictions] = {}
@@ -175,11 +175,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
         elif name == "template":
             if seq.depth is None:
                 continue
-            camera = Intrinsics(
-                **{k: seq.intrinsics[k] for k in ("fx", "fy", "cx", "cy")},
-                width=seq.image_hw[1],
-                height=seq.image_hw[0],
-            )
+            camera = Intrinsics.from_mapping(seq.intrinsics)
             depth, ms = _timed(
                 lambda camera=camera: template_depth(landmarks, camera, seq.image_hw), num_frames
             )

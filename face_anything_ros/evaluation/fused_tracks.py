@@ -95,7 +95,8 @@ def track_fused(
     fps: float = 30.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Tracks (T, N, 2) and visibility (T, N) of queries (t, x, y) on their faces (``query_face``
-    id per query; -1: on no face, held at the query pixel, invisible)."""
+    id per query; -1: on no face, held at the query pixel, invisible). A face missing from a frame
+    is carried by flow alone for up to ``config.max_coast_frames`` (the tracker's coasting)."""
     queries = np.asarray(queries, dtype=np.float64)
     num_frames = len(frames)
     tracks, visible = empty_tracks(queries, num_frames)
@@ -120,6 +121,13 @@ def track_fused(
                 live = idx[started]
                 tracks[t, live] = points.positions[started]
                 visible[t, live] = points.visible[started]
+            for face_id, (points, _) in tracker.coast_undetected(gray[t]).items():
+                idx = np.flatnonzero(query_face == face_id)
+                started = (query_frames[idx] - t) * direction < 0
+                if len(points.positions) != len(idx) or not started.any():
+                    continue
+                tracks[t, idx[started]] = points.positions[started]
+                visible[t, idx[started]] = points.visible[started]
     own = np.arange(len(queries))
     tracks[query_frames, own] = queries[:, 1:3]
     visible[query_frames, own] = True
@@ -138,10 +146,10 @@ def track_ours_fused(
     on the template.
     """
     from face_anything_ros.core.face_template import load_face_template
-    from face_anything_ros.evaluation.method import label_at, sample_canonical
+    from face_anything_ros.core.sampling import sample_bilinear, sample_nearest
+    from face_anything_ros.evaluation.method import QUERY_SNAP_RADIUS_PX, label_at
     from face_anything_ros.runtime.fused_tracker import lookup_measurement
     from face_anything_ros.runtime.mesh_points import template_barycentric
-    from face_anything_ros.runtime.pipeline import sample_nearest
     from face_anything_ros.runtime.tracking import locate_canonical_distances
 
     config = pipeline_config.fusion
@@ -152,7 +160,7 @@ def track_ours_fused(
     query_face = np.full(len(queries), -1, dtype=np.int64)
     for t in np.unique(query_frames):
         sel = np.flatnonzero(query_frames == t)
-        query_canonical[sel] = sample_canonical(output.canonical[t], queries[sel, 1:3])
+        query_canonical[sel] = sample_bilinear(output.canonical[t], queries[sel, 1:3], QUERY_SNAP_RADIUS_PX)
         query_face[sel] = [label_at(output.face_ids[t], q[1:3]) for q in queries[sel]]
     has_canonical = np.isfinite(query_canonical).all(axis=1)
     query_face[~has_canonical] = -1
@@ -185,7 +193,7 @@ def track_ours_fused(
                 )
             scale = output.faces[t][face_id].crop_side_px / input_size
             cache[(t, face_id)] = lookup_measurement(
-                pixels, distance, sample_nearest(weight, pixels), scale, max_distance, config
+                pixels, distance, sample_nearest(weight, pixels, fill=0.0), scale, max_distance, config
             )
         return [cache[(t, face_id)], *by_mesh(t, face_id, idx)]
 
@@ -206,4 +214,9 @@ def box_containing(faces: dict[int, FaceFrame], point: np.ndarray) -> int:
 def _only(measurement: Measurement, select: np.ndarray) -> Measurement:
     """A measurement restricted to the selected points (the rest neither seen nor placed)."""
     positions = np.where(select[:, None], measurement.positions, np.nan)
-    return Measurement(positions, np.where(select, measurement.variance, np.inf), measurement.valid & select)
+    return Measurement(
+        positions,
+        np.where(select, measurement.variance, np.inf),
+        measurement.valid & select,
+        measurement.bias_prior_fraction,
+    )

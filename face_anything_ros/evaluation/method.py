@@ -1,9 +1,10 @@
 """The method under evaluation: the product's runtime pipeline plus canonical-lookup tracking.
 
 Every frame goes through ``runtime.pipeline.FacePipeline.process`` exactly as the node
-runs it (default settings unless a weights file is given). A query point's canonical
-coordinate is read from the predicted canonical map in its query frame (bilinear, NaN
-aware) and found in every other frame with ``runtime.tracking.locate_canonical``.
+runs it: the pipeline comes from the node's own builder (``outputs.params.build_pipeline``)
+at the node's default parameters. A query point's canonical
+coordinate is read from the predicted canonical map in its query frame (core/sampling.py:
+bilinear, NaN aware, snapped to the face within ``QUERY_SNAP_RADIUS_PX``) and found in every other frame with ``runtime.tracking.locate_canonical``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from face_anything_ros.core.sampling import sample_bilinear
 
 LOG = logging.getLogger(__name__)
 # nearest-valid-pixel search radius when a query lands just off the predicted face (px)
@@ -35,45 +38,6 @@ class MethodOutput:
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, the pipeline's timings
     frames_without_face: int = 0
-
-
-def sample_canonical(canonical_map: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Bilinear canonical coordinates (N, 3) at (N, 2) pixels, ignoring NaN neighbours.
-
-    Where all four neighbours are NaN the nearest finite pixel within
-    ``QUERY_SNAP_RADIUS_PX`` is used; NaN if there is none.
-    """
-    height, width = canonical_map.shape[:2]
-    out = np.full((len(points), 3), np.nan)
-    for n, (x, y) in enumerate(np.asarray(points, dtype=np.float64)):
-        if not (np.isfinite(x) and np.isfinite(y)):
-            continue
-        x0, y0 = int(np.floor(x)), int(np.floor(y))
-        fx, fy = x - x0, y - y0
-        total, weight_sum = np.zeros(3), 0.0
-        for dx, dy, w in (
-            (0, 0, (1 - fx) * (1 - fy)),
-            (1, 0, fx * (1 - fy)),
-            (0, 1, (1 - fx) * fy),
-            (1, 1, fx * fy),
-        ):
-            xi, yi = x0 + dx, y0 + dy
-            if 0 <= xi < width and 0 <= yi < height and w > 0 and np.all(np.isfinite(canonical_map[yi, xi])):
-                total += w * canonical_map[yi, xi]
-                weight_sum += w
-        if weight_sum > 0:
-            out[n] = total / weight_sum
-            continue
-        r = QUERY_SNAP_RADIUS_PX
-        ys, xs = np.mgrid[max(y0 - r, 0) : min(y0 + r + 2, height), max(x0 - r, 0) : min(x0 + r + 2, width)]
-        window = canonical_map[ys, xs]
-        finite = np.all(np.isfinite(window), axis=-1)
-        if finite.any():
-            d2 = (xs - x) ** 2 + (ys - y) ** 2
-            d2[~finite] = np.inf
-            k = np.unravel_index(np.argmin(d2), d2.shape)
-            out[n] = window[k]
-    return out
 
 
 def label_at(label_map: np.ndarray, point: np.ndarray) -> int:
@@ -116,7 +80,7 @@ def track_by_canonical_lookup(
     query_canonical = np.full((len(queries), 3), np.nan)
     for t in np.unique(query_frames):
         sel = query_frames == t
-        query_canonical[sel] = sample_canonical(canonical_maps[t], queries[sel, 1:3])
+        query_canonical[sel] = sample_bilinear(canonical_maps[t], queries[sel, 1:3], QUERY_SNAP_RADIUS_PX)
     known = np.all(np.isfinite(query_canonical), axis=1)
     if not known.all():
         LOG.info(
@@ -163,20 +127,18 @@ def make_pipeline(
     detection_method: str | None = None,
     pipeline_config: Path | None = None,
 ):
-    """The product's pipeline at its default settings, or those of a runtime YAML file, with
-    weights, device, the offline flip-average option and the detector overridden where given."""
-    from face_anything_ros.runtime.pipeline import FacePipeline, PipelineConfig
+    """The pipeline exactly as the node builds it at its default parameters (outputs/params.py),
+    with weights, device, a runtime YAML and the offline options (mirror averaging, detector) given."""
+    from face_anything_ros.outputs.params import NodeParams, build_pipeline, with_values
 
-    config = PipelineConfig.from_yaml(pipeline_config) if pipeline_config else PipelineConfig()
+    values: dict[str, str] = {}
     if weights is not None:
-        config.weights = str(weights)
+        values["weights"] = str(weights)
     if device is not None:
-        config.backend.device = device
-    config.backend.flip_average = config.backend.flip_average or flip_average
-    if detection_method is not None:
-        config.detection.method = detection_method
-        config.validate()
-    pipeline = FacePipeline(config)
+        values["device"] = device
+    if pipeline_config is not None:
+        values["pipeline_config"] = str(pipeline_config)
+    pipeline = build_pipeline(with_values(NodeParams(), values), flip_average, detection_method)
     LOG.info("pipeline backend: %s", pipeline.backend_description)
     return pipeline
 
@@ -244,19 +206,12 @@ def run_pipeline(
 
     With ``face_masks`` the detector is bypassed: the faces are the ground-truth mask's boxes.
     """
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.evaluation.fused_tracks import FaceFrame
     from face_anything_ros.runtime.detection import Detection
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     pipeline.reset()
-    camera = Intrinsics(
-        fx=intrinsics["fx"],
-        fy=intrinsics["fy"],
-        cx=intrinsics["cx"],
-        cy=intrinsics["cy"],
-        width=int(intrinsics["width"]),
-        height=int(intrinsics["height"]),
-    )
+    camera = Intrinsics.from_mapping(intrinsics)
     num_frames, height, width = frames.shape[:3]
     out = MethodOutput(
         depth=np.full((num_frames, height, width), np.nan, dtype=np.float32),

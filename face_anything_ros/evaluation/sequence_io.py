@@ -3,23 +3,37 @@
 Evaluation must score whatever a folder's ground truth allows: frames and intrinsics
 are required (without them nothing can run); depth, mask and tracks are optional, and
 a broken optional part (wrong size, NaN everywhere, missing keys) is dropped with a
-reason that ends up in the report, instead of stopping the run. The shared strict
-reader (``sequence_format.read_sequence``) rejects a whole folder for any bad part, so
-evaluation reads part by part here; writing goes through ``sequence_format``.
+reason that ends up in the report, instead of stopping the run. The part readers and
+their validation are core/sequence_format.py's (whose ``read_sequence`` rejects a whole
+folder for any bad part); this module only decides what to skip. Writing goes through
+``sequence_format`` too.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from face_anything_ros.core.sequence_format import (
+    CANONICAL_DIR,
+    DEPTH_DIR,
+    FRAMES_DIR,
+    MASK_DIR,
+    TRACKS_FILE,
+    SequenceData,
+    read_canonical,
+    read_depth,
+    read_intrinsics,
+    read_mask,
+    read_rgb,
+    read_tracks,
+    write_sequence,
+)
+
 LOG = logging.getLogger(__name__)
-INTRINSICS_KEYS = ("fx", "fy", "cx", "cy", "width", "height")
 
 
 class SequenceError(RuntimeError):
@@ -50,7 +64,7 @@ class EvalSequence:
 
 
 def is_sequence_folder(path: Path) -> bool:
-    return (path / "frames").is_dir()
+    return (path / FRAMES_DIR).is_dir()
 
 
 def discover_sequences(paths: list[Path]) -> list[Path]:
@@ -69,40 +83,8 @@ def discover_sequences(paths: list[Path]) -> list[Path]:
     return found
 
 
-def _read_rgb(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise SequenceError(f"{path}: unreadable image")
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
-
-
-def _read_intrinsics(folder: Path, image_hw: tuple[int, int]) -> dict[str, float]:
-    path = folder / "intrinsics.json"
-    if not path.is_file():
-        raise SequenceError(f"{folder}: missing intrinsics.json")
-    try:
-        data = json.loads(path.read_text())
-        intrinsics = {key: float(data[key]) for key in INTRINSICS_KEYS}
-    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        raise SequenceError(
-            f"{path}: invalid intrinsics ({exc.__class__.__name__}: {exc}); need {INTRINSICS_KEYS}"
-        ) from exc
-    if not all(np.isfinite(v) for v in intrinsics.values()) or intrinsics["fx"] <= 0 or intrinsics["fy"] <= 0:
-        raise SequenceError(
-            f"{path}: intrinsics must be finite with positive focal lengths, got {intrinsics}"
-        )
-    if (int(intrinsics["height"]), int(intrinsics["width"])) != image_hw:
-        raise SequenceError(
-            f"{path}: intrinsics size {int(intrinsics['width'])}x{int(intrinsics['height'])} "
-            f"does not match the frames ({image_hw[1]}x{image_hw[0]})"
-        )
-    return intrinsics
-
-
-def _read_stack(
-    folder: Path, frame_stems: list[str], suffix: str, reader, image_hw, what: str, skipped: list[str]
-):
-    """Per-frame maps of one optional kind, or None (with a reason) if any is missing or misshapen."""
+def _read_stack(folder: Path, frame_stems: list[str], suffix: str, reader, what: str, skipped: list[str]):
+    """Per-frame maps of one optional kind, or None (with a reason) if any is missing or unusable."""
     if not folder.is_dir():
         skipped.append(f"no {what}/ folder: {what} metrics skipped")
         return None
@@ -113,73 +95,29 @@ def _read_stack(
             skipped.append(f"{what}/{stem}{suffix} missing: {what} metrics skipped")
             return None
         try:
-            value = reader(path)
+            maps.append(reader(path))
         except (OSError, ValueError) as exc:
-            skipped.append(f"{what}/{path.name} unreadable ({exc}): {what} metrics skipped")
+            skipped.append(f"{what}/{path.name} unusable ({exc}): {what} metrics skipped")
             return None
-        if value is None or value.shape[:2] != image_hw:
-            shape = None if value is None else value.shape
-            skipped.append(
-                f"{what}/{path.name} has shape {shape}, frames are {image_hw}: {what} metrics skipped"
-            )
-            return None
-        maps.append(value)
     return np.stack(maps)
-
-
-def _read_depth(path: Path) -> np.ndarray:
-    depth = np.load(path).astype(np.float32)
-    depth[depth <= 0] = np.nan  # 0 means unknown in the format
-    return depth
-
-
-def _read_canonical(path: Path) -> np.ndarray | None:
-    canonical = np.load(path).astype(np.float32)
-    return canonical if canonical.ndim == 3 and canonical.shape[2] == 3 else None
-
-
-def _read_mask(path: Path) -> np.ndarray | None:
-    mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    return None if mask is None else mask > 127
 
 
 def _read_tracks(folder: Path, num_frames: int, keep_frames: int, skipped: list[str]):
     """Ground-truth tracks validated against the folder's frame count, cut to ``keep_frames``."""
-    path = folder / "tracks.npz"
-    if not path.is_file():
-        skipped.append("no tracks.npz: tracking metrics skipped")
+    if not (folder / TRACKS_FILE).is_file():
+        skipped.append(f"no {TRACKS_FILE}: tracking metrics skipped")
         return None
     try:
-        with np.load(path) as data:
-            queries = np.asarray(data["queries"], dtype=np.float64)
-            tracks = np.asarray(data["tracks"], dtype=np.float64)
-            visible = np.asarray(data["visible"]).astype(bool)
-    except (OSError, ValueError, KeyError) as exc:
-        skipped.append(f"tracks.npz unreadable or incomplete ({exc}): tracking metrics skipped")
+        queries, tracks, visible = read_tracks(folder, num_frames)
+    except (OSError, ValueError) as exc:
+        skipped.append(f"{TRACKS_FILE} unusable ({exc}): tracking metrics skipped")
         return None
-    n = len(queries)
-    if (
-        queries.ndim != 2
-        or queries.shape[1] != 3
-        or tracks.shape != (num_frames, n, 2)
-        or visible.shape != (num_frames, n)
-    ):
-        skipped.append(
-            f"tracks.npz shapes queries {queries.shape}, tracks {tracks.shape}, visible {visible.shape} "
-            f"do not fit {num_frames} frames: tracking metrics skipped"
-        )
+    if len(queries) == 0:
+        skipped.append(f"{TRACKS_FILE} has no queries: tracking metrics skipped")
         return None
-    if n == 0:
-        skipped.append("tracks.npz has no queries: tracking metrics skipped")
-        return None
-    query_frames = queries[:, 0]
-    if np.any(query_frames < 0) or np.any(query_frames >= num_frames) or not np.all(np.isfinite(queries)):
-        skipped.append(
-            "tracks.npz has query frames outside the sequence or non-finite queries: tracking metrics skipped"
-        )
-        return None
+    queries, tracks = queries.astype(np.float64), tracks.astype(np.float64)
     if keep_frames < num_frames:
-        kept = query_frames < keep_frames
+        kept = queries[:, 0] < keep_frames
         queries, tracks, visible = queries[kept], tracks[:keep_frames, kept], visible[:keep_frames, kept]
         if not kept.any():
             skipped.append(f"no query lies in the first {keep_frames} frames: tracking metrics skipped")
@@ -190,43 +128,52 @@ def _read_tracks(folder: Path, num_frames: int, keep_frames: int, skipped: list[
 def load_sequence(folder: Path, max_frames: int | None = None) -> EvalSequence:
     """Read a sequence folder; raises SequenceError when frames or intrinsics are unusable."""
     folder = Path(folder)
-    frame_dir = folder / "frames"
+    frame_dir = folder / FRAMES_DIR
     if not frame_dir.is_dir():
-        raise SequenceError(f"{folder}: missing frames/ folder")
+        raise SequenceError(f"{folder}: missing {FRAMES_DIR}/ folder")
     frame_paths = sorted(frame_dir.glob("*.png"))
     if not frame_paths:
         raise SequenceError(f"{frame_dir}: no .png frames")
     total_frames = len(frame_paths)
     if max_frames is not None:
         frame_paths = frame_paths[:max_frames]
-    frames = [_read_rgb(p) for p in frame_paths]
-    shapes = {f.shape for f in frames}
-    if len(shapes) != 1:
-        raise SequenceError(f"{frame_dir}: frames differ in size {sorted(shapes)}")
-    stack = np.stack(frames)
-    image_hw = (stack.shape[1], stack.shape[2])
+    try:
+        frames = [read_rgb(p) for p in frame_paths]
+        shapes = {f.shape for f in frames}
+        if len(shapes) != 1:
+            raise ValueError(f"{frame_dir}: frames differ in size {sorted(shapes)}")
+        stack = np.stack(frames)
+        hw = (stack.shape[1], stack.shape[2])
+        intrinsics = read_intrinsics(folder, hw)
+    except (OSError, ValueError) as exc:
+        raise SequenceError(str(exc)) from exc
     seq = EvalSequence(
         name=folder.name,
         folder=folder,
         frames=stack,
         frame_names=[p.stem for p in frame_paths],
-        intrinsics=_read_intrinsics(folder, image_hw),
+        intrinsics=intrinsics,
     )
     seq.depth = _read_stack(
-        folder / "depth", seq.frame_names, ".npy", _read_depth, image_hw, "depth", seq.skipped
+        folder / DEPTH_DIR, seq.frame_names, ".npy", lambda p: read_depth(p, hw), "depth", seq.skipped
     )
     if seq.depth is not None and not np.isfinite(seq.depth).any():
         seq.skipped.append("depth is NaN/0 everywhere: depth metrics skipped")
         seq.depth = None
-    if (folder / "mask").is_dir():
+    if (folder / MASK_DIR).is_dir():
         seq.mask = _read_stack(
-            folder / "mask", seq.frame_names, ".png", _read_mask, image_hw, "mask", seq.skipped
+            folder / MASK_DIR, seq.frame_names, ".png", lambda p: read_mask(p, hw), "mask", seq.skipped
         )
     if seq.mask is None and seq.depth is not None:
         seq.skipped.append("no usable face mask: depth scored on all pixels with finite ground-truth depth")
-    if (folder / "canonical").is_dir():
+    if (folder / CANONICAL_DIR).is_dir():
         seq.canonical = _read_stack(
-            folder / "canonical", seq.frame_names, ".npy", _read_canonical, image_hw, "canonical", seq.skipped
+            folder / CANONICAL_DIR,
+            seq.frame_names,
+            ".npy",
+            lambda p: read_canonical(p, hw),
+            "canonical",
+            seq.skipped,
         )
     loaded = _read_tracks(folder, total_frames, len(frame_paths), seq.skipped)
     if loaded is not None:
@@ -245,8 +192,6 @@ def write_ground_truth(
     visible: np.ndarray,
 ) -> None:
     """Write frames, intrinsics and tracks in the evaluation format (the shared writer; no depth / mask)."""
-    from face_anything_ros.core.sequence_format import SequenceData, write_sequence
-
     write_sequence(
         folder,
         SequenceData(

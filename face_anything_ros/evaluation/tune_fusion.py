@@ -31,6 +31,11 @@ CANDIDATES: dict[str, tuple] = {
     "mesh_sigma_fraction": (0.008, 0.015, 0.03),
     "gate_chi2": (6.0, 13.8, 30.0),
     "fb_threshold_px": (0.5, 1.0, 2.0),
+    "learn_bias": (False, True),
+    "bias_prior_fraction": (0.01, 0.02, 0.04),
+    "mesh_bias_prior_fraction": (0.003, 0.01, 0.02),
+    "bias_walk_fraction": (0.0003, 0.001, 0.003),
+    "max_coast_frames": (0, 5, 10),
 }
 
 
@@ -55,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True, help="results JSON")
     parser.add_argument("--rounds", type=int, default=1, help="coordinate-wise passes over the parameters")
+    parser.add_argument(
+        "--params", nargs="+", choices=sorted(CANDIDATES), help="vary only these (default: all)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     pipeline = make_pipeline(None)
@@ -67,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     history = [{"config": dataclasses.asdict(best), **best_score}]
     for _ in range(args.rounds):
         for name, values in CANDIDATES.items():
+            if args.params and name not in args.params:
+                continue
             for value in tqdm(values, desc=name, leave=False):
                 if getattr(best, name) == value:
                     continue

@@ -23,20 +23,17 @@ from typing import Any
 
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
 from face_anything_ros.offline.interrupt_guard import sigint_deferred
 from face_anything_ros.outputs import conversions
-from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.detections import detection_array
-from face_anything_ros.outputs.face_frames import face_transforms
-from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.camera_info import intrinsics_from_camera_info
 from face_anything_ros.outputs.image_codec import ImageDecodeError
 from face_anything_ros.outputs.input_transport import decode_to_rgb8
 from face_anything_ros.outputs.message_kit import RosbagsKit
 from face_anything_ros.outputs.msg_types import face_anything_typestore
+from face_anything_ros.outputs.output_table import ProcessedFrame, enabled_outputs, output_header
 from face_anything_ros.outputs.params import NodeParams
-from face_anything_ros.outputs.visualize import canonical_image, overlay_image
-from face_anything_ros.runtime.geometry import Intrinsics
 
 LOGGER = logging.getLogger(__name__)
 IMAGE_TYPES = ("sensor_msgs/msg/Image", "sensor_msgs/msg/CompressedImage")
@@ -114,48 +111,35 @@ class _OutputBag:
     def __exit__(self, *exc: object) -> None:
         self.writer.close()
 
-    def write(self, topic: str, msg: Any, timestamp_ns: int) -> None:
-        msgtype = msg.__msgtype__
+    def write(self, topic: str, msg: Any, timestamp_ns: int, msgtype: str | None = None) -> None:
+        """Record a message, or its CDR bytes (then ``msgtype`` names the type)."""
+        msgtype = msgtype or msg.__msgtype__
         if topic not in self.connections:
             self.connections[topic] = self.writer.add_connection(topic, msgtype, typestore=self.typestore)
-        self.writer.write(self.connections[topic], timestamp_ns, self.typestore.serialize_cdr(msg, msgtype))
+        data = (
+            msg
+            if isinstance(msg, bytes | bytearray | memoryview)
+            else self.typestore.serialize_cdr(msg, msgtype)
+        )
+        self.writer.write(self.connections[topic], timestamp_ns, data)
         self.written += 1
 
 
 def _write_outputs(
     bag: _OutputBag,
     kit: RosbagsKit,
-    header: Any,
+    image_header: Any,
     timestamp_ns: int,
     rgb: np.ndarray,
     result: Any,
     intrinsics: Intrinsics,
     params: NodeParams,
 ) -> None:
-    ns = OUTPUT_NAMESPACE
-    if params.frame_id:  # as the node: every output in the frame the parameter names
-        header = kit.new("std_msgs/msg/Header", stamp=header.stamp, frame_id=params.frame_id)
-    if params.publish_depth:
-        bag.write(f"{ns}/depth", conversions.depth_message(kit, header, result.depth), timestamp_ns)
-        bag.write(f"{ns}/depth/camera_info", camera_info_message(kit, header, intrinsics), timestamp_ns)
-    if params.publish_detections:
-        bag.write(f"{ns}/detections", detection_array(kit, header, result), timestamp_ns)
-    if params.publish_tf:
-        bag.write("/tf", face_transforms(kit, header, result, params.tf_prefix), timestamp_ns)
-    if params.publish_points:
-        points = conversions.point_array(result, intrinsics, params.points_stride)
-        bag.write(f"{ns}/points", conversions.point_cloud_message(kit, header, points), timestamp_ns)
-    if params.publish_faces:
-        bag.write(f"{ns}/faces", conversions.face_track_array(kit, header, result), timestamp_ns)
-        bag.write(f"{ns}/face_poses", conversions.face_pose_array(kit, header, result), timestamp_ns)
-    if params.publish_mesh:
-        bag.write(f"{ns}/face_mesh", conversions.mesh_marker_array(kit, header, result), timestamp_ns)
-    if params.publish_canonical_image:
-        image = conversions.image_message(kit, header, canonical_image(result.canonical), "rgb8")
-        bag.write(f"{ns}/canonical_image", image, timestamp_ns)
-    if params.publish_overlay:
-        image = conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
-        bag.write(f"{ns}/overlay", image, timestamp_ns)
+    """The node's output table (outputs/output_table.py), written instead of published."""
+    frame = ProcessedFrame(output_header(kit, image_header, params), rgb, result, intrinsics)
+    for spec in enabled_outputs(params):
+        topic = spec.topic if spec.topic.startswith("/") else f"{OUTPUT_NAMESPACE}/{spec.topic}"
+        bag.write(topic, spec.build(kit, frame, params), timestamp_ns, spec.type_name)
 
 
 def _open_reader(in_bag: Path, typestore: Any, summary: ReplaySummary) -> Any:
@@ -295,6 +279,4 @@ def _replay_messages(
 
 def _intrinsics(camera_info: Any, width: int, height: int, params: NodeParams) -> Intrinsics:
     known = intrinsics_from_camera_info(camera_info, params.rectified) if camera_info is not None else None
-    if known:
-        return intrinsics_for_image(known, width, height)
-    return Intrinsics.from_fov(width, height, params.default_fov_deg)
+    return resolve_intrinsics(known, width, height, params.default_fov_deg)

@@ -9,10 +9,11 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face_anything_ros.core.colormap import colorize_depth
 from face_anything_ros.offline.run_outputs import json_safe, write_ply
 from face_anything_ros.outputs.conversions import point_cloud_to_array
 from face_anything_ros.outputs.image_codec import image_to_numpy
-from face_anything_ros.outputs.visualize import colorize_depth, tile_grid
+from face_anything_ros.outputs.visualize import tile_grid
 
 PICTURE_FRAMES = 4  # columns of demo.png
 GRID_COLUMNS = 4

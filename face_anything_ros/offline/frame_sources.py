@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +9,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from face_anything_ros.core.camera import Intrinsics
+from face_anything_ros.core.sequence_format import INTRINSICS_FILE, read_intrinsics
 
 LOGGER = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
@@ -29,7 +31,7 @@ class FrameSource:
     kind: str  # "video", "folder" or "image"
     count: int | None
     fps: float
-    intrinsics: dict | None
+    intrinsics: Intrinsics | None
     _files: list[Path]
 
     def frames(self) -> Iterator[tuple[int, np.ndarray, float]]:
@@ -58,15 +60,14 @@ class FrameSource:
             capture.release()
 
 
-def _read_intrinsics(folder: Path) -> dict | None:
-    path = folder / "intrinsics.json"
-    if not path.is_file():
+def _read_intrinsics(folder: Path) -> Intrinsics | None:
+    """The folder's ``intrinsics.json`` (the sequence-folder reader's checks), None when absent or bad."""
+    if not (folder / INTRINSICS_FILE).is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return {key: data[key] for key in ("fx", "fy", "cx", "cy", "width", "height")}
-    except (ValueError, KeyError) as exc:
-        LOGGER.warning("ignoring malformed %s (%s)", path, exc)
+        return Intrinsics.from_mapping(read_intrinsics(folder))
+    except ValueError as exc:
+        LOGGER.warning("ignoring %s", exc)
         return None
 
 

@@ -24,8 +24,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from face_anything_ros.core.colormap import colorize_depth
+from face_anything_ros.core.face_template import canonical_to_rgb
 from face_anything_ros.outputs.conversions import point_array
-from face_anything_ros.outputs.visualize import canonical_image, colorize_depth, overlay_image
+from face_anything_ros.outputs.visualize import overlay_image
 
 OVERLAY_CODEC = "mp4v"
 
@@ -116,7 +118,7 @@ class RunOutputs:
         )
         cv2.imwrite(
             str(self.out_dir / "canonical" / f"{name}.png"),
-            cv2.cvtColor(canonical_image(result.canonical), cv2.COLOR_RGB2BGR),
+            cv2.cvtColor(canonical_to_rgb(result.canonical), cv2.COLOR_RGB2BGR),
         )
         write_ply(self.out_dir / "points" / f"{name}.ply", point_array(result, intrinsics))
         overlay = cv2.cvtColor(overlay_image(rgb, result), cv2.COLOR_RGB2BGR)

@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics
+
 SAMPLE_PACKAGE_PATH = ("assets", "sample")
 
 
@@ -38,6 +40,21 @@ class SampleMotion:
 def sample_dir() -> Path:
     """Folder of the bundled sample (frames/*.jpg, intrinsics.json)."""
     return Path(str(resources.files("face_anything_ros").joinpath(*SAMPLE_PACKAGE_PATH)))
+
+
+def sample_frames(count: int | None = None) -> tuple[list[np.ndarray], Intrinsics]:
+    """The bundled sample's RGB frames (``count`` of them, repeating the sequence when it asks for
+    more; None = all) and their intrinsics: the input of the demo, the drills and the tests."""
+    from face_anything_ros.offline.frame_sources import open_frames
+
+    source = open_frames(sample_dir())
+    frames = [rgb for _, rgb, _ in source.frames()]
+    if not frames or source.intrinsics is None:
+        raise FileNotFoundError(
+            f"the bundled sample in {sample_dir()} is incomplete (frames or intrinsics.json)"
+        )
+    total = len(frames) if count is None else count
+    return [frames[i % len(frames)] for i in range(total)], source.intrinsics
 
 
 def _source_photo(width: int, height: int) -> np.ndarray:
@@ -83,15 +100,7 @@ def write_sample(out_dir: Path, motion: SampleMotion = SampleMotion()) -> list[P
         path = out_dir / "frames" / f"{i:06d}.jpg"
         cv2.imwrite(str(path), frame, [cv2.IMWRITE_JPEG_QUALITY, motion.jpeg_quality])
         paths.append(path)
-    focal = 0.5 * motion.width / math.tan(math.radians(motion.hfov_deg) / 2.0)
-    intrinsics = {
-        "fx": focal,
-        "fy": focal,
-        "cx": motion.width / 2.0,
-        "cy": motion.height / 2.0,
-        "width": motion.width,
-        "height": motion.height,
-    }
+    intrinsics = Intrinsics.from_fov(motion.width, motion.height, motion.hfov_deg).as_dict()
     (out_dir / "intrinsics.json").write_text(json.dumps(intrinsics, indent=2) + "\n", encoding="utf-8")
     return paths
 

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.outputs.params import (
     NodeParams,
     params_from_yaml,
-    pipeline_config_from_params,
     with_values,
 )
-from face_anything_ros.runtime.geometry import Intrinsics
 
 LOGGER = logging.getLogger(__name__)
 
@@ -25,28 +23,13 @@ def load_params(config: str | Path | None, weights: str | None = None) -> NodePa
     return params
 
 
-def build_pipeline(params: NodeParams) -> Any:
-    """A FacePipeline configured exactly as the node would be with these parameters."""
-    from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch and the weights
-
-    return FacePipeline(pipeline_config_from_params(params))
-
-
-def choose_intrinsics(known: dict | None, width: int, height: int, fov_deg: float) -> Intrinsics:
-    """Intrinsics shipped with the input when they match the frames, else the default pinhole."""
-    if known and (int(known["width"]), int(known["height"])) == (width, height):
-        return Intrinsics(
-            fx=float(known["fx"]),
-            fy=float(known["fy"]),
-            cx=float(known["cx"]),
-            cy=float(known["cy"]),
-            width=width,
-            height=height,
+def choose_intrinsics(known: Intrinsics | None, width: int, height: int, fov_deg: float) -> Intrinsics:
+    """The input's own intrinsics (scaled to the frames), else the default FOV pinhole (logged)."""
+    if known is None:
+        LOGGER.info(
+            "no intrinsics for %dx%d input: assuming a pinhole with %.0f deg horizontal FOV",
+            width,
+            height,
+            fov_deg,
         )
-    LOGGER.info(
-        "no intrinsics for %dx%d input: assuming a pinhole with %.0f deg horizontal FOV",
-        width,
-        height,
-        fov_deg,
-    )
-    return Intrinsics.from_fov(width, height, fov_deg)
+    return resolve_intrinsics(known, width, height, fov_deg)

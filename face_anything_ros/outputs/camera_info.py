@@ -1,4 +1,5 @@
-"""Intrinsics from sensor_msgs/CameraInfo (K, or P for rectified images), matched to the image they describe."""
+"""Intrinsics from sensor_msgs/CameraInfo (K, or P for rectified images); scaling to the image and the
+default when there is none: core/camera.resolve_intrinsics."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.core.camera import Intrinsics
 
 
 def intrinsics_from_camera_info(msg: Any, rectified: bool = False) -> Intrinsics | None:
@@ -27,18 +28,3 @@ def intrinsics_from_camera_info(msg: Any, rectified: bool = False) -> Intrinsics
         if k.size == 9 and np.all(np.isfinite(k)) and k[0] > 0 and k[4] > 0:
             return Intrinsics.from_matrix(k, int(msg.width), int(msg.height))
     return None
-
-
-def intrinsics_for_image(intrinsics: Intrinsics, width: int, height: int) -> Intrinsics:
-    """The same camera at the image's resolution (camera_info of a binned/resized stream)."""
-    if (intrinsics.width, intrinsics.height) == (width, height):
-        return intrinsics
-    sx, sy = width / intrinsics.width, height / intrinsics.height
-    return Intrinsics(
-        fx=intrinsics.fx * sx,
-        fy=intrinsics.fy * sy,
-        cx=(intrinsics.cx + 0.5) * sx - 0.5,
-        cy=(intrinsics.cy + 0.5) * sy - 0.5,
-        width=width,
-        height=height,
-    )

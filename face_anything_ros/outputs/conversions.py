@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import (
     CANONICAL_UNIT_M,
     NAMED_LANDMARKS,
@@ -24,7 +25,7 @@ from face_anything_ros.core.face_template import (
 )
 from face_anything_ros.outputs.image_codec import numpy_to_image_fields
 from face_anything_ros.outputs.message_kit import MessageKit
-from face_anything_ros.runtime.geometry import Intrinsics, backproject_pixels
+from face_anything_ros.runtime.geometry import backproject_pixels
 
 FACE_TRACK_ARRAY = "face_anything_ros/msg/FaceTrackArray"
 FACE_TRACK = "face_anything_ros/msg/FaceTrack"

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.message_kit import MessageKit, RosbagsKit
 from face_anything_ros.outputs.msg_types import face_anything_typestore
-from face_anything_ros.runtime.geometry import Intrinsics
 
 
 def header(kit: MessageKit, stamp_ns: int, frame_id: str) -> Any:

@@ -8,14 +8,21 @@ change while the node runs). The node declares them from this table with ``Param
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from face_anything_ros.core.camera import DEFAULT_HFOV_DEG
 from face_anything_ros.core.face_template import NAMED_LANDMARKS
-from face_anything_ros.runtime.config import BACKEND_NAMES, HARD_MAX_FACES, PipelineConfig
+from face_anything_ros.runtime.config import (
+    BACKEND_NAMES,
+    HARD_MAX_FACES,
+    DetectionConfig,
+    PipelineConfig,
+    TrackingConfig,
+)
 
 NODE_NAME = "face_anything_node"
 QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
@@ -46,8 +53,20 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec("backend", "auto", "Inference backend (auto picks the best available).", choices=BACKEND_NAMES),
     ParamSpec("device", "auto", "Torch device: auto, cpu, cuda or cuda:N."),
-    ParamSpec("max_faces", 4, "Most faces processed per image.", min_value=1, max_value=HARD_MAX_FACES),
-    ParamSpec("detection_threshold", 0.5, "Minimum face detection confidence.", min_value=0.0, max_value=1.0),
+    ParamSpec(
+        "max_faces",
+        DetectionConfig.max_faces,
+        "Most faces processed per image.",
+        min_value=1,
+        max_value=HARD_MAX_FACES,
+    ),
+    ParamSpec(
+        "detection_threshold",
+        DetectionConfig.min_detection_confidence,
+        "Minimum face detection confidence (runtime key detection.min_detection_confidence).",
+        min_value=0.0,
+        max_value=1.0,
+    ),
     ParamSpec(
         "query_points",
         list(NAMED_LANDMARKS),
@@ -55,7 +74,7 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     ),
     ParamSpec(
         "dense_query_vertices",
-        False,
+        TrackingConfig.dense_vertices,
         "Also track every template vertex as a query point (the mesh is published either way).",
     ),
     ParamSpec(
@@ -90,7 +109,7 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
     # --- live (changeable while running) ---
     ParamSpec(
         "default_fov_deg",
-        60.0,
+        DEFAULT_HFOV_DEG,
         "Horizontal field of view of the pinhole assumed when no camera_info has arrived.",
         live=True,
         min_value=10.0,
@@ -156,40 +175,20 @@ PARAMETER_SPECS: tuple[ParamSpec, ...] = (
 SPECS_BY_NAME: dict[str, ParamSpec] = {spec.name: spec for spec in PARAMETER_SPECS}
 
 
-@dataclass
-class NodeParams:
-    """Typed view of the parameters (field names equal parameter names)."""
+def _field(spec: ParamSpec) -> Any:
+    if isinstance(spec.default, list):
+        return field(default_factory=lambda default=spec.default: list(default))
+    return field(default=spec.default)
 
-    weights: str = ""
-    pipeline_config: str = ""
-    backend: str = "auto"
-    device: str = "auto"
-    max_faces: int = 4
-    detection_threshold: float = 0.5
-    query_points: list[str] = field(default_factory=lambda: list(NAMED_LANDMARKS))
-    dense_query_vertices: bool = False
-    qos_reliability: str = "auto"
-    qos_depth: int = 1
-    diagnostics_period_s: float = 1.0
-    autostart: bool = True
-    diagnostics_window_s: float = 5.0
-    expected_rate_hz: float = 0.0
-    rate_tolerance: float = 0.1
-    stale_after_s: float = 5.0
-    image_transport: str = "raw"
-    frame_id: str = ""
-    tf_prefix: str = ""
-    default_fov_deg: float = 60.0
-    points_stride: int = 1
-    rectified: bool = False
-    publish_depth: bool = True
-    publish_points: bool = True
-    publish_faces: bool = True
-    publish_mesh: bool = True
-    publish_detections: bool = True
-    publish_tf: bool = True
-    publish_canonical_image: bool = False
-    publish_overlay: bool = False
+
+# Typed view of the parameters, generated from the table so each parameter is declared once:
+# field names are the parameter names, types and defaults those of the specs.
+NodeParams = make_dataclass(
+    "NodeParams",
+    [(spec.name, type(spec.default), _field(spec)) for spec in PARAMETER_SPECS],
+)
+NodeParams.__module__ = __name__
+NodeParams.__doc__ = "The node's parameters as typed fields (generated from ``PARAMETER_SPECS``)."
 
 
 class ParameterError(ValueError):
@@ -261,7 +260,11 @@ def param_names() -> list[str]:
 
 
 def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
-    """The runtime configuration the node's parameters ask for (ConfigError if inconsistent)."""
+    """The runtime configuration the node's parameters ask for (ConfigError if inconsistent).
+
+    ``pipeline_config`` (a runtime YAML) gives the advanced keys; the node parameters override the
+    keys they name, the default field of view included, so the pipeline assumes the node's camera.
+    """
     config = PipelineConfig.from_yaml(params.pipeline_config) if params.pipeline_config else PipelineConfig()
     if params.weights:
         config.weights = params.weights
@@ -271,4 +274,23 @@ def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
     config.detection.min_detection_confidence = params.detection_threshold
     config.tracking.landmarks = list(params.query_points)
     config.tracking.dense_vertices = params.dense_query_vertices
+    config.geometry.default_hfov_deg = params.default_fov_deg
     return config.validate()
+
+
+def build_pipeline(
+    params: NodeParams, flip_average: bool = False, detection_method: str | None = None
+) -> Any:
+    """The FacePipeline the node runs with these parameters: the one builder of the node, ``run``,
+    ``replay`` and ``evaluate`` (so "as the node runs it" holds by construction).
+
+    ``flip_average`` (mirror averaging, ~1.5x model time) and ``detection_method`` are offline
+    accuracy options of ``evaluate``; the node never sets them.
+    """
+    from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch and the weights
+
+    config = pipeline_config_from_params(params)
+    config.backend.flip_average = config.backend.flip_average or flip_average
+    if detection_method is not None:
+        config.detection.method = detection_method
+    return FacePipeline(config.validate())

@@ -1,4 +1,5 @@
-"""Pictures of a pipeline result for people: overlay, colourised depth, canonical-colour image."""
+"""Pictures of a pipeline result for people: the overlay and tiled grids (depth colours: core/colormap.py,
+canonical colours: core/face_template.canonical_to_rgb)."""
 
 from __future__ import annotations
 
@@ -21,24 +22,6 @@ class OverlayStyle:
     point_radius: int = 3
     line_width: int = 2
     font_scale: float = 0.6
-
-
-def canonical_image(canonical: np.ndarray) -> np.ndarray:
-    """(H, W, 3) uint8 RGB: canonical coordinates as colours, black off-face."""
-    return canonical_to_rgb(canonical)
-
-
-def colorize_depth(depth: np.ndarray, near_far: tuple[float, float] | None = None) -> np.ndarray:
-    """(H, W, 3) uint8 RGB turbo colour map of metric depth (range from the face pixels), black off-face."""
-    finite = np.isfinite(depth)
-    out = np.zeros((*depth.shape, 3), dtype=np.uint8)
-    if not np.any(finite):
-        return out
-    near, far = near_far or (float(np.percentile(depth[finite], 2)), float(np.percentile(depth[finite], 98)))
-    scaled = np.clip((np.nan_to_num(depth, nan=far) - near) / max(far - near, 1e-6), 0.0, 1.0)
-    colours = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)
-    out[finite] = cv2.cvtColor(colours, cv2.COLOR_BGR2RGB)[finite]
-    return out
 
 
 def overlay_image(rgb: np.ndarray, result: Any, style: OverlayStyle = OverlayStyle()) -> np.ndarray:

@@ -14,23 +14,18 @@ output has a subscriber (``ros/lazy.py``) and reports windowed health (``ros/dia
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 import time
-from collections import Counter, deque
-from collections.abc import Callable
-from dataclasses import dataclass, field, fields
-from importlib import resources
+from dataclasses import fields
 from typing import Any
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
-from rclpy.node import Node
 from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
@@ -38,121 +33,35 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.outputs import conversions
-from face_anything_ros.outputs.camera_info import intrinsics_for_image, intrinsics_from_camera_info
-from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY, detection_array
-from face_anything_ros.outputs.face_frames import TF_MESSAGE, face_transforms
-from face_anything_ros.outputs.image_bag import camera_info_message
+from face_anything_ros.outputs.camera_info import intrinsics_from_camera_info
 from face_anything_ros.outputs.image_codec import ImageDecodeError
 from face_anything_ros.outputs.input_transport import decode_to_rgb8, input_transport
-from face_anything_ros.outputs.marker_cdr import mesh_marker_array_cdr
 from face_anything_ros.outputs.message_kit import RclpyKit
+from face_anything_ros.outputs.output_table import OUTPUT_TABLE, ProcessedFrame, output_header
 from face_anything_ros.outputs.params import (
     NODE_NAME,
     PARAMETER_SPECS,
     NodeParams,
     ParameterError,
-    ParamSpec,
-    pipeline_config_from_params,
+    build_pipeline,
     with_values,
 )
-from face_anything_ros.outputs.visualize import overlay_image
 from face_anything_ros.ros.diagnostics import HealthMonitor, HealthSettings, NodeSituation, hardware_id
 from face_anything_ros.ros.frame_worker import LatestFrameWorker
 from face_anything_ros.ros.input_qos import HISTORY_AND_DEPTH_OVERRIDES, pinned_reliability
 from face_anything_ros.ros.lazy import DemandTracker, listened_outputs
 from face_anything_ros.ros.lifecycle import release_accelerator_memory, start_managed
+from face_anything_ros.ros.node_state import Frame, NodeStats, Output, Processed
+from face_anything_ros.ros.parameters import parameter_descriptor
+from face_anything_ros.ros.process_setup import bridge_library_logging, use_node_writer_profile
 from face_anything_ros.ros.qos import LATCHED_QOS, OUTPUT_QOS, TF_QOS
 
 LOGGER = logging.getLogger(__name__)
-STATS_WINDOW = 100  # frames averaged in the diagnostics
 FAILURE_LOG_PERIOD_S = 10.0  # at most one "inference failed" log line per this period
 SILENT_CAMERA_HINT_S = 10.0  # publishers but no frame for this long: log the QoS hint once
 QOS_ADAPT_PERIOD_S = 0.5  # how soon qos_reliability=auto follows a new camera publisher
-FASTDDS_PROFILES_ENV = "FASTDDS_DEFAULT_PROFILES_FILE"
-
-
-@dataclass
-class Frame:
-    """An image waiting for inference, with the intrinsics known when it arrived."""
-
-    image: Any
-    camera_info: Any
-    received_s: float
-
-
-@dataclass
-class Processed:
-    """A frame the model is done with, waiting for the output stage to build and publish its messages."""
-
-    header: Any
-    rgb: np.ndarray
-    result: Any
-    intrinsics: Any
-    timings_ms: dict[str, float]
-    received_s: float
-
-
-@dataclass(frozen=True)
-class Output:
-    """One per-frame output: its name, the ``publish_*`` parameter that enables it, and its builder."""
-
-    name: str
-    enabled_by: str
-    publisher: Any
-    build: Callable[[Any, np.ndarray, Any, Any], Any]  # (header, rgb, result, intrinsics) -> message
-
-
-@dataclass
-class NodeStats:
-    """Counters and recent timings reported on /diagnostics."""
-
-    frames_in: int = 0
-    frames_out: int = 0
-    failed: int = 0
-    incompatible_qos: int = 0  # publishers on `image` that can never match our QoS
-    rejected: Counter = field(default_factory=Counter)
-    latency_ms: deque = field(default_factory=lambda: deque(maxlen=STATS_WINDOW))
-    stage_ms: dict[str, deque] = field(default_factory=dict)
-    frames_idle: int = 0  # arrived while no output had a subscriber (lazy processing: not inferred)
-
-    def add_timings(self, timings_ms: dict[str, float]) -> None:
-        for stage, ms in timings_ms.items():
-            self.stage_ms.setdefault(stage, deque(maxlen=STATS_WINDOW)).append(float(ms))
-
-
-def _descriptor(spec: ParamSpec) -> ParameterDescriptor:
-    descriptor = ParameterDescriptor(description=spec.description, read_only=not spec.live)
-    if spec.choices:
-        descriptor.additional_constraints = f"one of: {', '.join(spec.choices)}"
-    if isinstance(spec.default, float) and spec.min_value is not None:
-        descriptor.floating_point_range = [
-            FloatingPointRange(from_value=float(spec.min_value), to_value=float(spec.max_value), step=0.0)
-        ]
-    elif isinstance(spec.default, int) and not isinstance(spec.default, bool) and spec.min_value is not None:
-        descriptor.integer_range = [
-            IntegerRange(from_value=int(spec.min_value), to_value=int(spec.max_value), step=1)
-        ]
-    return descriptor
-
-
-class _RclpyLogHandler(logging.Handler):
-    """Bridges the library's ``logging`` records to the node's rclpy logger."""
-
-    def __init__(self, node: Node) -> None:
-        super().__init__()
-        self._logger = node.get_logger()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        text = f"[{record.name}] {record.getMessage()}"
-        if record.levelno >= logging.ERROR:
-            self._logger.error(text)
-        elif record.levelno >= logging.WARNING:
-            self._logger.warning(text)
-        elif record.levelno >= logging.INFO:
-            self._logger.info(text)
-        else:
-            self._logger.debug(text)
 
 
 class FaceAnythingNode(LifecycleNode):
@@ -173,7 +82,7 @@ class FaceAnythingNode(LifecycleNode):
         self.params = NodeParams()
         self.add_on_set_parameters_callback(self._on_set_parameters)
         for spec in PARAMETER_SPECS:
-            self.declare_parameter(spec.name, spec.default, _descriptor(spec))
+            self.declare_parameter(spec.name, spec.default, parameter_descriptor(spec))
         self.stats = NodeStats()
         self.health = HealthMonitor()
         self._demand = DemandTracker(self.get_logger().info)
@@ -207,9 +116,7 @@ class FaceAnythingNode(LifecycleNode):
             if self._given_pipeline is not None:
                 self.pipeline = self._given_pipeline
             else:
-                from face_anything_ros.runtime.pipeline import FacePipeline  # heavy: torch, model weights
-
-                self.pipeline = FacePipeline(pipeline_config_from_params(self.params))
+                self.pipeline = build_pipeline(self.params)  # heavy: torch, model weights
             self.get_logger().info(f"inference backend: {self.pipeline.backend_name}")
             self._create_publishers()
         except Exception as exc:  # bad weights, backend, config: the transition fails with the reason
@@ -314,22 +221,15 @@ class FaceAnythingNode(LifecycleNode):
             self._publishers_made.append(made)
             return made
 
-        image_type = "sensor_msgs/msg/Image"
-        self.pub_depth = publisher(image_type, "depth")
-        self.pub_depth_info = publisher("sensor_msgs/msg/CameraInfo", "depth/camera_info")
-        self.pub_detections = publisher(DETECTION_2D_ARRAY, "detections")
-        self.pub_tf = publisher(TF_MESSAGE, "/tf", TF_QOS)
-        self.pub_points = publisher("sensor_msgs/msg/PointCloud2", "points")
-        self.pub_faces = publisher(conversions.FACE_TRACK_ARRAY, "faces")
-        self.pub_poses = publisher("geometry_msgs/msg/PoseArray", "face_poses")
-        self.pub_mesh = publisher("visualization_msgs/msg/MarkerArray", "face_mesh")
-        self.pub_canonical = publisher(image_type, "canonical_image")
-        self.pub_overlay = publisher(image_type, "overlay")
+        # one publisher per row of the output table (outputs/output_table.py), in its publishing order
+        self._outputs = tuple(
+            Output(spec, publisher(spec.type_name, spec.topic, TF_QOS if spec.topic == "/tf" else OUTPUT_QOS))
+            for spec in OUTPUT_TABLE
+        )
         self.pub_diagnostics = publisher("diagnostic_msgs/msg/DiagnosticArray", "/diagnostics")
         topology = publisher(conversions.FACE_MESH_TOPOLOGY, "face_mesh_topology", LATCHED_QOS)
         header = self._kit.new("std_msgs/msg/Header", stamp=self.get_clock().now().to_msg(), frame_id="")
         topology.publish(conversions.mesh_topology_message(self._kit, header))  # latched for late subscribers
-        self._outputs = self._make_outputs()
         self._diagnostics_timer = self.create_timer(
             self.params.diagnostics_period_s, self._publish_diagnostics
         )
@@ -470,9 +370,7 @@ class FaceAnythingNode(LifecycleNode):
         logger = self.get_logger()
         (logger.warning if level >= logging.WARNING else logger.info)(text)
 
-    def _intrinsics(self, frame: Frame, width: int, height: int) -> Any:
-        from face_anything_ros.runtime.geometry import Intrinsics
-
+    def _intrinsics(self, frame: Frame, width: int, height: int) -> Intrinsics:
         info, rectified = frame.camera_info, self.params.rectified
         intrinsics = intrinsics_from_camera_info(info, rectified) if info is not None else None
         if intrinsics is None:
@@ -486,14 +384,13 @@ class FaceAnythingNode(LifecycleNode):
                 f"camera_info {reason}: assuming a pinhole with {self.params.default_fov_deg:.0f} deg "
                 "horizontal field of view (metric depth and pose scale follow this assumption)",
             )
-            return Intrinsics.from_fov(width, height, self.params.default_fov_deg)
-        if (intrinsics.width, intrinsics.height) != (width, height):
+        elif (intrinsics.width, intrinsics.height) != (width, height):
             self._log_once(
                 "camera_info_size",
                 f"camera_info is {intrinsics.width}x{intrinsics.height} but images are {width}x{height}: "
                 "scaling the intrinsics",
             )
-        return intrinsics_for_image(intrinsics, width, height)
+        return resolve_intrinsics(intrinsics, width, height, self.params.default_fov_deg)
 
     # --- inference + outputs (worker thread) --------------------------------------------------
 
@@ -528,7 +425,12 @@ class FaceAnythingNode(LifecycleNode):
             return
         timings.update(result.timings_ms)
         processed = Processed(
-            self._output_header(msg.header), rgb, result, intrinsics, timings, frame.received_s
+            output_header(self._kit, msg.header, self.params),
+            rgb,
+            result,
+            intrinsics,
+            timings,
+            frame.received_s,
         )
         stage = self._output_stage
         if stage is not None:
@@ -539,92 +441,35 @@ class FaceAnythingNode(LifecycleNode):
     def _publish_processed(self, processed: Processed) -> None:
         """Output stage: build and publish, then count the frame as answered."""
         timings, publish_start = processed.timings_ms, time.perf_counter()
-        self._publish_result(processed.header, processed.rgb, processed.result, processed.intrinsics, timings)
+        frame = ProcessedFrame(processed.header, processed.rgb, processed.result, processed.intrinsics)
+        timings.update(self.publish_outputs(frame))
         timings["publish"] = 1000.0 * (time.perf_counter() - publish_start)
         self.stats.add_timings(timings)
         self.stats.latency_ms.append(1000.0 * (time.monotonic() - processed.received_s))
         self.health.record("output", time.monotonic())
         self.stats.frames_out += 1
 
-    def _output_header(self, image_header: Any) -> Any:
-        """The image header, with the ``frame_id`` parameter as frame when set."""
-        if not self.params.frame_id:
-            return image_header
-        return self._kit.new("std_msgs/msg/Header", stamp=image_header.stamp, frame_id=self.params.frame_id)
-
-    def _publish_result(
-        self,
-        header: Any,
-        rgb: np.ndarray,
-        result: Any,
-        intrinsics: Any,
-        timings_ms: dict[str, float] | None = None,
-    ) -> None:
-        """Build and publish every enabled output that has a subscriber.
+    def publish_outputs(self, frame: ProcessedFrame) -> dict[str, float]:
+        """Build and publish every enabled output that has a subscriber; ms per output back.
 
         Outputs are volatile, so a message published to nobody is dropped by DDS anyway: skipping it
-        changes nothing downstream and saves the building (a late subscriber gets the next frame, as
-        before). ``timings_ms`` (optional) receives build and publish times per output.
+        changes nothing downstream and saves the building (a late subscriber gets the next frame).
+        Returns ``<name>_build`` and ``<name>_publish`` milliseconds for each output published.
         """
+        timings_ms: dict[str, float] = {}
         for output in listened_outputs(self._outputs, self.params):
             start = time.perf_counter()
-            msg = output.build(header, rgb, result, intrinsics)
+            msg = output.spec.build(self._kit, frame, self.params)
             built = time.perf_counter()
             output.publisher.publish(msg)
-            if timings_ms is not None:
-                timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
-                timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+            timings_ms[f"{output.name}_build"] = 1000.0 * (built - start)
+            timings_ms[f"{output.name}_publish"] = 1000.0 * (time.perf_counter() - built)
+            self.stats.published[output.name] += 1
+        return timings_ms
 
-    def _make_outputs(self) -> tuple[Output, ...]:
-        """The per-frame outputs in publishing order (the cheap, most used ones first)."""
-        kit = self._kit
-
-        def depth(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.depth_message(kit, header, result.depth)
-
-        def depth_info(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return camera_info_message(kit, header, intrinsics)  # the intrinsics the depth was made with
-
-        def detections(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return detection_array(kit, header, result)
-
-        def tf(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return face_transforms(kit, header, result, self.params.tf_prefix)
-
-        def points(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            cloud = conversions.point_array(result, intrinsics, self.params.points_stride)
-            return conversions.point_cloud_message(kit, header, cloud)
-
-        def faces(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.face_track_array(kit, header, result)
-
-        def poses(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.face_pose_array(kit, header, result)
-
-        def mesh(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            # thousands of points and colours: written straight to CDR and published serialized
-            return mesh_marker_array_cdr(header, result)
-
-        def canonical(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.image_message(
-                kit, header, conversions.canonical_rgb_image(result.canonical), "rgb8"
-            )
-
-        def overlay(header: Any, rgb: np.ndarray, result: Any, intrinsics: Any) -> Any:
-            return conversions.image_message(kit, header, overlay_image(rgb, result), "rgb8")
-
-        return (
-            Output("depth", "publish_depth", self.pub_depth, depth),
-            Output("depth_camera_info", "publish_depth", self.pub_depth_info, depth_info),
-            Output("detections", "publish_detections", self.pub_detections, detections),
-            Output("tf", "publish_tf", self.pub_tf, tf),
-            Output("points", "publish_points", self.pub_points, points),
-            Output("faces", "publish_faces", self.pub_faces, faces),
-            Output("face_poses", "publish_faces", self.pub_poses, poses),
-            Output("face_mesh", "publish_mesh", self.pub_mesh, mesh),
-            Output("canonical_image", "publish_canonical_image", self.pub_canonical, canonical),
-            Output("overlay", "publish_overlay", self.pub_overlay, overlay),
-        )
+    def output_subscriber_counts(self) -> dict[str, int]:
+        """Subscribers of every per-frame output, by output name."""
+        return {output.name: output.publisher.get_subscription_count() for output in self._outputs}
 
     # --- diagnostics --------------------------------------------------------------------------
 
@@ -674,6 +519,8 @@ class FaceAnythingNode(LifecycleNode):
             values[f"stage_ms_{stage}"] = f"{np.mean(window):.1f}"
         for reason, count in stats.rejected.items():
             values[f"rejected_{reason}"] = count
+        for output, count in stats.published.items():  # what subscribers' delivery is counted against
+            values[f"published_{output}"] = count
         return values
 
     def _publish_diagnostics(self) -> None:
@@ -706,20 +553,6 @@ class FaceAnythingNode(LifecycleNode):
         super().destroy_node()
 
 
-def use_node_writer_profile() -> None:
-    """Point Fast DDS at the node's writer profile (50 ms heartbeats) unless the user chose a profile.
-
-    With the default 3 s heartbeat, a subscriber that drops a fragment of a large reliable output
-    (depth, points, images) while busy gets it repaired only 3 s later: measured as 3 s lock-step
-    latencies in ``face-anything demo`` once outputs were built fast enough to leave back to back.
-    Must run before ``rclpy.init``; affects only this process.
-    """
-    if FASTDDS_PROFILES_ENV not in os.environ:
-        os.environ[FASTDDS_PROFILES_ENV] = str(
-            resources.files("face_anything_ros").joinpath("assets", "fastdds", "node_writers.xml")
-        )
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``face_anything_node`` (and of ``ros2 run face_anything_ros face_anything_node``)."""
     use_node_writer_profile()
@@ -728,8 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     node = None
     try:
         node = FaceAnythingNode()
-        logging.getLogger("face_anything_ros").addHandler(_RclpyLogHandler(node))
-        logging.getLogger("face_anything_ros").propagate = False
+        bridge_library_logging(node)
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):  # SIGINT / SIGTERM: a clean stop, exit 0
         pass

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 from rclpy.node import Node
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.detections import DETECTION_2D_ARRAY
 from face_anything_ros.outputs.image_bag import camera_info_message, header
 from face_anything_ros.outputs.message_kit import RclpyKit
 from face_anything_ros.ros.qos import COLLECTOR_QOS, LATCHED_QOS
-from face_anything_ros.runtime.geometry import Intrinsics
 
 RELIABLE = COLLECTOR_QOS
 # output topic -> message type

@@ -15,15 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-
-def sample_nearest(canonical: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """(N, 3) values of an (S, S, 3) map at the nearest pixels of (N, 2) x, y; NaN outside."""
-    size_y, size_x = canonical.shape[:2]
-    out = np.full((len(pixels), 3), np.nan, dtype=np.float64)
-    xy = np.rint(pixels).astype(np.int64)
-    inside = (xy[:, 0] >= 0) & (xy[:, 0] < size_x) & (xy[:, 1] >= 0) & (xy[:, 1] < size_y)
-    out[inside] = canonical[xy[inside, 1], xy[inside, 0]]
-    return out
+from face_anything_ros.core.sampling import sample_nearest
 
 
 def anchor_canonical(

@@ -1,7 +1,11 @@
 """Typed configuration of the runtime pipeline, loadable from a YAML dict.
 
-Every tunable number of the runtime lives here with its default and a comment on
-why, so that no function hides a magic number. ``PipelineConfig.from_dict`` is
+Every number a user may turn lives here with its default and a comment on why.
+Numbers nobody should turn (calibrations measured once, tolerances, fit internals) are
+constants beside the code that uses them, each with a comment saying where it was measured:
+``core/crop.DEFAULT_CROP_SCALE`` (fixed by training), ``core/face_template.CANONICAL_UNIT_M``
+(fixed by the message), the BlazeFace box mapping (runtime/detection.py), the similarity fit
+(runtime/geometry.py) and the backend parity limits (runtime/backends/selection.py). ``PipelineConfig.from_dict`` is
 the one validation edge: unknown keys and out-of-range values raise
 ``ConfigError`` with the offending key named.
 """
@@ -14,8 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from face_anything_ros.core.crop import DEFAULT_CROP_SCALE
-from face_anything_ros.core.face_template import CANONICAL_UNIT_M
+from face_anything_ros.core.camera import DEFAULT_HFOV_DEG
 
 # Absolute ceiling on faces per frame: bounds memory and latency whatever the config says.
 HARD_MAX_FACES = 50
@@ -37,19 +40,13 @@ class DetectionConfig:
     # cascade: face_mesh, and on frames where it finds no face face_detection (short, then long range).
     # union: all three on every frame, faces the mesh misses added (several people; ~2 passes slower).
     method: str = "cascade"
-    max_faces: int = 8
+    max_faces: int = 4  # the node's default (outputs/params.py declares it from here)
     min_detection_confidence: float = 0.5
     min_tracking_confidence: float = 0.5
     # Unrelated still images (not a video stream): detect afresh every frame, no landmark tracking.
     static_images: bool = False
     # face_detection only (cascade tries both): the full-range model (faces up to ~5 m) instead of short range (~2 m).
     long_range: bool = False
-    # face_detection and cascade fallback: map BlazeFace's box to the landmark face box. Medians over 14 synthetic
-    # frames where both detectors fired: landmark box = 0.93 x width, 1.07 x height of the
-    # BlazeFace box, centre 0.055 box heights higher (negative = up).
-    detection_box_scale_x: float = 0.93
-    detection_box_scale_y: float = 1.07
-    detection_box_shift_y: float = -0.055
     # Faces whose box overlaps the image by less than this fraction of its area are dropped.
     min_visible_fraction: float = 0.25
     # Of two boxes overlapping more than this IoU only the larger is kept (face mesh in tracking
@@ -66,8 +63,6 @@ class DetectionConfig:
             "duplicate_iou",
         ):
             _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
-        _check(self.detection_box_scale_x > 0, "detection.detection_box_scale_x", "> 0")
-        _check(self.detection_box_scale_y > 0, "detection.detection_box_scale_y", "> 0")
 
 
 @dataclass
@@ -90,27 +85,15 @@ class IdConfig:
 
 @dataclass
 class GeometryConfig:
-    """Intrinsics default, metric scale and head pose fit."""
+    """Intrinsics default and the plausible depth range of a face (the fit's internals are
+    constants in runtime/geometry.py)."""
 
-    default_hfov_deg: float = 60.0  # pinhole assumed when no intrinsics are given
-    canonical_unit_m: float = CANONICAL_UNIT_M  # metres per canonical unit (average adult face)
-    max_fit_points: int = 500  # face pixels sampled for the similarity fit
-    min_fit_points: int = 30
-    ransac_iterations: int = 64
-    ransac_inlier_threshold_m: float = 0.01  # residual (metres, at the fitted scale) of an inlier
-    min_inlier_ratio: float = 0.3
+    default_hfov_deg: float = DEFAULT_HFOV_DEG  # pinhole assumed when no intrinsics are given
     min_depth_m: float = 0.05  # fitted median depth outside this range -> pose invalid
     max_depth_m: float = 20.0
-    seed: int = 0  # RANSAC sampling is deterministic per frame
 
     def validate(self) -> None:
         _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
-        _check(self.canonical_unit_m > 0, "geometry.canonical_unit_m", "> 0")
-        _check(self.min_fit_points >= 4, "geometry.min_fit_points", ">= 4")
-        _check(self.max_fit_points >= self.min_fit_points, "geometry.max_fit_points", ">= min_fit_points")
-        _check(self.ransac_iterations >= 1, "geometry.ransac_iterations", ">= 1")
-        _check(self.ransac_inlier_threshold_m > 0, "geometry.ransac_inlier_threshold_m", "> 0")
-        _check(0.0 <= self.min_inlier_ratio <= 1.0, "geometry.min_inlier_ratio", "in [0, 1]")
         _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
 
 
@@ -121,7 +104,7 @@ class TrackingConfig:
     # Query set: named landmarks (face_template.NAMED_LANDMARKS; [] = none, None = all) plus, when
     # dense_vertices, every template vertex, plus extra canonical points [[x, y, z], ...].
     landmarks: list[str] | None = None
-    dense_vertices: bool = True
+    dense_vertices: bool = False  # the node's default: the mesh is published either way
     extra_queries: list[list[float]] = field(default_factory=list)
     # A query is visible when its nearest predicted canonical coordinate is this close
     # (canonical units; 0.05 = 5 mm on an average face), the pixel is on the mask with enough
@@ -193,12 +176,22 @@ class FusionConfig:
     noise_scale_min: float = 0.25
     noise_scale_max: float = 16.0
     # an absolute measurement farther than this (squared Mahalanobis distance, 2 dof) is gated out
-    gate_chi2: float = 13.8  # 99.9 %
+    gate_chi2: float = 30.0  # chosen on the synthetic train split (13.8 = 99.9 % of chi2(2))
     # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
     # jump), every gated-out point re-acquires at once
     reacquire_face_fraction: float = 0.5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5
+    # per-point bias of each absolute source (runtime/fused_tracker.py): a slowly varying offset, in units
+    # of the face box side, learnt from the source's innovations while the flow is reliable and removed
+    # from its measurements (prior sigma of the bias, its random walk per frame)
+    learn_bias: bool = True
+    bias_prior_fraction: float = 0.01  # canonical lookup
+    mesh_bias_prior_fraction: float = 0.03  # face-mesh landmarks (chosen on the train split, like all here)
+    bias_walk_fraction: float = 0.0003
+    # a track alive in the previous frame whose face the detector misses is carried by flow alone on its
+    # last face region for at most this many frames (0: held still until it is detected again)
+    max_coast_frames: int = 10
 
     def validate(self) -> None:
         _check(self.flow_method in FLOW_METHODS, "fusion.flow_method", f"one of {FLOW_METHODS}")
@@ -216,12 +209,54 @@ class FusionConfig:
         _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
+        _check(self.bias_prior_fraction > 0, "fusion.bias_prior_fraction", "> 0")
+        _check(self.mesh_bias_prior_fraction > 0, "fusion.mesh_bias_prior_fraction", "> 0")
+        _check(self.bias_walk_fraction >= 0, "fusion.bias_walk_fraction", ">= 0")
+        _check(self.max_coast_frames >= 0, "fusion.max_coast_frames", ">= 0")
         _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
         _check(
             0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
             "fusion.noise_scale_min",
             "<= 1 <= noise_scale_max, > 0",
         )
+
+
+@dataclass
+class MeshPriorConfig:
+    """Face-mesh prior (runtime/mesh_prior.py): the template fitted to the face mesh's 468 landmarks,
+    rasterised into the crop and fused per pixel with the network's maps (faces without landmarks,
+    e.g. found by BlazeFace, keep the network's maps)."""
+
+    enabled: bool = False
+    # assumed landmark noise in template cm: the ridge weight of the shape fit (larger: nearer the mean)
+    landmark_noise_cm: float = 0.3
+    fit_iterations: int = 4
+    # the prior is dropped for a face when its fit is worse than this (RMS, template cm), when less than
+    # min_inside_fraction of its fitted vertices fall inside the crop, or when it covers too few pixels
+    max_fit_residual_cm: float = 1.5
+    min_inside_fraction: float = 0.8
+    min_prior_pixels: int = 64
+    # per-pixel fusion weights 1/b^2 from expected L1 canonical errors (canonical units): the network's is
+    # network_error_scale / confidence, the prior's prior_error. Both are the mean |error|_1 measured on
+    # face pixels of the synthetic train split (12 sequences, 159 faces with landmarks): network 0.081,
+    # prior 0.159. (The shipped network's confidence, 1 + softplus, sits at ~1 everywhere: it carries
+    # no per-pixel information yet, so the network's weight is in effect a constant.)
+    network_error_scale: float = 0.08
+    prior_error: float = 0.16
+    fuse_canonical: bool = True
+    fuse_depth: bool = True
+    # fill holes in the network's mask that the prior covers (glasses lenses): pixels enclosed by the
+    # network's mask after closing gaps narrower than hole_close_fraction of the crop side
+    fill_holes: bool = True
+    hole_close_fraction: float = 0.05
+
+    def validate(self) -> None:
+        for name in ("landmark_noise_cm", "max_fit_residual_cm", "network_error_scale", "prior_error"):
+            _check(getattr(self, name) > 0, f"mesh_prior.{name}", "> 0")
+        _check(1 <= self.fit_iterations <= 20, "mesh_prior.fit_iterations", "in [1, 20]")
+        _check(0.0 <= self.min_inside_fraction <= 1.0, "mesh_prior.min_inside_fraction", "in [0, 1]")
+        _check(self.min_prior_pixels >= 1, "mesh_prior.min_prior_pixels", ">= 1")
+        _check(0.0 <= self.hole_close_fraction <= 0.5, "mesh_prior.hole_close_fraction", "in [0, 0.5]")
 
 
 @dataclass
@@ -241,9 +276,6 @@ class BackendConfig:
     # Offline accuracy option: average the canonical map with that of the mirrored crop
     # (model/flip_average.py). Costs ~1.5x model time; off for live streams.
     flip_average: bool = False
-    # A backend is accepted only if its outputs on a probe batch match eager within these.
-    parity_atol: float = 1e-3
-    parity_atol_fp16: float = 5e-2
 
     def validate(self) -> None:
         _check(self.name in BACKEND_NAMES, "backend.name", f"one of {BACKEND_NAMES}")
@@ -256,7 +288,6 @@ class BackendConfig:
             "a strictly increasing list of positive batch sizes",
         )
         _check(buckets[-1] >= HARD_MAX_FACES, "backend.batch_buckets", f"to end at >= {HARD_MAX_FACES}")
-        _check(self.parity_atol > 0 and self.parity_atol_fp16 > 0, "backend.parity_atol", "> 0")
         _check(self.cpu_threads >= 0, "backend.cpu_threads", ">= 0 (0 = library default)")
 
     @property
@@ -269,7 +300,6 @@ class PipelineConfig:
     """Everything ``FacePipeline`` needs; the YAML ``runtime:`` section maps onto it."""
 
     weights: str | None = None  # None: the shipped default weights
-    crop_scale: float = DEFAULT_CROP_SCALE
     mask_threshold: float = 0.5  # sigmoid(mask_logits) above this is face
     # A face keeps its previous crop box while the detector's box moves less than this fraction of
     # the face size (runtime/stabilize.py); 0 re-crops on every move.
@@ -279,13 +309,14 @@ class PipelineConfig:
     geometry: GeometryConfig = field(default_factory=GeometryConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     fusion: FusionConfig = field(default_factory=FusionConfig)
+    mesh_prior: MeshPriorConfig = field(default_factory=MeshPriorConfig)
     backend: BackendConfig = field(default_factory=BackendConfig)
 
     def validate(self) -> PipelineConfig:
-        _check(self.crop_scale >= 1.0, "crop_scale", ">= 1")
         _check(0.0 < self.mask_threshold < 1.0, "mask_threshold", "in (0, 1)")
         _check(0.0 <= self.crop_deadband <= 0.5, "crop_deadband", "in [0, 0.5]")
-        for section in (self.detection, self.ids, self.geometry, self.tracking, self.fusion, self.backend):
+        sections = (self.detection, self.ids, self.geometry, self.tracking, self.fusion, self.mesh_prior)
+        for section in (*sections, self.backend):
             section.validate()
         return self
 

@@ -2,19 +2,31 @@
 
 Flow is precise from frame to frame but drifts and never recovers after an occluder or a fast
 move; canonical lookup (and the face mesh's landmarks) has no drift and re-finds a point at once,
-but is noisy by a few pixels in every frame. Each point keeps a position and an isotropic
-variance (pixels^2) and, every frame:
+but is noisy by a few pixels in every frame. Each point keeps a position (and per source a bias,
+below) with an isotropic covariance and, every frame:
 
 1. **propagate** by flow on the face region (``face_flow.py``): the variance grows by the flow's
    noise; a point whose flow fails (forward-backward, leaves the region, no flow) keeps its
-   position with infinite variance (no prediction);
+   position with no information on it (no prediction);
 2. **measure** absolutely (canonical lookup; face-mesh landmarks where the detector is the mesh),
    each measurement with its own variance;
-3. **fuse** each measurement in a Kalman update (gain = P / (P + R)) unless it lies outside the
-   gate (squared Mahalanobis distance > ``gate_chi2``);
+3. **fuse** each measurement in a Kalman update unless it lies outside the gate (squared
+   Mahalanobis distance of its innovation > ``gate_chi2``);
 4. **re-acquire** from the absolute measurements alone where they are gated out and the point
    had no agreeing measurement in the previous frame (it was occluded, lost or already disagreed
    once), or where most of a face's points disagree at once (a cut or a jump).
+
+Each absolute source also carries a per-point **bias** (``learn_bias``): the network's lookup on a
+real face is wrong by a few pixels fairly consistently per point, and a Kalman update on an
+unbiased model is pulled by such an offset and re-acquires to it after an occluder. The bias is a
+slowly varying state (zero-mean prior, random walk; units of the face box side so it survives
+scale changes) in the point's joint Kalman state, observable while the flow carries the position
+from a better-known past (a query pixel given exactly, the agreement of other sources); every
+measurement is fused as z - bias, and a re-acquisition lands on z - bias. Biases start at zero
+with the track.
+
+A face the detector misses in a frame is carried by flow alone for at most ``max_coast_frames``
+(``FusedTracker.coast_undetected``).
 
 Visibility: some absolute measurement saw the point (found on the face) and its normal faces the
 camera. ``FusedTracker`` holds one ``FusedPoints`` per face track and resets (starts from the
@@ -36,6 +48,7 @@ LOGGER = logging.getLogger(__name__)
 MIN_VARIANCE_PX2 = 1e-4  # a query pixel given exactly (evaluation) still gets a finite variance
 MIN_POINTS_FOR_NOISE = 8  # points agreeing in a frame before its innovations update a source's noise
 MIN_LOOKUP_WEIGHT = 0.05  # mask x confidence floor in the lookup's uncertainty (no division by ~0)
+NO_PREDICTION_PX2 = 1e10  # position variance that stands for "no prediction" (finite: the update stays exact)
 
 
 @dataclass(frozen=True)
@@ -45,6 +58,8 @@ class Measurement:
     positions: np.ndarray  # (N, 2) image pixels
     variance: np.ndarray  # (N,) px^2
     valid: np.ndarray  # (N,) bool: measured and seen (found on the face) in this frame
+    # prior sigma of this source's per-point bias, face box sides (NaN: fusion.bias_prior_fraction)
+    bias_prior_fraction: float = float("nan")
 
     @classmethod
     def none(cls, count: int) -> Measurement:
@@ -97,21 +112,39 @@ def mesh_measurement(
     if front_facing is not None:
         valid &= front_facing
     variance = np.where(valid, (config.mesh_sigma_fraction * box_side_px) ** 2, np.inf)
-    return Measurement(positions, variance, valid)
+    return Measurement(positions, variance, valid, config.mesh_bias_prior_fraction)
 
 
 class FusedPoints:
-    """Kalman-style state of N points on one face."""
+    """Kalman state of N points on one face: position and, per absolute source, a bias.
+
+    The state of a point is its position x (pixels) and one bias b_k per measurement source (units
+    of the face box side s), with a joint covariance shared by both image axes (isotropic). Source
+    k measures z_k = x + s b_k + noise. Only the sum x + s b_k is observable from one source alone;
+    the bias's zero-mean prior keeps x on the measurements then, and the flow, which carries x from
+    a better-known past (a query pixel given exactly, an agreement of sources), makes b_k
+    observable. A point whose flow fails loses its position's information (and its correlation with
+    the biases), keeping the biases: re-acquisition then lands on z_k - s b_k.
+    """
 
     def __init__(self, count: int, config: FusionConfig) -> None:
         self.config = config
         self.positions = np.full((count, 2), np.nan)
-        self.variance = np.full(count, np.inf)
         self.visible = np.zeros(count, dtype=bool)
         self.frames_since_agreement = np.zeros(count, dtype=np.int64)
         # per measurement source (by position in the list): factor on its stated variance, learnt
         # from its innovations against the flow prediction (adaptive measurement noise)
         self.noise_scale: list[float] = []
+        self.bias = np.zeros((count, 0, 2))  # (N, sources, 2), units of the face box side
+        # joint covariance of (position px, bias_1, ..., bias_K face sides) per point
+        self.covariance = np.zeros((count, 1, 1))
+        self.covariance[:, 0, 0] = NO_PREDICTION_PX2
+
+    @property
+    def variance(self) -> np.ndarray:
+        """Position variance (px^2) of each point; inf while a point has no prediction."""
+        v = self.covariance[:, 0, 0]
+        return np.where(v >= 0.1 * NO_PREDICTION_PX2, np.inf, v)
 
     @property
     def uncertainty_px(self) -> np.ndarray:
@@ -121,63 +154,112 @@ class FusedPoints:
     def start(self, positions: np.ndarray, variance: np.ndarray | None = None) -> None:
         """Set points to known positions (query pixels), e.g. when a point starts being tracked."""
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-        self.positions = positions.copy()
         known = np.isfinite(positions).all(axis=1)
         given = np.full(len(positions), MIN_VARIANCE_PX2) if variance is None else np.asarray(variance, float)
-        self.variance = np.where(known, np.maximum(given, MIN_VARIANCE_PX2), np.inf)
+        self.positions = positions.copy()
+        self._forget_positions(np.ones(len(positions), dtype=bool))
+        self.covariance[:, 0, 0] = np.where(known, np.maximum(given, MIN_VARIANCE_PX2), NO_PREDICTION_PX2)
         self.visible = known.copy()
         self.frames_since_agreement = np.zeros(len(positions), dtype=np.int64)
 
     def set_known(self, select: np.ndarray, positions: np.ndarray) -> None:
         """Points ``select`` (N bool) are exactly at ``positions`` (M, 2) now (e.g. a query pixel)."""
         self.positions[select] = positions
-        self.variance[select] = MIN_VARIANCE_PX2
+        self._forget_positions(select)
+        self.covariance[select, 0, 0] = MIN_VARIANCE_PX2
         self.visible[select] = True
         self.frames_since_agreement[select] = 0
 
+    def _forget_positions(self, select: np.ndarray) -> None:
+        """No information on the selected positions (nor correlation with their biases) any more."""
+        self.covariance[select, 0, :] = 0.0
+        self.covariance[select, :, 0] = 0.0
+        self.covariance[select, 0, 0] = NO_PREDICTION_PX2
+
+    def _add_sources(self, measurements: list[Measurement]) -> None:
+        """Zero biases with their prior variance for sources seen for the first time."""
+        have, sources = self.bias.shape[1], len(measurements)
+        if sources <= have:
+            return
+        count = len(self.positions)
+        self.bias = np.concatenate([self.bias, np.zeros((count, sources - have, 2))], axis=1)
+        grown = np.zeros((count, 1 + sources, 1 + sources))
+        grown[:, : 1 + have, : 1 + have] = self.covariance
+        for k in range(have, sources):  # the prior at the first measurement, after that frame's random walk
+            stated = measurements[k].bias_prior_fraction
+            prior = stated if np.isfinite(stated) else self.config.bias_prior_fraction
+            grown[:, 1 + k, 1 + k] = max(prior**2 - self.config.bias_walk_fraction**2, 0.0)
+        self.covariance = grown
+
+    def propagate(self, flow: FlowResult | None) -> None:
+        """Move every point by ``flow`` (None: no previous frame); failed flow leaves no prediction."""
+        config = self.config
+        if flow is None:
+            self._forget_positions(np.ones(len(self.positions), dtype=bool))
+            return
+        motion = np.linalg.norm(flow.points - self.positions, axis=1)
+        noise = (
+            config.flow_sigma_px**2
+            + (config.flow_sigma_per_px * np.nan_to_num(motion, nan=0.0)) ** 2
+            + np.where(np.isfinite(flow.fb_error_px), flow.fb_error_px, 0.0) ** 2
+        )
+        self.positions = np.where(flow.ok[:, None], flow.points, self.positions)
+        self.covariance[:, 0, 0] += np.where(flow.ok, noise, 0.0)
+        self._forget_positions(~flow.ok)
+
+    def coast(self, flow: FlowResult) -> None:
+        """A frame without absolute measurements (the face was not detected): flow alone.
+
+        A point stays visible only where it was visible and the flow followed it; where the flow
+        fails it keeps its position with no prediction (re-acquired once the face is seen again).
+        """
+        self.propagate(flow)
+        self.visible &= flow.ok
+        self.frames_since_agreement += 1
+
     def step(
-        self, flow: FlowResult | None, measurements: list[Measurement], facing: np.ndarray | None
+        self,
+        flow: FlowResult | None,
+        measurements: list[Measurement],
+        facing: np.ndarray | None,
+        face_side_px: float = float("nan"),
     ) -> None:
-        """One frame: propagate by ``flow`` (None: no previous frame), fuse, gate, re-acquire."""
+        """One frame: propagate by ``flow`` (None: no previous frame), fuse, gate, re-acquire.
+
+        ``face_side_px``: the face box side, the unit of the biases (NaN, or ``learn_bias`` off: the
+        biases are neither used nor learnt in this frame).
+        """
         config = self.config
         count = len(self.positions)
-        if flow is not None:
-            motion = np.linalg.norm(flow.points - self.positions, axis=1)
-            noise = (
-                config.flow_sigma_px**2
-                + (config.flow_sigma_per_px * np.nan_to_num(motion, nan=0.0)) ** 2
-                + np.where(np.isfinite(flow.fb_error_px), flow.fb_error_px, 0.0) ** 2
-            )
-            self.positions = np.where(flow.ok[:, None], flow.points, self.positions)
-            self.variance = np.where(flow.ok, self.variance + noise, np.inf)
-        else:
-            self.variance = np.full(count, np.inf)
-        predicted = np.isfinite(self.variance) & np.isfinite(self.positions).all(axis=1)
-        prior_positions, prior_variance = self.positions.copy(), self.variance.copy()
-        measurements = self._scaled(measurements, predicted)
+        self._add_sources(measurements)
+        self.propagate(flow)
+        if self.bias.shape[1]:  # each bias drifts a little per frame (a slowly varying offset)
+            sources = np.arange(1, 1 + self.bias.shape[1])
+            self.covariance[:, sources, sources] += config.bias_walk_fraction**2
+        side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
+        placed = np.isfinite(self.positions).all(axis=1)
+        self.positions[~placed] = 0.0  # no position yet: any finite start (its variance is unbounded)
+        predicted = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
+        prior = (self.positions.copy(), self.bias.copy(), self.covariance.copy())
+        while len(self.noise_scale) < len(measurements):
+            self.noise_scale.append(1.0)
         measured = np.zeros(count, dtype=bool)
         agreed = np.zeros(count, dtype=bool)
         rejected = np.zeros(count, dtype=bool)
-        for m in measurements:
+        for k, m in enumerate(measurements):
             valid = m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
             measured |= valid
-            innovation = m.positions - self.positions
-            total = self.variance + m.variance
-            squared = np.where(
-                np.isfinite(total),
-                (innovation**2).sum(axis=1) / np.where(np.isfinite(total), total, 1.0),
-                0.0,
-            )
-            has_prior = np.isfinite(self.variance) & np.isfinite(self.positions).all(axis=1)
+            noise = np.where(valid, m.variance, 1.0)
+            z = np.where(valid[:, None], m.positions, 0.0)
+            innovation, spread, ph = self._innovation(k, z, side)
+            self._learn_noise_factor(k, innovation, spread, noise, valid & predicted)
+            noise = noise * self.noise_scale[k]
+            squared = (innovation**2).sum(axis=1) / (spread + noise)
+            has_prior = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
             inside_gate = valid & has_prior & (squared <= config.gate_chi2)
             fresh = valid & ~has_prior  # nothing to disagree with: take the measurement
-            gain = np.where(inside_gate, self.variance / np.where(inside_gate, total, 1.0), 0.0)
-            self.positions = np.where(
-                inside_gate[:, None], self.positions + gain[:, None] * innovation, self.positions
-            )
-            self.variance = np.where(inside_gate, (1.0 - gain) * self.variance, self.variance)
-            self.positions = np.where(fresh[:, None], m.positions, self.positions)
-            self.variance = np.where(fresh, m.variance, self.variance)
+            self._update(k, z, noise, inside_gate | fresh, side, (innovation, spread, ph))
+            placed |= fresh
             agreed |= inside_gate & predicted
             rejected |= valid & has_prior & ~inside_gate
         rejected &= ~agreed
@@ -186,67 +268,100 @@ class FusedPoints:
         troubled = rejected | (measured & ~predicted)
         cut = measured.any() and troubled.sum() > config.reacquire_face_fraction * measured.sum()
         reacquire = rejected & (stale | cut)
-        if reacquire.any():
-            positions, variance = _combine(measurements, reacquire)
-            self.positions[reacquire] = positions
-            self.variance[reacquire] = variance
         # rejected once after agreeing: keep the flow prediction this frame (one outlier tolerated)
         keep = rejected & ~reacquire
-        self.positions[keep], self.variance[keep] = prior_positions[keep], prior_variance[keep]
+        self.positions[keep], self.bias[keep], self.covariance[keep] = (a[keep] for a in prior)
+        if reacquire.any():  # from the absolute measurements alone, each minus its learnt bias
+            self._forget_positions(reacquire)
+            for k, m in enumerate(measurements):
+                valid = reacquire & m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
+                noise = np.where(valid, m.variance, 1.0) * self.noise_scale[k]
+                self._update(k, np.where(valid[:, None], m.positions, 0.0), noise, valid, side)
         self.frames_since_agreement = np.where(agreed, 0, self.frames_since_agreement + 1)
-        unplaced = ~np.isfinite(self.positions).all(axis=1)
         for m in measurements:  # no position yet: a best-effort one (not visible, infinite variance)
-            fill = unplaced & np.isfinite(m.positions).all(axis=1)
+            fill = ~placed & np.isfinite(m.positions).all(axis=1)
             self.positions[fill] = m.positions[fill]
-            unplaced &= ~fill
-        self.visible = measured & np.isfinite(self.positions).all(axis=1)
+            placed |= fill
+        self.positions[~placed] = np.nan
+        self.visible = measured & placed
         if facing is not None:
             self.visible &= facing
 
-    def _scaled(self, measurements: list[Measurement], predicted: np.ndarray) -> list[Measurement]:
-        """Measurements with variances rescaled by each source's learnt noise factor.
+    def _observation(self, source: int, side: float) -> np.ndarray:
+        """Row H of z_k = x + s b_k (the same for every point)."""
+        row = np.zeros(1 + self.bias.shape[1])
+        row[0] = 1.0
+        row[1 + source] = side
+        return row
+
+    def _innovation(
+        self, source: int, z: np.ndarray, side: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Innovation z - x - s b_k (N, 2), its variance without the measurement noise (N,), and P H'."""
+        row = self._observation(source, side)
+        ph = self.covariance @ row  # (N, 1+K)
+        spread = ph @ row
+        return z - self.positions - side * self.bias[:, source], spread, ph
+
+    def _update(
+        self,
+        source: int,
+        z: np.ndarray,
+        noise: np.ndarray,
+        select: np.ndarray,
+        side: float,
+        innovation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> None:
+        """Kalman update of the selected points' positions and biases by source ``source``
+        (``innovation``: ``_innovation``'s answer for this state, when already computed)."""
+        rows = np.flatnonzero(select)
+        if not rows.size:
+            return
+        residual, spread, ph = innovation if innovation is not None else self._innovation(source, z, side)
+        residual, spread, ph = residual[rows], spread[rows], ph[rows]
+        # no prediction: start at the measurement minus its bias (the update then only sets variances)
+        unknown = self.covariance[rows, 0, 0] >= 0.1 * NO_PREDICTION_PX2
+        if unknown.any():
+            self.positions[rows[unknown]] += residual[unknown]
+            residual = np.where(unknown[:, None], 0.0, residual)
+        gain = ph / (spread + noise[rows])[:, None]  # (M, 1+K)
+        self.positions[rows] += gain[:, :1] * residual
+        self.bias[rows] += gain[:, 1:, None] * residual[:, None, :]
+        self.covariance[rows] -= gain[:, :, None] * ph[:, None, :]
+
+    def _learn_noise_factor(
+        self, source: int, innovation: np.ndarray, spread: np.ndarray, noise: np.ndarray, usable: np.ndarray
+    ) -> None:
+        """Rescale a source's stated variances by a factor learnt from its innovations.
 
         With the right variance R, the innovation v = z - x_pred of a 2D isotropic measurement has
         |v|^2 / (P + R) ~ chi2(2), whose median is 2 ln 2; so median(|v|^2) / (2 ln 2) - median(P)
         estimates this frame's R (medians: robust to the occluded and the re-found). Its ratio to
         the stated R, averaged over frames, is the source's factor: a lookup twice as noisy as its
         canonical distance and confidence say gets half the gain (the network on a face unlike
-        its training faces), a mesh that is steadier than assumed gets more.
+        its training faces), a mesh that is steadier than assumed gets more. P includes the
+        bias's uncertainty, so a consistent offset already learnt does not count as noise.
         """
         config = self.config
-        while len(self.noise_scale) < len(measurements):
-            self.noise_scale.append(1.0)
-        scaled = []
-        for k, m in enumerate(measurements):
-            usable = m.valid & predicted & np.isfinite(m.variance) & np.isfinite(m.positions).all(axis=1)
-            if config.adapt_noise and usable.sum() >= MIN_POINTS_FOR_NOISE:
-                squared = ((m.positions[usable] - self.positions[usable]) ** 2).sum(axis=1)
-                estimate = np.median(squared) / (2 * np.log(2)) - np.median(self.variance[usable])
-                ratio = np.clip(
-                    estimate / np.median(m.variance[usable]), config.noise_scale_min, config.noise_scale_max
-                )
-                rate = config.noise_adapt_rate
-                self.noise_scale[k] = float((1 - rate) * self.noise_scale[k] + rate * ratio)
-            scaled.append(Measurement(m.positions, m.variance * self.noise_scale[k], m.valid))
-        return scaled
-
-
-def _combine(measurements: list[Measurement], select: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse-variance average of the valid absolute measurements of the selected points."""
-    information = np.zeros(int(select.sum()))
-    weighted = np.zeros((int(select.sum()), 2))
-    for m in measurements:
-        valid = (m.valid & np.isfinite(m.variance) & np.isfinite(m.positions).all(axis=1))[select]
-        inverse = np.where(valid, 1.0 / np.maximum(m.variance[select], MIN_VARIANCE_PX2), 0.0)
-        information += inverse
-        weighted += inverse[:, None] * np.nan_to_num(m.positions[select])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return weighted / information[:, None], 1.0 / information
+        if not config.adapt_noise or usable.sum() < MIN_POINTS_FOR_NOISE:
+            return
+        squared = (innovation[usable] ** 2).sum(axis=1)
+        estimate = np.median(squared) / (2 * np.log(2)) - np.median(spread[usable])
+        ratio = np.clip(estimate / np.median(noise[usable]), config.noise_scale_min, config.noise_scale_max)
+        rate = config.noise_adapt_rate
+        self.noise_scale[source] = float((1 - rate) * self.noise_scale[source] + rate * ratio)
 
 
 def _centre(box_xyxy: np.ndarray) -> np.ndarray:
     box = np.asarray(box_xyxy, dtype=np.float64)
     return 0.5 * (box[:2] + box[2:])
+
+
+def box_side_px(box_xyxy: np.ndarray) -> float:
+    """Side of the square with the box's area (the face's scale), NaN for an empty or invalid box."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64)
+    area = (x1 - x0) * (y1 - y0)
+    return float(np.sqrt(area)) if np.isfinite(area) and area > 0 else float("nan")
 
 
 @dataclass
@@ -255,6 +370,7 @@ class _TrackState:
     gray: np.ndarray  # the grey frame the state belongs to
     box_xyxy: np.ndarray
     frame_number: int
+    coasted_frames: int = 0  # frames in a row carried by flow alone (face not detected)
 
 
 class FusedTracker:
@@ -326,9 +442,10 @@ class FusedTracker:
                 self._frame_number - state.frame_number - 1,
             )
             state = None
+        side = box_side_px(box_xyxy)
         if state is None:
             points = FusedPoints(count, self.config)
-            points.step(None, measurements, facing)
+            points.step(None, measurements, facing, side)
         else:
             points = state.points
             height, width = gray.shape[:2]
@@ -341,8 +458,39 @@ class FusedTracker:
                 )
                 self._warned_empty_region = True
             shift = _centre(box_xyxy) - _centre(state.box_xyxy)
-            points.step(self._flow(state.gray, gray, points.positions, region, shift), measurements, facing)
+            flow = self._flow(state.gray, gray, points.positions, region, shift)
+            points.step(flow, measurements, facing, side)
         self._tracks[track_id] = _TrackState(
             points, gray, np.asarray(box_xyxy, dtype=np.float64), self._frame_number
         )
         return points
+
+    def coast_undetected(self, gray: np.ndarray) -> dict[int, tuple[FusedPoints, np.ndarray]]:
+        """Carry by flow alone every track seen in the previous frame but not in this one (the detector
+        missed its face), for at most ``max_coast_frames`` in a row; call after this frame's ``update``s.
+
+        The flow runs on the last face region with no motion guess (the box's motion is unknown); the
+        box moves by the median motion of the points the flow followed. Returns the coasted tracks'
+        points and moved boxes by id. A coasted track whose face is detected again continues as usual.
+        """
+        coasted: dict[int, tuple[FusedPoints, np.ndarray]] = {}
+        if self.config.max_coast_frames <= 0:
+            return coasted
+        height, width = gray.shape[:2]
+        for track_id, state in self._tracks.items():
+            if state.frame_number != self._frame_number - 1 or state.coasted_frames >= self.config.max_coast_frames:
+                continue
+            if state.gray.shape != gray.shape:
+                continue
+            region = face_region([state.box_xyxy], self.config.region_margin, width, height)
+            before = state.points.positions.copy()
+            flow = self._flow(state.gray, gray, before, region, None)
+            state.points.coast(flow)
+            motion = flow.points[flow.ok] - before[flow.ok]
+            shift = np.median(motion, axis=0) if len(motion) else np.zeros(2)
+            box = state.box_xyxy + np.concatenate([shift, shift])
+            self._tracks[track_id] = _TrackState(
+                state.points, gray, box, self._frame_number, state.coasted_frames + 1
+            )
+            coasted[track_id] = (state.points, box)
+        return coasted

@@ -1,69 +1,35 @@
-"""Camera geometry: intrinsics, back-projection, metric scale and head pose.
+"""Camera geometry: back-projection, metric scale and head pose (the camera itself: core/camera.py).
 
 Scale model (docs/ARCHITECTURE.md): the network predicts relative depth
 ``d_rel = z / z_median``. Face pixels back-projected with relative depth along their
 camera rays give a face shaped correctly but scaled by ``1 / z_median``. A robust
-similarity (Umeyama inside RANSAC) from the canonical coordinates (x ``canonical_unit_m``
+similarity (Umeyama inside RANSAC) from the canonical coordinates (x ``CANONICAL_UNIT_M``
 metres for the average adult face) to those points has scale ``s = 1 / z_median``;
 so metric depth = ``d_rel / s``. The same fit gives the head pose (canonical face frame
--> camera frame): ``X_cam = canonical_unit_m * R @ c + t``. Metric depth therefore
+-> camera frame): ``X_cam = CANONICAL_UNIT_M * R @ c + t``. Metric depth therefore
 assumes an average-sized face; its error is proportional to the real head-size deviation.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.core.crop import CropBox, crop_intrinsics
+from face_anything_ros.core.camera import Intrinsics
+from face_anything_ros.core.face_template import CANONICAL_UNIT_M
 from face_anything_ros.runtime.config import GeometryConfig
 
-
-@dataclass(frozen=True)
-class Intrinsics:
-    """Pinhole intrinsics of an image (OpenCV convention: x right, y down, z forward)."""
-
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-    width: int
-    height: int
-
-    def __post_init__(self) -> None:
-        values = (self.fx, self.fy, self.cx, self.cy)
-        if not all(
-            isinstance(v, int | float | np.floating | np.integer) and math.isfinite(v) for v in values
-        ):
-            raise ValueError(f"intrinsics must be finite numbers, got fx,fy,cx,cy={values}")
-        if self.fx <= 0 or self.fy <= 0:
-            raise ValueError(f"focal lengths must be positive, got fx={self.fx}, fy={self.fy}")
-        if int(self.width) <= 0 or int(self.height) <= 0:
-            raise ValueError(f"image size must be positive, got {self.width}x{self.height}")
-
-    @classmethod
-    def from_fov(cls, width: int, height: int, hfov_deg: float) -> Intrinsics:
-        """Square-pixel pinhole with the given horizontal field of view, centred principal point."""
-        if not 0.0 < hfov_deg < 180.0:
-            raise ValueError(f"horizontal FOV must be in (0, 180) degrees, got {hfov_deg}")
-        focal = 0.5 * width / math.tan(math.radians(hfov_deg) / 2.0)
-        return cls(fx=focal, fy=focal, cx=width / 2.0, cy=height / 2.0, width=int(width), height=int(height))
-
-    @classmethod
-    def from_matrix(cls, k: np.ndarray, width: int, height: int) -> Intrinsics:
-        k = np.asarray(k, dtype=np.float64).reshape(3, 3)
-        return cls(fx=k[0, 0], fy=k[1, 1], cx=k[0, 2], cy=k[1, 2], width=int(width), height=int(height))
-
-    @property
-    def matrix(self) -> np.ndarray:
-        return np.array([[self.fx, 0.0, self.cx], [0.0, self.fy, self.cy], [0.0, 0.0, 1.0]])
-
-    def for_crop(self, box: CropBox, size: int) -> Intrinsics:
-        """Intrinsics of the ``size`` x ``size`` crop resampled from ``box``."""
-        fx, fy, cx, cy = crop_intrinsics(self.fx, self.fy, self.cx, self.cy, box, size)
-        return Intrinsics(fx=fx, fy=fy, cx=cx, cy=cy, width=size, height=size)
+# Similarity-fit internals (not settings). Chosen with the first runtime (64 minimal samples give a
+# 3-point all-inlier sample with probability > 0.99 at 50 % outliers; 1 cm is about the network's depth
+# error on the face; 500 points keep the fit under a millisecond); the metric-depth and pose figures of
+# BENCHMARKS.md (`evaluate`, `runtime`) are measured with exactly these values.
+MAX_FIT_POINTS = 500  # face pixels sampled for the fit
+MIN_FIT_POINTS = 30  # fewer usable pixels: no pose
+RANSAC_ITERATIONS = 64
+RANSAC_INLIER_THRESHOLD_M = 0.01  # residual (metres, at the fitted scale) of an inlier
+MIN_INLIER_RATIO = 0.3  # fewer inliers: no pose
+RANSAC_SEED = 0  # sampling is deterministic per frame: the same frame gives the same pose
 
 
 def pixel_rays(intrinsics: Intrinsics) -> np.ndarray:
@@ -143,7 +109,6 @@ def ransac_similarity(
     dst: np.ndarray,
     weights: np.ndarray,
     threshold: np.ndarray | float,
-    config: GeometryConfig,
 ) -> SimilarityFit:
     """Robust similarity dst ~ s R src + t: RANSAC on minimal 3-point samples, weighted refit on inliers.
 
@@ -151,8 +116,8 @@ def ransac_similarity(
     expressed in src units), which keeps it meaningful whatever the unknown scale is.
     """
     n = len(src)
-    rng = np.random.default_rng(config.seed)
-    samples = _minimal_samples(rng, n, config.ransac_iterations)
+    rng = np.random.default_rng(RANSAC_SEED)
+    samples = _minimal_samples(rng, n, RANSAC_ITERATIONS)
     scale, rotation, translation = umeyama(src[samples], dst[samples])
     # All hypotheses in one GEMM: (N, 3) @ (3, K*3) -> (N, K, 3), scale folded into the matrix.
     stacked = (scale[:, None, None] * rotation).transpose(2, 0, 1).reshape(3, -1)
@@ -170,7 +135,7 @@ def ransac_similarity(
         s_best, r_best, t_best = float(s[0]), r[0], t[0]
         residual = np.linalg.norm(s_best * src @ r_best.T + t_best - dst, axis=1) / max(abs(s_best), 1e-12)
         inliers = residual < threshold
-    valid = bool(inliers.sum() >= max(3, config.min_inlier_ratio * n) and s_best > 0)
+    valid = bool(inliers.sum() >= max(3, MIN_INLIER_RATIO * n) and s_best > 0)
     return SimilarityFit(scale=s_best, rotation=r_best, translation=t_best, inliers=inliers, valid=valid)
 
 
@@ -181,16 +146,16 @@ class FaceGeometry:
     median_depth_m: float  # metres per unit of relative depth (NaN when the fit failed)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera
     translation: np.ndarray  # (3,) metres, the canonical origin in the camera frame
-    scale: float  # metres per canonical unit (= canonical_unit_m: the average-face prior)
+    scale: float  # metres per canonical unit (= CANONICAL_UNIT_M: the average-face prior)
     pose_valid: bool
 
 
-def invalid_geometry(config: GeometryConfig) -> FaceGeometry:
+def invalid_geometry() -> FaceGeometry:
     return FaceGeometry(
         median_depth_m=float("nan"),
         rotation=np.full((3, 3), np.nan),
         translation=np.full(3, np.nan),
-        scale=config.canonical_unit_m,
+        scale=CANONICAL_UNIT_M,
         pose_valid=False,
     )
 
@@ -210,25 +175,25 @@ def fit_face_geometry(
         & np.isfinite(canonical).all(axis=-1)
     )
     rows, cols = np.nonzero(valid)
-    if len(rows) < config.min_fit_points:
-        return invalid_geometry(config)
-    if len(rows) > config.max_fit_points:
-        pick = np.random.default_rng(config.seed).choice(len(rows), size=config.max_fit_points, replace=False)
+    if len(rows) < MIN_FIT_POINTS:
+        return invalid_geometry()
+    if len(rows) > MAX_FIT_POINTS:
+        pick = np.random.default_rng(RANSAC_SEED).choice(len(rows), size=MAX_FIT_POINTS, replace=False)
         rows, cols = rows[pick], cols[pick]
     pixels = np.stack([cols, rows], axis=1).astype(np.float64)
     points_rel = backproject_pixels(pixels, relative_depth[rows, cols].astype(np.float64), intrinsics)
-    src = canonical[rows, cols].astype(np.float64) * config.canonical_unit_m
+    src = canonical[rows, cols].astype(np.float64) * CANONICAL_UNIT_M
     fit = ransac_similarity(
-        src, points_rel, weight[rows, cols].astype(np.float64), config.ransac_inlier_threshold_m, config
+        src, points_rel, weight[rows, cols].astype(np.float64), RANSAC_INLIER_THRESHOLD_M
     )
     median_depth = 1.0 / fit.scale if fit.scale > 0 else float("nan")
     pose_valid = fit.valid and config.min_depth_m <= median_depth <= config.max_depth_m
     if not pose_valid:
-        return invalid_geometry(config)
+        return invalid_geometry()
     return FaceGeometry(
         median_depth_m=median_depth,
         rotation=fit.rotation,
         translation=fit.translation * median_depth,
-        scale=config.canonical_unit_m,
+        scale=CANONICAL_UNIT_M,
         pose_valid=True,
     )

@@ -10,29 +10,34 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import torch
 
-from face_anything_ros.core.crop import CropBox, crop_affine
+from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_affine, crop_to_image_pixels, image_to_crop_pixels
 from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.core.sampling import sample_bilinear, sample_nearest
 from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
+from face_anything_ros.runtime.backends.base import InferenceBackend
+from face_anything_ros.runtime.backends.selection import build_backend
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
 from face_anything_ros.runtime.face_score import face_score
 from face_anything_ros.runtime.fused_tracker import FusedTracker, lookup_measurement, mesh_measurement
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
-    Intrinsics,
     backproject_pixels,
     fit_face_geometry,
     invalid_geometry,
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
+from face_anything_ros.runtime.mesh_prior import MeshPrior
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
@@ -62,7 +67,7 @@ class FaceResult:
     detector_score: float  # the detector's own confidence (NaN: the face-mesh detector exposes none)
     rotation: np.ndarray  # (3, 3) canonical face frame -> camera (NaN when pose_valid is False)
     translation: np.ndarray  # (3,) metres
-    scale: float  # metres per canonical unit (the average-face prior, GeometryConfig.canonical_unit_m)
+    scale: float  # metres per canonical unit (the average-face prior, core.face_template.CANONICAL_UNIT_M)
     pose_valid: bool
     median_depth_m: float  # metric median depth of the face pixels (NaN when pose_valid is False)
     query_names: tuple[str, ...]
@@ -115,7 +120,9 @@ class FacePipeline:
         config: PipelineConfig | None = None,
         model: torch.nn.Module | None = None,
         detector: FaceDetector | None = None,
+        backend_builder: Callable[..., InferenceBackend] | None = None,
     ) -> None:
+        """``backend_builder`` replaces ``backends.build_backend`` in the backend chain (fault drills)."""
         self.config = (config or PipelineConfig()).validate()
         if model is None:
             from face_anything_ros.model import load_model
@@ -127,7 +134,9 @@ class FacePipeline:
             model = FlipAveragedCanonical(model)
         model_config = getattr(model, "config", None)
         self.input_size = int(getattr(model_config, "image_size", 128))
-        self._backend = BackendChain(model, self.config.backend, self.input_size)
+        self._backend = BackendChain(
+            model, self.config.backend, self.input_size, builder=backend_builder or build_backend
+        )
         self._detector = detector if detector is not None else make_detector(self.config.detection)
         self._ids = IdAssigner(self.config.ids)
         self._track_uuids = TrackUuids()
@@ -159,6 +168,9 @@ class FacePipeline:
         self._filters: dict[int, OneEuroFilter] = {}
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._warned_default_intrinsics = False
+        self.mesh_prior = (
+            MeshPrior(self.config.mesh_prior, self.input_size) if self.config.mesh_prior.enabled else None
+        )
 
     @property
     def backend_name(self) -> str:
@@ -225,7 +237,7 @@ class FacePipeline:
             face_boxes = [
                 self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)
             ]
-            images, boxes = crop_batch(rgb, face_boxes, self.input_size, self.config.crop_scale)
+            images, boxes = crop_batch(rgb, face_boxes, self.input_size)
             timer.lap("preprocess")
             outputs = self._backend(images)
             timer.lap("model")
@@ -233,11 +245,13 @@ class FacePipeline:
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
             crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
+            if self.mesh_prior is not None:
+                crops = self.mesh_prior.apply(crops, detections, boxes, crop_intrinsics)
             weights = [self._weight(crop) for crop in crops]
             geometries = [
                 fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
                 if w.any()
-                else invalid_geometry(self.config.geometry)
+                else invalid_geometry()
                 for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
             ]
             timer.lap("geometry")
@@ -251,6 +265,11 @@ class FacePipeline:
                     detections, tracks, boxes, crops, weights, crop_intrinsics, geometries, strict=True
                 )
             ]
+            timer.lap("tracking")
+        if self._fusion is not None:
+            # Faces the detector missed this frame keep their points moving by flow (bounded gap), so a
+            # face found again continues from where it went, as in `evaluate`; they are not published.
+            self._fusion.coast_undetected(self._gray)
             timer.lap("tracking")
         return FrameResult(
             stamp_s=stamp_s,
@@ -272,7 +291,7 @@ class FacePipeline:
                     self.config.geometry.default_hfov_deg,
                 )
                 self._warned_default_intrinsics = True
-            return Intrinsics.from_fov(width, height, self.config.geometry.default_hfov_deg)
+            return resolve_intrinsics(None, width, height, self.config.geometry.default_hfov_deg)
         if not isinstance(intrinsics, Intrinsics):
             raise ValueError(
                 f"intrinsics must be an Intrinsics instance or None, got {type(intrinsics).__name__}"
@@ -324,7 +343,7 @@ class FacePipeline:
         lookup = lookup_measurement(
             crop_to_image_pixels(crop_pixels, box, self.input_size),
             distance,
-            sample_nearest(weight, crop_pixels),
+            sample_nearest(weight, crop_pixels, fill=0.0),
             crop_scale,
             tracking.max_canonical_distance,
             self.config.fusion,
@@ -420,54 +439,3 @@ class FacePipeline:
                 del self._filters[track_id]
         if self._fusion is not None:
             self._fusion.forget_all_but(live)
-
-
-def crop_to_image_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """Map crop pixel coordinates (N, 2) to image pixel coordinates (inverse of crop_affine)."""
-    affine = crop_affine(box, size)
-    scale = affine[0, 0]
-    return (pixels - affine[:, 2][None, :]) / scale
-
-
-def image_to_crop_pixels(pixels: np.ndarray, box: CropBox, size: int) -> np.ndarray:
-    """Map image pixel coordinates (N, 2) to crop pixel coordinates (crop_affine)."""
-    affine = crop_affine(box, size)
-    return pixels * affine[0, 0] + affine[:, 2][None, :]
-
-
-def sample_nearest(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Nearest-pixel samples of (H, W) at (N, 2) x, y; 0 outside or where a pixel is NaN."""
-    height, width = image.shape
-    values = np.zeros(len(pixels))
-    finite = np.isfinite(pixels).all(axis=1)
-    x = np.rint(pixels[finite, 0]).astype(int)
-    y = np.rint(pixels[finite, 1]).astype(int)
-    inside = (x >= 0) & (x < width) & (y >= 0) & (y < height)
-    sampled = np.zeros(len(x))
-    sampled[inside] = image[y[inside], x[inside]]
-    values[finite] = np.nan_to_num(sampled, nan=0.0)
-    return values
-
-
-def sample_bilinear(image: np.ndarray, pixels: np.ndarray) -> np.ndarray:
-    """Bilinear samples of (H, W) at (N, 2) x, y; falls back to the nearest pixel next to NaNs."""
-    height, width = image.shape
-    values = np.full(len(pixels), np.nan)
-    finite = np.isfinite(pixels).all(axis=1)
-    if not finite.any():
-        return values
-    x = np.clip(pixels[finite, 0], 0, width - 1)
-    y = np.clip(pixels[finite, 1], 0, height - 1)
-    x0 = np.minimum(np.floor(x).astype(int), width - 2) if width > 1 else np.zeros(len(x), int)
-    y0 = np.minimum(np.floor(y).astype(int), height - 2) if height > 1 else np.zeros(len(y), int)
-    x1, y1 = np.minimum(x0 + 1, width - 1), np.minimum(y0 + 1, height - 1)
-    fx, fy = x - x0, y - y0
-    bilinear = (
-        image[y0, x0] * (1 - fx) * (1 - fy)
-        + image[y0, x1] * fx * (1 - fy)
-        + image[y1, x0] * (1 - fx) * fy
-        + image[y1, x1] * fx * fy
-    )
-    nearest = image[np.rint(y).astype(int), np.rint(x).astype(int)]
-    values[finite] = np.where(np.isfinite(bilinear), bilinear, nearest)
-    return values

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from face_anything_ros.core.crop import CropBox, crop_affine
+from face_anything_ros.core.crop import CropBox, image_from_crop_affine
 
 
 @dataclass
@@ -96,7 +96,7 @@ def paste_faces(
             continue
         x0, y0, x1, y1 = window
         size = crop.mask.shape[0]
-        inverse = cv2.invertAffineTransform(crop_affine(box, size))
+        inverse = image_from_crop_affine(box, size)
         inverse[:, 2] -= (x0, y0)  # warp straight into the window
         stack = np.dstack(
             [crop.relative_depth * np.float32(scale), crop.canonical, crop.mask_probability, crop.confidence]

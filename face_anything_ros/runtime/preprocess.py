@@ -39,11 +39,10 @@ def to_rgb_uint8(frame: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(frame)
 
 
-def crop_batch(
-    rgb: np.ndarray, boxes_xyxy: list[np.ndarray], size: int, crop_scale: float
-) -> tuple[np.ndarray, list[CropBox]]:
-    """Square crops of every face as the model input (B, 3, size, size) float32 RGB in [0, 1]."""
-    crop_boxes = [crop_box_from_face_box(box, crop_scale) for box in boxes_xyxy]
+def crop_batch(rgb: np.ndarray, boxes_xyxy: list[np.ndarray], size: int) -> tuple[np.ndarray, list[CropBox]]:
+    """Square crops of every face (the training crop policy, core/crop.py) as the model input
+    (B, 3, size, size) float32 RGB in [0, 1]."""
+    crop_boxes = [crop_box_from_face_box(box) for box in boxes_xyxy]
     batch = np.empty((len(crop_boxes), size, size, 3), dtype=np.uint8)
     for index, box in enumerate(crop_boxes):
         batch[index] = crop_image(rgb, box, size)

@@ -1,26 +1,13 @@
-"""Head pose, pinhole cameras and the crop camera (core/crop.py's policy applied to GT boxes)."""
+"""Head pose and the jittered crop box (core/crop.py's policy applied to GT boxes); cameras: core/camera.py."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from face_anything_ros.core.crop import CropBox, crop_box_from_face_box, crop_intrinsics
+from face_anything_ros.core.crop import CropBox, crop_box_from_face_box
 
 # canonical (y up, face towards +z) → OpenCV camera (y down, z forward) for a frontal face
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
-
-
-@dataclass(frozen=True)
-class Pinhole:
-    fx: float
-    fy: float
-    cx: float
-    cy: float
-
-    def as_array(self) -> np.ndarray:
-        return np.array([self.fx, self.fy, self.cx, self.cy], dtype=np.float32)
 
 
 def rotation_from_euler(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:
@@ -47,16 +34,6 @@ def rotation_from_euler(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np
     return CANONICAL_TO_CAMERA @ ry @ rx @ rz
 
 
-def focal_from_fov(fov_deg: float, width: int) -> float:
-    return 0.5 * width / np.tan(np.deg2rad(fov_deg) / 2)
-
-
-def project(points: np.ndarray, cam: Pinhole) -> np.ndarray:
-    """Pixel coordinates (..., 2) of camera-frame points (..., 3); pixel centres are integers."""
-    z = points[..., 2]
-    return np.stack([cam.fx * points[..., 0] / z + cam.cx, cam.fy * points[..., 1] / z + cam.cy], axis=-1)
-
-
 def face_box(landmarks_px: np.ndarray) -> np.ndarray:
     """Box (x0, y0, x1, y1) of projected template landmarks (the detector-box convention)."""
     return np.concatenate([landmarks_px.min(axis=0), landmarks_px.max(axis=0)])
@@ -70,7 +47,3 @@ def jittered_crop_box(
     side = box.side * rng.uniform(*scale_range)
     shift = rng.uniform(-center_jitter, center_jitter, 2) * side
     return CropBox(cx=box.cx + shift[0], cy=box.cy + shift[1], side=side)
-
-
-def crop_camera(cam: Pinhole, box: CropBox, size: int) -> Pinhole:
-    return Pinhole(*crop_intrinsics(cam.fx, cam.fy, cam.cx, cam.cy, box, size))

@@ -5,23 +5,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.colormap import colorize_depth
 from face_anything_ros.core.face_template import canonical_to_rgb
 from face_anything_ros.core.sequence_format import SequenceData
 
 TILE = 160
 FRAMES_PER_ROW = 3
-
-
-def depth_to_rgb(depth: np.ndarray) -> np.ndarray:
-    """Turbo colour map of the finite depths (near = red), black where NaN."""
-    out = np.zeros((*depth.shape, 3), np.uint8)
-    finite = np.isfinite(depth)
-    if finite.any():
-        lo, hi = np.percentile(depth[finite], [1, 99])
-        scaled = np.nan_to_num(np.clip((hi - depth) / max(hi - lo, 1e-6), 0, 1))
-        colour = cv2.applyColorMap((scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
-        out[finite] = colour[finite]
-    return out
 
 
 def _tile(image: np.ndarray) -> np.ndarray:
@@ -56,7 +45,7 @@ def contact_sheet(sequences: list[SequenceData]) -> np.ndarray:
             if seq.canonical is not None:
                 tiles.append(_tile(canonical_to_rgb(seq.canonical[t])))
             if seq.depth is not None:
-                tiles.append(_tile(depth_to_rgb(seq.depth[t])))
+                tiles.append(_tile(colorize_depth(seq.depth[t])))
         rows.append(np.concatenate(tiles, axis=1))
     width = max(r.shape[1] for r in rows)
     rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows]
@@ -71,6 +60,6 @@ def crops_sheet(batch: dict[str, np.ndarray], columns: int = 8) -> np.ndarray:
         sl = slice(start, min(n, start + columns))
         rows.append(np.concatenate(list(batch["image"][sl]), axis=1))
         rows.append(np.concatenate(list(canonical_to_rgb(batch["canonical"][sl])), axis=1))
-        rows.append(np.concatenate([depth_to_rgb(d) for d in batch["depth"][sl]], axis=1))
+        rows.append(np.concatenate([colorize_depth(d) for d in batch["depth"][sl]], axis=1))
     width = max(r.shape[1] for r in rows)
     return np.concatenate([np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0))) for r in rows], axis=0)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics, focal_from_fov, project
 from face_anything_ros.synth.appearance import (
     LIGHT_VECTOR_SIZE,
     NUM_PERSON_PARAMS,
@@ -23,14 +24,7 @@ from face_anything_ros.synth.appearance import (
     sample_look,
 )
 from face_anything_ros.synth.backgrounds import BackgroundPool
-from face_anything_ros.synth.camera import (
-    Pinhole,
-    crop_camera,
-    focal_from_fov,
-    jittered_crop_box,
-    project,
-    rotation_from_euler,
-)
+from face_anything_ros.synth.camera import jittered_crop_box, rotation_from_euler
 from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.deform import Identity, build_deformation_basis, deform, sample_identity
 from face_anything_ros.synth.degrade import degrade, linear_to_srgb, sample_degradation
@@ -174,8 +168,13 @@ class FaceSequenceGenerator:
             width = int(rng.integers(*VIRTUAL_IMAGE_WIDTHS))
             height = int(width * rng.uniform(0.5, 1.0))
             f = focal_from_fov(rng.uniform(*cfg.fov_range_deg), width)
-            cam = Pinhole(
-                f, f * rng.uniform(0.98, 1.02), width / 2 + rng.normal(0, 5), height / 2 + rng.normal(0, 5)
+            cam = Intrinsics(
+                f,
+                f * rng.uniform(0.98, 1.02),
+                width / 2 + rng.normal(0, 5),
+                height / 2 + rng.normal(0, 5),
+                width=width,
+                height=height,
             )
             distance = rng.uniform(*cfg.crop_distance_range_m)
             target = np.array([rng.uniform(0.1, 0.9) * width, rng.uniform(0.1, 0.9) * height])
@@ -196,7 +195,7 @@ class FaceSequenceGenerator:
                     cy=box.cy + base_box_jitter[1] * cfg.crop_center_jitter * box.side,
                     side=box.side * np.interp(base_box_jitter[2], [-1, 1], cfg.crop_scale_jitter),
                 )
-                ccam = crop_camera(cam, box, size)
+                ccam = cam.for_crop(box, size)
                 verts[i, 0] = head[t]
                 intr[i] = ccam.as_array()
                 background[i] = bg
@@ -255,7 +254,7 @@ class FaceSequenceGenerator:
         weights = np.asarray(FACES_PER_FRAME_WEIGHTS[: cfg.max_faces_per_frame])
         num_heads = int(rng.choice(len(weights), p=weights / weights.sum())) + 1
         f = focal_from_fov(rng.uniform(*cfg.fov_range_deg), width)
-        cam = Pinhole(f, f, (width - 1) / 2, (height - 1) / 2)
+        cam = Intrinsics(f, f, (width - 1) / 2, (height - 1) / 2, width=width, height=height)
         heads, persons, motions = [], [], []
         order = np.argsort(rng.uniform(size=num_heads))
         for h in range(num_heads):
@@ -276,7 +275,7 @@ class FaceSequenceGenerator:
             persons.append(person)
             motions.append(motion)
         verts = np.stack(heads, axis=1).astype(np.float32)  # (T, M, V, 3)
-        intr = np.tile(np.array([cam.fx, cam.fy, cam.cx, cam.cy], np.float32), (num_frames, 1))
+        intr = np.tile(cam.as_array(), (num_frames, 1))
         bg_display = self._backgrounds.view(height, width)
         background = np.broadcast_to(bg_display, (num_frames, height, width, 3))
         num_lm = len(self._mesh.landmark_index)
@@ -325,7 +324,7 @@ class FaceSequenceGenerator:
         }
 
     def _sample_tracks(
-        self, verts: np.ndarray, cam: Pinhole, frames: RenderedFrames, image_hw: tuple[int, int]
+        self, verts: np.ndarray, cam: Intrinsics, frames: RenderedFrames, image_hw: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """GT tracks of random face-surface points: projection, visibility by z-buffer and mask."""
         cfg, rng = self.config, self._rng

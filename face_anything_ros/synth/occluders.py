@@ -1,7 +1,10 @@
 """2D occluders drawn over the rendered faces (hands, hair strands, glasses, face masks, objects).
 
 They lie in front of everything, so the pixels they cover lose their face ground truth
-(mask 0, NaN depth/canonical) and tracked points beneath them become invisible. Each
+(mask 0, NaN depth/canonical) and tracked points beneath them become invisible. Glasses are the
+exception where the face shows through: only the frames (and sunglasses' opaque lenses) cover the
+face; a transparent lens keeps the face ground truth under it and only changes how it looks (tint,
+a reflection streak, a darker rim), which is what real glasses look like to a camera. Each
 occluder is sampled once per face and drawn every frame relative to the face's
 projected landmarks, so it moves with the face (or drifts, for hands/objects).
 """
@@ -22,6 +25,10 @@ NOSE_BRIDGE = 6
 KINDS = ("hand", "strands", "glasses", "mask", "object")
 LONG_HAIR_PROBABILITY = 0.35
 FRINGE_PROBABILITY = 0.2
+SUNGLASSES_PROBABILITY = 0.2  # of glasses: opaque lenses (non-face like any other occluder)
+GLASSES_LOOK_STREAM = (
+    0x61A55  # lens looks come from their own stream: the generator's draws stay as they were
+)
 BACK_HAIR_STREAKS = 24
 BACK_HAIR_SHADE = 0.7  # hair behind the head gets less light than the lit scalp
 
@@ -66,6 +73,7 @@ def sample_occluders(
                 },
             )
         )
+        out[-1].params.update(_lens_look(out[-1].params["thickness"]))
     if rng.random() < config.occluder_probability:
         kind = str(rng.choice(["hand", "strands", "mask", "object", "hand"]))
         colour = {
@@ -83,6 +91,44 @@ def sample_occluders(
         }
         out.append(Occluder(kind, np.clip(np.asarray(colour, np.float64), 0, 1), params))
     return out
+
+
+def _lens_look(thickness: float) -> dict:
+    """Opacity, reflection and rim of a pair of lenses, seeded by the frame's own draw."""
+    rng = np.random.default_rng([GLASSES_LOOK_STREAM, int(thickness * 1e12)])
+    return {
+        "opaque": bool(rng.random() < SUNGLASSES_PROBABILITY),
+        "reflection": rng.uniform(0.0, 0.45) if rng.random() < 0.7 else 0.0,
+        "reflection_angle": rng.uniform(20.0, 70.0),
+        "reflection_width": rng.uniform(0.15, 0.45),
+        "rim": rng.uniform(0.0, 0.35),
+    }
+
+
+def _draw_lens(
+    image: np.ndarray, covered: np.ndarray, lens: np.ndarray, params: dict, colour: np.ndarray
+) -> None:
+    """One lens (``lens`` uint8 filled ellipse): opaque (non-face) or a see-through look on the image."""
+    inside = lens > 0
+    if not inside.any():
+        return
+    if params.get("opaque", False):
+        image[inside] = np.clip(colour * 0.25, 0, 1)
+        covered |= lens > 127
+        return
+    if params["tint"] > 0.05:
+        image[inside] *= 1 - params["tint"] * 0.6
+    ys, xs = np.nonzero(inside)
+    if params.get("rim", 0.0) > 0:
+        distance = cv2.distanceTransform((lens > 127).astype(np.uint8), cv2.DIST_L2, 3)[inside]
+        width = max(1.0, 0.12 * (xs.max() - xs.min() + 1))
+        image[inside] *= (1 - params["rim"] * np.exp(-distance / width))[:, None]
+    if params.get("reflection", 0.0) > 0:
+        angle = np.deg2rad(params["reflection_angle"])
+        u = (xs - xs.mean()) * np.cos(angle) + (ys - ys.mean()) * np.sin(angle)
+        band = max(1.0, params["reflection_width"] * 0.5 * (xs.max() - xs.min() + 1))
+        streak = params["reflection"] * np.exp(-((u / band) ** 2))
+        image[ys, xs] = image[ys, xs] + streak[:, None] * (1 - image[ys, xs])  # screen-like highlight
 
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
@@ -118,10 +164,9 @@ def draw_occluders(
                 half = 0.75 * np.linalg.norm(landmarks_px[a] - landmarks_px[b])
                 angle = float(np.degrees(np.arctan2(*(landmarks_px[b] - landmarks_px[a])[::-1])))
                 axes = (int(half * 16), int(half * p["round"] * 0.8 * 16))
-                if p["tint"] > 0.05:
-                    lens = np.zeros_like(layer)
-                    cv2.ellipse(lens, _pt(c), axes, angle, 0, 360, 255, -1, cv2.LINE_AA, 4)
-                    image[lens > 0] *= 1 - p["tint"] * 0.6
+                lens = np.zeros_like(layer)
+                cv2.ellipse(lens, _pt(c), axes, angle, 0, 360, 255, -1, cv2.LINE_AA, 4)
+                _draw_lens(image, covered, lens, p, occ.colour)
                 cv2.ellipse(layer, _pt(c), axes, angle, 0, 360, 255, t, cv2.LINE_AA, 4)
             cv2.line(layer, _pt(landmarks_px[133]), _pt(landmarks_px[362]), 255, t, cv2.LINE_AA, 4)
             for eye, ear in ((33, 234), (263, 454)):

@@ -28,6 +28,8 @@ import torch
 
 from face_anything_ros.model import FaceAnythingModel, get_config, load_model, save_model
 from face_anything_ros.model.config import ModelConfig
+from face_anything_ros.model.decoder import HEAD_CHANNELS
+from face_anything_ros.model.device import resolve_device
 from face_anything_ros.model.encoder import load_imagenet_weights
 from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.training.losses import LossWeights, Targets, compute_losses
@@ -68,6 +70,10 @@ class TrainConfig:
     resume: bool = False
     pretrained: bool = True
     init_weights: str | None = None  # start from these verified weights (fine-tuning), not ImageNet
+    # Re-initialise the confidence head's output channel before fine-tuning so that its confidence starts
+    # near this value (0: keep it). The shipped head sits at its 1 + softplus floor with logits ~ -68,
+    # where softplus has no gradient, so a new confidence_alpha alone cannot move it.
+    reset_confidence_to: float = 0.0
     freeze_stages: int = 2  # stem + first encoder stages stay at their ImageNet weights
     frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -76,15 +82,6 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
             raise ValueError("give a budget: steps, minutes or both")
-
-
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available here")
-    return device
 
 
 class SynthBatchStream(torch.utils.data.IterableDataset):
@@ -180,8 +177,22 @@ def build_model(cfg: TrainConfig) -> FaceAnythingModel:
         model = FaceAnythingModel(model_config)
         if cfg.pretrained:
             load_imagenet_weights(model.encoder)
+    if cfg.reset_confidence_to:
+        reset_confidence_head(model, cfg.reset_confidence_to)
     model.encoder.freeze(cfg.freeze_stages, cfg.frozen_batchnorm)
     return model
+
+
+def reset_confidence_head(model: FaceAnythingModel, confidence: float) -> None:
+    """Small random weights and a bias giving ``1 + softplus(bias) = confidence`` on the confidence channel."""
+    if confidence <= 1.0:
+        raise ValueError(f"the confidence head outputs 1 + softplus(x) > 1; cannot start it at {confidence}")
+    channel = list(HEAD_CHANNELS).index("confidence")
+    offset = sum(list(HEAD_CHANNELS.values())[:channel])
+    output = model.decoder.head[-1]
+    with torch.no_grad():
+        torch.nn.init.normal_(output.weight[offset], std=1e-3)
+        output.bias[offset] = math.log(math.expm1(confidence - 1.0))
 
 
 def build_optimizer(model: FaceAnythingModel, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -241,7 +252,7 @@ class Trainer:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.out.mkdir(parents=True, exist_ok=True)
-        self.device = pick_device(cfg.device)
+        self.device = resolve_device(cfg.device)
         torch.set_num_threads(cfg.threads)
         torch.manual_seed(cfg.seed)
         self.step = 0

@@ -5,18 +5,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.colormap import colorize_depth
 from face_anything_ros.core.face_template import canonical_to_rgb
 
 COLUMNS = ("input", "GT canonical", "pred canonical", "pred depth", "pred mask")
-
-
-def _depth_to_rgb(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Relative depth on a turbo colour map, stretched over the masked pixels."""
-    values = depth[valid] if valid.any() else depth.ravel()
-    lo, hi = np.percentile(values, [2, 98])
-    scaled = np.clip((depth - lo) / max(hi - lo, 1e-6), 0, 1)
-    rgb = cv2.applyColorMap((255 - scaled * 255).astype(np.uint8), cv2.COLORMAP_TURBO)[..., ::-1]
-    return np.where(valid[..., None], rgb, 0).astype(np.uint8)
 
 
 def prediction_grid(batch: dict[str, np.ndarray], pred: dict[str, np.ndarray], rows: int = 6) -> np.ndarray:
@@ -29,7 +21,7 @@ def prediction_grid(batch: dict[str, np.ndarray], pred: dict[str, np.ndarray], r
             batch["image"][i],
             canonical_to_rgb(batch["canonical"][i]),
             canonical_to_rgb(canonical),
-            _depth_to_rgb(pred["depth"][i][..., 0], mask),
+            colorize_depth(pred["depth"][i][..., 0], mask),
             np.repeat((mask * 255).astype(np.uint8)[..., None], 3, axis=-1),
         ]
         tiles.append(np.concatenate(row, axis=1))

@@ -112,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "backend": {"name": backend, "device": args.device, "cpu_threads": args.cpu_threads},
                     "detection": {"max_faces": max(max(counts), 8)},
+                    # the heavy query set (13 named landmarks + 468 vertices = 481 points per face), as
+                    # in every BENCHMARKS.md runtime row; the node's default tracks the 13 only
+                    "tracking": {"dense_vertices": True},
                 }
             )
             pipeline = FacePipeline(config, model=model)
@@ -139,7 +142,10 @@ def run(args: argparse.Namespace) -> int:
                 )
     if args.soak:
         config = PipelineConfig.from_dict(
-            {"backend": {"name": backends[0], "device": args.device, "cpu_threads": args.cpu_threads}}
+            {
+                "backend": {"name": backends[0], "device": args.device, "cpu_threads": args.cpu_threads},
+                "tracking": {"dense_vertices": True},
+            }
         )
         pipeline = FacePipeline(config, model=model)
         with tqdm(total=args.soak + min(100, args.soak // 10), desc="soak", unit="frame") as progress:

@@ -63,19 +63,16 @@ def run(args: argparse.Namespace) -> int:
     from rclpy.executors import SingleThreadedExecutor
 
     from face_anything_ros.offline.demo_outputs import write_demo_outputs
-    from face_anything_ros.offline.frame_sources import open_frames
-    from face_anything_ros.offline.sample import sample_dir
+    from face_anything_ros.offline.sample import sample_frames
     from face_anything_ros.outputs.image_bag import write_image_bag
     from face_anything_ros.ros.diagnostics import stage_profile
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
     from face_anything_ros.ros.stream_client import StreamClient
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()][: args.frames or None]
-    intrinsics = Intrinsics(**source.intrinsics)
+    frames, intrinsics = sample_frames()
+    frames = frames[: args.frames or None]
     config = Path(args.config) if args.config else find_config()
     launch = NodeLaunch(
         namespace=OUTPUTS,

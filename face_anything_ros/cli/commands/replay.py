@@ -34,8 +34,8 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from face_anything_ros.offline.bag_replay import ReplayError, ReplayOptions, replay_bag
-    from face_anything_ros.offline.startup import build_pipeline, load_params
-    from face_anything_ros.outputs.params import ParameterError
+    from face_anything_ros.offline.startup import load_params
+    from face_anything_ros.outputs.params import ParameterError, build_pipeline
 
     try:
         params = load_params(args.config, args.weights)

@@ -40,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     from face_anything_ros.offline.frame_sources import InputError, open_frames
     from face_anything_ros.offline.run_outputs import RunOutputs
     from face_anything_ros.offline.sample import sample_dir
-    from face_anything_ros.offline.startup import build_pipeline, choose_intrinsics, load_params
-    from face_anything_ros.outputs.params import ParameterError
+    from face_anything_ros.offline.startup import choose_intrinsics, load_params
+    from face_anything_ros.outputs.params import ParameterError, build_pipeline
 
     try:
         source = open_frames(args.input or sample_dir())

@@ -38,14 +38,39 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--init-weights",
         help="fine-tune from these weights (.pt with its .json sidecar), e.g. the shipped default model",
     )
+    parser.add_argument(
+        "--confidence-alpha",
+        type=float,
+        default=None,
+        help="alpha of the canonical loss c*|e| - alpha*log c (a Laplace NLL whose largest scale is alpha/3; "
+        "the confidence then says alpha/|e|); default: the loss's 0.05",
+    )
+    parser.add_argument(
+        "--canonical-weight", type=float, default=None, help="weight of the canonical loss (default 1.0)"
+    )
+    parser.add_argument(
+        "--reset-confidence-to",
+        type=float,
+        default=0.0,
+        help="with --init-weights: restart the confidence head at this confidence (> 1), e.g. 5 with "
+        "--confidence-alpha 0.5 (the shipped head sits at its floor, where it cannot learn); 0: keep it",
+    )
+    parser.add_argument(
+        "--basic-augmentation",
+        action="store_true",
+        help="flip and photometric augmentation only (the list the shipped weights were trained with)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     import json
     import sys
+    from dataclasses import replace
 
     from face_anything_ros.model.io import WeightsError
+    from face_anything_ros.training.augment import basic_augmentation
+    from face_anything_ros.training.losses import LossWeights
     from face_anything_ros.training.train import TrainConfig, train
 
     if args.steps is None and args.minutes is None:
@@ -73,7 +98,20 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         pretrained=not args.no_pretrained,
         init_weights=args.init_weights,
+        reset_confidence_to=args.reset_confidence_to,
     )
+    overrides = {
+        name: value
+        for name, value in (("confidence_alpha", args.confidence_alpha), ("canonical", args.canonical_weight))
+        if value is not None
+    }
+    if any(value <= 0 for value in overrides.values()):
+        print("error: --confidence-alpha and --canonical-weight must be > 0", file=sys.stderr)
+        return 2
+    if overrides:
+        cfg = replace(cfg, losses=replace(LossWeights(), **overrides))
+    if args.basic_augmentation:
+        cfg = replace(cfg, augment=basic_augmentation())
     try:
         summary = train(cfg)
     except (FileNotFoundError, ImportError, ValueError, WeightsError) as exc:

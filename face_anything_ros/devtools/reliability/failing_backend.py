@@ -3,7 +3,7 @@
 Test/stress helper only (nothing in the product path knows about it): ``failing_builder`` is a
 ``BackendChain`` builder that wraps the real backend of one name so that its calls after the
 first ``fail_after_calls`` raise ``RuntimeError("CUDA out of memory ...")``, the way a TensorRT
-or CUDA backend fails at run time. ``install_backend_chain`` puts such a chain into a pipeline.
+or CUDA backend fails at run time; ``FacePipeline(config, backend_builder=...)`` takes it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from face_anything_ros.runtime.backends.base import InferenceBackend
-from face_anything_ros.runtime.backends.selection import BackendChain, build_backend
+from face_anything_ros.runtime.backends.selection import build_backend
 
 OOM_MESSAGE = "CUDA out of memory. Tried to allocate 2.00 GiB (injected by the reliability drill)"
 
@@ -56,17 +56,3 @@ def failing_builder(
         return failing
 
     return build
-
-
-def install_backend_chain(
-    pipeline: Any, model: torch.nn.Module, backend_name: str, builder: Callable
-) -> None:
-    """Replace ``pipeline``'s backend chain with one that asks for ``backend_name`` through ``builder``.
-
-    FacePipeline has no public hook for a builder, so this sets its chain attribute; the chain
-    itself (selection, parity probe, run-time fallback) is the production ``BackendChain``.
-    """
-    from dataclasses import replace
-
-    config = replace(pipeline.config.backend, name=backend_name)
-    pipeline._backend = BackendChain(model, config, pipeline.input_size, builder=builder)

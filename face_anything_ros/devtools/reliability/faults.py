@@ -26,10 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from face_anything_ros.devtools.reliability.failing_backend import failing_builder, install_backend_chain
+from face_anything_ros.devtools.reliability.failing_backend import failing_builder
 from face_anything_ros.devtools.reliability.node_session import exit_code_within, node_launch, node_session
+from face_anything_ros.offline.sample import sample_frames
 
 LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
@@ -53,17 +52,6 @@ def _result(name: str, details: dict[str, Any], checks: list[tuple[bool, str]]) 
     return DrillResult(name, not failures, details, failures)
 
 
-def sample_frames(count: int) -> tuple[list[np.ndarray], Any]:
-    """The bundled sample frames (a real face, detected) and their intrinsics."""
-    from face_anything_ros.offline.frame_sources import open_frames
-    from face_anything_ros.offline.sample import sample_dir
-    from face_anything_ros.runtime.geometry import Intrinsics
-
-    source = open_frames(sample_dir())
-    frames = [rgb for _, rgb, _ in source.frames()]
-    return [frames[i % len(frames)] for i in range(count)], Intrinsics(**source.intrinsics)
-
-
 # --- backend failing at run time --------------------------------------------------------------
 
 
@@ -80,7 +68,6 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
         NODE_NAMESPACE,
     )
     from face_anything_ros.devtools.reliability.stress_client import StressClient
-    from face_anything_ros.model import load_model
     from face_anything_ros.outputs import conversions
     from face_anything_ros.outputs.image_bag import camera_info_message, header
     from face_anything_ros.outputs.params import NodeParams, pipeline_config_from_params
@@ -88,14 +75,11 @@ def backend_fault_drill(weights: str, frames: int = 6, fail_at_frame: int = 2) -
     from face_anything_ros.runtime.pipeline import FacePipeline
 
     images, intrinsics = sample_frames(frames)
-    config = pipeline_config_from_params(NodeParams(weights=weights, backend="eager"))
-    model = load_model(config.weights)
-    pipeline = FacePipeline(config, model=model)
+    config = pipeline_config_from_params(NodeParams(weights=weights, backend="onnxruntime"))
     made: list = []
     # the chain's parity probe is call 1; frame i (with a face) is call i + 2
-    install_backend_chain(
-        pipeline, model, "onnxruntime", failing_builder("onnxruntime", fail_at_frame + 1, made)
-    )
+    builder = failing_builder("onnxruntime", fail_at_frame + 1, made)
+    pipeline = FacePipeline(config, backend_builder=builder)
     backend_before = pipeline.backend_name
     context = Context()
     rclpy.init(context=context)

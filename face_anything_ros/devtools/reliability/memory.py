@@ -1,7 +1,8 @@
-"""Resident memory of a process over time, from Linux /proc (no psutil needed)."""
+"""Resident memory of a process, now, at its peak and over time, from Linux /proc (no psutil needed)."""
 
 from __future__ import annotations
 
+import resource
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,6 +21,11 @@ def rss_mib(pid: int | str = "self") -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / KIB_PER_MIB
     return float("nan")
+
+
+def peak_rss_mib() -> float:
+    """Highest resident set size of this process so far, MiB (``ru_maxrss`` is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_MIB
 
 
 @dataclass

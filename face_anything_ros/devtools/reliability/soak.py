@@ -91,9 +91,9 @@ class SoakReport:
 
 def _messages(client: Any, frames: dict[int, list[np.ndarray]], width: int, height: int) -> tuple[dict, Any]:
     """Image messages per face count (built once; only the stamp changes) and one CameraInfo."""
+    from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.outputs import conversions
     from face_anything_ros.outputs.image_bag import camera_info_message, header
-    from face_anything_ros.runtime.geometry import Intrinsics
 
     kit = client.kit
     images = {

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from face_anything_ros.core.sampling import sample_bilinear
 from face_anything_ros.evaluation.baselines import chain_tracks
 
 FLOW_METHODS = ("dis", "farneback")
@@ -32,19 +33,6 @@ def _flow_fn(config: FlowConfig):
     if config.method == "farneback":
         return lambda a, b: cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
     raise ValueError(f"unknown flow method {config.method!r}; choose from {FLOW_METHODS}")
-
-
-def sample_bilinear(field: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Sample an (H, W, C) map at (N, 2) sub-pixel (x, y) positions, border-clamped."""
-    xy = points.astype(np.float32)
-    sampled = cv2.remap(
-        field.astype(np.float32),
-        xy[:, 0].reshape(-1, 1),
-        xy[:, 1].reshape(-1, 1),
-        interpolation=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_REPLICATE,
-    )
-    return sampled.reshape(len(points), -1).astype(np.float64)
 
 
 def track_flow(

@@ -11,8 +11,9 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import CANONICAL_UNIT_M, load_face_template
-from face_anything_ros.runtime.geometry import Intrinsics
+from face_anything_ros.runtime.mesh_raster import rasterize_mesh
 
 # canonical (y up, z towards the viewer) to OpenCV camera axes (y down, z forward)
 CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
@@ -46,37 +47,21 @@ def render_depth(
 ) -> np.ndarray:
     """Z-buffer rendering of a triangle mesh in camera coordinates; NaN where empty.
 
-    Depth is interpolated perspective-correctly (linearly in 1/z across the screen).
+    Depth is interpolated perspective-correctly (linearly in 1/z across the screen); the
+    runtime's rasteriser (runtime/mesh_raster.py) does the work, both sides of every triangle drawn.
     """
     height, width = image_hw
-    depth = np.full((height, width), np.inf)
     z = vertices_cam[:, 2]
-    u = intrinsics.fx * vertices_cam[:, 0] / z + intrinsics.cx
-    v = intrinsics.fy * vertices_cam[:, 1] / z + intrinsics.cy
-    for tri in faces:
-        if np.any(z[tri] <= 0):
-            continue
-        tu, tv, inv_z = u[tri], v[tri], 1.0 / z[tri]
-        x0, x1 = max(int(np.floor(tu.min())), 0), min(int(np.ceil(tu.max())), width - 1)
-        y0, y1 = max(int(np.floor(tv.min())), 0), min(int(np.ceil(tv.max())), height - 1)
-        if x0 > x1 or y0 > y1:
-            continue
-        area = (tu[1] - tu[0]) * (tv[2] - tv[0]) - (tu[2] - tu[0]) * (tv[1] - tv[0])
-        if abs(area) < 1e-12:
-            continue
-        gx, gy = np.meshgrid(np.arange(x0, x1 + 1, dtype=np.float64), np.arange(y0, y1 + 1, dtype=np.float64))
-        w1 = ((gx - tu[0]) * (tv[2] - tv[0]) - (tu[2] - tu[0]) * (gy - tv[0])) / area
-        w2 = ((tu[1] - tu[0]) * (gy - tv[0]) - (gx - tu[0]) * (tv[1] - tv[0])) / area
-        w0 = 1.0 - w1 - w2
-        inside = (w0 >= 0) & (w1 >= 0) & (w2 >= 0)
-        if not inside.any():
-            continue
-        tri_depth = 1.0 / (w0 * inv_z[0] + w1 * inv_z[1] + w2 * inv_z[2])
-        window = depth[y0 : y1 + 1, x0 : x1 + 1]
-        closer = inside & (tri_depth < window)
-        window[closer] = tri_depth[closer]
-    depth[~np.isfinite(depth)] = np.nan
-    return depth.astype(np.float32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        screen = np.column_stack(
+            [
+                intrinsics.fx * vertices_cam[:, 0] / z + intrinsics.cx,
+                intrinsics.fy * vertices_cam[:, 1] / z + intrinsics.cy,
+                z,
+            ]
+        )
+    fragments = rasterize_mesh(screen, faces, height, width, cull_backfaces=False, perspective=True)
+    return fragments.depth.astype(np.float32)
 
 
 def template_depth(

@@ -77,16 +77,6 @@ class InferenceBackend(ABC):
         return f"{self.name} ({self.precision})"
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> first CUDA device when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BackendUnavailable(f"device {name!r} requested but CUDA is not available")
-    return device
-
-
 def model_hash(model: torch.nn.Module) -> str:
     """SHA-256 of the model class and every parameter/buffer (name, dtype, shape, bytes)."""
     digest = hashlib.sha256(type(model).__qualname__.encode())

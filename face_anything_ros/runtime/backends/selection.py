@@ -6,7 +6,7 @@ slower than eager on the development CPU (BENCHMARKS.md, block ``runtime``) and 
 minute of compilation at start; it can still be requested by name.
 
 A backend is accepted only after it loads AND matches eager on a probe batch within
-tolerance (fp32: ``parity_atol``, fp16: ``parity_atol_fp16``, relative to the output
+tolerance (fp32: ``PARITY_ATOL``, fp16: ``PARITY_ATOL_FP16``, relative to the output
 magnitude). A backend that fails to load, fails the probe, raises at run time or returns
 non-finite outputs is replaced by the next one in the order, with a warning; when eager
 itself fails the error propagates, never a silently wrong result.
@@ -20,13 +20,13 @@ from collections.abc import Callable
 import numpy as np
 import torch
 
+from face_anything_ros.model.device import DeviceUnavailable, resolve_device
 from face_anything_ros.runtime.backends.base import (
     OUTPUT_NAMES,
     BackendUnavailable,
     ExportTarget,
     InferenceBackend,
     model_hash,
-    resolve_device,
 )
 from face_anything_ros.runtime.backends.eager import EagerBackend
 from face_anything_ros.runtime.config import BackendConfig
@@ -35,6 +35,13 @@ LOGGER = logging.getLogger(__name__)
 
 CUDA_ORDER = ("tensorrt", "compile", "onnxruntime", "eager")
 CPU_ORDER = ("onnxruntime", "eager")
+# Parity limits a backend must meet against eager on the probe batch (relative to the output
+# magnitude; tolerances, not settings). ONNX Runtime and torch.compile match eager to 1e-4 absolute on
+# the default model (test_runtime_backends, test_runtime_compile), so fp32 has 10x headroom. The fp16
+# limit was set with the first CUDA backends (half precision keeps ~3 significant digits) and is not
+# re-measured on the CPU-only development machine.
+PARITY_ATOL = 1e-3
+PARITY_ATOL_FP16 = 5e-2
 PROBE_SEED = 1234
 
 
@@ -106,7 +113,10 @@ class BackendChain:
         self._config = config
         self._input_size = input_size
         self._builder = builder
-        self.device = resolve_device(config.device)
+        try:
+            self.device = resolve_device(config.device)
+        except DeviceUnavailable as exc:
+            raise BackendUnavailable(str(exc)) from exc
         if config.cpu_threads and self.device.type == "cpu":
             torch.set_num_threads(config.cpu_threads)  # process-wide: torch has no per-call setting
             LOGGER.info("CPU inference threads: %d", config.cpu_threads)
@@ -154,7 +164,7 @@ class BackendChain:
         return f"{head}; automatic order on {self.device.type}: {order}"
 
     def _check_parity(self, backend: InferenceBackend) -> None:
-        tolerance = self._config.parity_atol_fp16 if backend.precision == "fp16" else self._config.parity_atol
+        tolerance = PARITY_ATOL_FP16 if backend.precision == "fp16" else PARITY_ATOL
         error = parity_error(backend(self._probe), self._probe_reference)
         if not error <= tolerance:
             raise BackendUnavailable(f"outputs differ from eager by {error:.3g} (> tolerance {tolerance:g})")
