@@ -164,10 +164,10 @@ def test_ctrl_c_in_the_middle_of_a_frames_writes_stops_after_that_frame_whole(
     real_write = bag_replay._OutputBag.write
     depth_writes = []
 
-    def write_then_interrupt(bag, topic, msg, timestamp_ns):
-        real_write(bag, topic, msg, timestamp_ns)
+    def write_then_interrupt(bag, topic, *rest):
+        real_write(bag, topic, *rest)
         if topic == f"{OUTPUT_NAMESPACE}/depth":
-            depth_writes.append(timestamp_ns)
+            depth_writes.append(topic)
             if len(depth_writes) == 2:
                 signal.raise_signal(signal.SIGINT)  # as Ctrl-C: Python raises at the next bytecode
 

@@ -34,6 +34,7 @@ LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
 WEIGHTS_EXIT_TIMEOUT_S = 120.0
 REPLAY_PROGRESS_TIMEOUT_S = 300.0
+STARTUP_SIGNAL_ATTEMPTS = 3  # fresh nodes tried when the probe saw one only after it had loaded
 SIGNAL_EXIT_BOUND_S = 10.0  # "within a few seconds": worker join (5 s) + rclpy shutdown
 STREAM_RATE_HZ = 10.0
 CANNOT_START = "cannot start"
@@ -302,38 +303,49 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
         NODE_NAME,
         NODE_NAMESPACE,
     )
-    from face_anything_ros.ros.node_process import start_node
+    from face_anything_ros.ros.node_process import start_node, stop_node
 
     name = signal.Signals(signum).name
     folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / f"startup_{name}.log"
-    run_id = f"startup_{os.getpid()}_{time.monotonic_ns()}"
-    namespace, image_topic = f"{NODE_NAMESPACE}/{run_id}", f"{CAMERA_NAMESPACE}/{run_id}/image_raw"
-    launch = dataclasses.replace(
-        node_launch({"weights": weights}),
-        namespace=namespace,
-        remappings={"image": image_topic, "camera_info": f"{CAMERA_NAMESPACE}/{run_id}/camera_info"},
-    )
     context = Context()
     rclpy.init(context=context)
     probe = Node(f"startup_drill_probe_{os.getpid()}", context=context)
-    process = start_node(launch, log_path)
     loading = seen = False
+    code: int | None = None
     try:
-        deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
-        while process.poll() is None and time.monotonic() < deadline:
-            if (NODE_NAME, namespace) in probe.get_node_names_and_namespaces():
-                seen = True
-                loading = probe.count_subscribers(image_topic) == 0
-                break
-            time.sleep(0.05)
-        process.send_signal(signum)
-        code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
+        # the graph may show the node only after its model loaded (slow discovery, fast load): then
+        # the moment was missed, that node is stopped and a fresh one tried; never signalled late
+        for attempt in range(STARTUP_SIGNAL_ATTEMPTS):
+            log_path = folder / f"startup_{name}_{attempt}.log"
+            run_id = f"startup_{os.getpid()}_{time.monotonic_ns()}"
+            namespace = f"{NODE_NAMESPACE}/{run_id}"
+            image_topic = f"{CAMERA_NAMESPACE}/{run_id}/image_raw"
+            launch = dataclasses.replace(
+                node_launch({"weights": weights}),
+                namespace=namespace,
+                remappings={"image": image_topic, "camera_info": f"{CAMERA_NAMESPACE}/{run_id}/camera_info"},
+            )
+            process = start_node(launch, log_path)
+            seen = loading = False
+            deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
+            while process.poll() is None and time.monotonic() < deadline:
+                if (NODE_NAME, namespace) in probe.get_node_names_and_namespaces():
+                    seen = True
+                    loading = probe.count_subscribers(image_topic) == 0
+                    break
+                time.sleep(0.05)
+            if seen and not loading and attempt + 1 < STARTUP_SIGNAL_ATTEMPTS:
+                stop_node(process)
+                continue
+            process.send_signal(signum)
+            code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
+            break
     finally:
         probe.destroy_node()
         context.try_shutdown()
     log = log_path.read_text(encoding="utf-8", errors="replace")
     details = {
+        "attempts": attempt + 1,
         "node_seen_in_graph": seen,
         "loading_at_signal": loading,
         "exit_code": code,
