@@ -22,7 +22,7 @@ from rclpy.context import Context  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
+from face_anything_ros.ros.stream_client import StreamClient, wait_for_reliable_match  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(1)
 # Fast DDS delivers best-effort samples larger than its shared-memory segment (~0.5 MB) over loopback
@@ -60,11 +60,18 @@ def client_factory():
     context.try_shutdown()
 
 
-def _send_until_answered(client: StreamClient, topics: tuple[str, ...], attempts: int = 5):
-    """Best-effort input QoS (the shipped default) may lose a frame: resend a few times."""
+def _send_until_answered(
+    client: StreamClient,
+    topics: tuple[str, ...],
+    attempts: int = 5,
+    first_stamp: int = 7_000_000_000,
+    frame: tuple = (SMALL_FRAME, SMALL_INTRINSICS),
+):
+    """A frame may be lost while the node's input subscription is (re)matched: resend a few times."""
+    rgb, intrinsics = frame
     for attempt in range(attempts):
-        stamp = 7_000_000_000 + attempt
-        client.send(SMALL_FRAME, SMALL_INTRINSICS, stamp)
+        stamp = first_stamp + attempt
+        client.send(rgb, intrinsics, stamp)
         outputs = client.wait_for(stamp, topics, 30.0)
         if outputs is not None:
             return stamp, outputs.messages
@@ -130,8 +137,17 @@ def test_auto_qos_receives_full_size_frames_from_a_reliable_camera(tmp_path, cli
     try:
         client = _connect(client_factory, "/full", process, tmp_path)  # publishes reliable, like most drivers
         assert FRAMES[0].shape[:2] == (480, 640)
-        for attempt in range(3):
-            stamp = 8_000_000_000 + attempt
+        # the node subscribed before it saw this camera (best effort, the sensor default); auto then
+        # re-subscribes reliable, and frames sent before that are lost (volatile, as for any late
+        # subscriber): wait for the reliable subscription, then for the first frame it delivers
+        assert wait_for_reliable_match(client, client.pub_image, 20.0), (
+            "auto never subscribed reliable to a reliable camera: " + (tmp_path / "node.log").read_text()
+        )
+        stamp, _ = _send_until_answered(
+            client, ("depth", "faces"), first_stamp=8_000_000_000, frame=(FRAMES[0], INTRINSICS)
+        )
+        for attempt in range(1, 4):  # from then on every full-size frame arrives, none resent
+            stamp += 1
             client.send(FRAMES[0], INTRINSICS, stamp)
             outputs = client.wait_for(stamp, ("depth", "faces"), 30.0)
             assert outputs is not None, (

@@ -42,7 +42,11 @@ from face_anything_ros.outputs.image_bag import camera_info_message, header  # n
 from face_anything_ros.outputs.message_kit import RclpyKit  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
 from face_anything_ros.ros.qos import COLLECTOR_QOS, TF_QOS  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient, wait_for_subscriber  # noqa: E402
+from face_anything_ros.ros.stream_client import (  # noqa: E402
+    StreamClient,
+    wait_for_reliable_match,
+    wait_for_subscriber,
+)
 
 pytestmark = pytest.mark.ros
 
@@ -52,6 +56,7 @@ START_TIMEOUT_S = 90.0
 OUTPUT_TIMEOUT_S = 40.0
 CAMERA_FRAME = "camera_optical_frame"
 OVERRIDE_FRAME = "cam_b_override_optical_frame"
+WARM_UP_TOPICS = ("depth", "depth/camera_info", "detections", "points", "faces")  # what the tests read
 # the compressed camera's rectified projection differs from its K, so the depth camera_info shows
 # which one the node used
 RECTIFIED = Intrinsics(
@@ -172,6 +177,11 @@ def nodes(tmp_path_factory):
             assert wait_for_subscriber(client, topic, START_TIMEOUT_S, lambda a=alive: a() is None), logs[
                 name
             ].read_text()
+            # qos auto (the shipped default) subscribed best effort before it saw this camera and
+            # re-subscribes reliable; until then a 640x480 frame is lost: wait, then one answered frame
+            publisher = client.pub_compressed if name == "compressed" else client.pub_image
+            assert wait_for_reliable_match(client, publisher, 20.0), logs[name].read_text()
+            _first_answer(client, name)
         yield clients, logs
     finally:
         codes = {name: stop_node(process) for name, process in processes.items()}
@@ -207,6 +217,22 @@ def _claiming_size(jpeg: bytes, width: int, height: int) -> bytes:
             return bytes(data)
         index += 2 + length
     raise AssertionError("no SOF marker")
+
+
+def _first_answer(client, name: str, attempts: int = 5) -> None:
+    """Resend until the node answers one frame on every output these tests read (/tf included): the
+    subscription may still be matching the camera, and each output publisher its subscriber."""
+    prefix = NODES[name]["parameters"]["tf_prefix"]
+    for _ in range(attempts):
+        stamp = _stamp()
+        if name == "compressed":
+            client.send_compressed(_jpeg(FRAMES[0]), stamp, with_camera_info=True)
+        else:
+            client.send(FRAMES[0], INTRINSICS, stamp, CAMERA_FRAME)
+        answered = client.wait_for(stamp, WARM_UP_TOPICS, OUTPUT_TIMEOUT_S) is not None
+        if answered and client.face_frames_at(stamp, prefix, OUTPUT_TIMEOUT_S):
+            return
+    raise AssertionError(f"no {WARM_UP_TOPICS} and /tf answer to {attempts} frames ({name} camera)")
 
 
 def _send_raw(client, stamp: int, topics: tuple[str, ...]):

@@ -150,3 +150,34 @@ def test_compressed_image_topics_are_replayed(tmp_path, pipeline_and_params):
     assert (summary.image_topic, summary.processed, summary.faces) == ("/camera/image_raw/compressed", 2, 2)
     depth = image_to_numpy(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/depth")[0])
     assert depth.shape == (480, 640)
+
+
+def test_ctrl_c_in_the_middle_of_a_frames_writes_stops_after_that_frame_whole(
+    tmp_path, pipeline_and_params, monkeypatch, request
+):
+    """A real SIGINT between two of frame 2's writes (depth written, faces not yet): the frame is
+    finished, then the replay stops, so every output topic holds exactly the frames it counts."""
+    import signal
+
+    from face_anything_ros.offline import bag_replay
+
+    real_write = bag_replay._OutputBag.write
+    depth_writes = []
+
+    def write_then_interrupt(bag, topic, *rest):
+        real_write(bag, topic, *rest)
+        if topic == f"{OUTPUT_NAMESPACE}/depth":
+            depth_writes.append(topic)
+            if len(depth_writes) == 2:
+                signal.raise_signal(signal.SIGINT)  # as Ctrl-C: Python raises at the next bytecode
+
+    monkeypatch.setattr(bag_replay._OutputBag, "write", write_then_interrupt)
+    # Ctrl-C as in a fresh `face-anything replay` process (an earlier in-process test may have
+    # installed a handler of its own, e.g. the trainer's stop request)
+    previous_handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+    request.addfinalizer(lambda: signal.signal(signal.SIGINT, previous_handler))
+    write_image_bag(tmp_path / "in", FRAMES, INTRINSICS)
+    summary = replay_bag(tmp_path / "in", tmp_path / "out", *pipeline_and_params)
+    assert (summary.processed, summary.stopped_early) == (2, "interrupted (Ctrl-C)")
+    for name in OUTPUT_TOPICS:
+        assert len(_messages(tmp_path / "out", f"{OUTPUT_NAMESPACE}/{name}")) == 2, name

@@ -25,6 +25,7 @@ import numpy as np
 
 from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.offline.bag_salvage import SalvageError, SalvageReader
+from face_anything_ros.offline.interrupt_guard import sigint_deferred
 from face_anything_ros.outputs import conversions
 from face_anything_ros.outputs.camera_info import intrinsics_from_camera_info
 from face_anything_ros.outputs.image_codec import ImageDecodeError
@@ -248,11 +249,12 @@ def _replay_messages(
             )
             LOGGER.warning("stopping: %s", summary.stopped_early)
             return
-        if bag.written == 0:  # the latched topology first, at the bag's start time
-            topology = conversions.mesh_topology_message(kit, msg.header)
-            bag.write(f"{OUTPUT_NAMESPACE}/face_mesh_topology", topology, timestamp_ns)
-        if options.copy_inputs:
-            bag.write(connection.topic, msg, timestamp_ns)
+        with sigint_deferred():  # Ctrl-C never cuts a bag write in half
+            if bag.written == 0:  # the latched topology first, at the bag's start time
+                topology = conversions.mesh_topology_message(kit, msg.header)
+                bag.write(f"{OUTPUT_NAMESPACE}/face_mesh_topology", topology, timestamp_ns)
+            if options.copy_inputs:
+                bag.write(connection.topic, msg, timestamp_ns)
         if connection.msgtype == CAMERA_INFO_TYPE:
             camera_info = msg
             continue
@@ -265,9 +267,10 @@ def _replay_messages(
             intrinsics = _intrinsics(camera_info, rgb.shape[1], rgb.shape[0], params)
             stamp_s = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
             result = pipeline.process(rgb, intrinsics, stamp_s)
-            _write_outputs(bag, kit, msg.header, timestamp_ns, rgb, result, intrinsics, params)
-            summary.processed += 1
-            summary.faces += len(result.faces)
+            with sigint_deferred():  # all of a frame's outputs and its count, or none of them
+                _write_outputs(bag, kit, msg.header, timestamp_ns, rgb, result, intrinsics, params)
+                summary.processed += 1
+                summary.faces += len(result.faces)
         if bar is not None:
             bar.update(1)
         if options.max_images and summary.images >= options.max_images:

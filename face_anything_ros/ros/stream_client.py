@@ -50,6 +50,28 @@ def wait_for_subscriber(
     return False
 
 
+def wait_for_reliable_match(
+    node: Node, publisher: Any, timeout_s: float, alive: Callable[[], bool] = lambda: True
+) -> bool:
+    """True once every subscription on ``publisher``'s topic is reliable and ``publisher`` has
+    matched one; False on timeout or when ``alive()`` turns false.
+
+    A node with ``qos_reliability: auto`` that subscribed before it saw this publisher subscribes
+    best effort first and re-subscribes reliable within ~0.5 s; a large frame sent before that is
+    lost (volatile topic), so senders that need the first frame answered wait for this.
+    """
+    from rclpy.qos import ReliabilityPolicy
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and alive():
+        subscriptions = node.get_subscriptions_info_by_topic(publisher.topic_name)
+        reliable = all(s.qos_profile.reliability == ReliabilityPolicy.RELIABLE for s in subscriptions)
+        if subscriptions and reliable and publisher.get_subscription_count() > 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def stamp_ns_of(msg_header: Any) -> int:
     return int(msg_header.stamp.sec) * 1_000_000_000 + int(msg_header.stamp.nanosec)
 

@@ -33,6 +33,8 @@ from face_anything_ros.offline.sample import sample_frames
 LOGGER = logging.getLogger(__name__)
 FRAME_TIMEOUT_S = 60.0
 WEIGHTS_EXIT_TIMEOUT_S = 120.0
+REPLAY_PROGRESS_TIMEOUT_S = 300.0
+STARTUP_SIGNAL_ATTEMPTS = 3  # fresh nodes tried when the probe saw one only after it had loaded
 SIGNAL_EXIT_BOUND_S = 10.0  # "within a few seconds": worker join (5 s) + rclpy shutdown
 STREAM_RATE_HZ = 10.0
 CANNOT_START = "cannot start"
@@ -284,9 +286,14 @@ def signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
 def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult:
     """``signum`` once the node exists in the ROS graph but is still loading its model: exit code 0.
 
-    FaceAnythingNode joins the graph first and subscribes to images only after the pipeline is
-    built, so "node visible, no image subscription" is exactly the loading phase.
+    FaceAnythingNode joins the graph first (after ``rclpy.init`` installed the signal handlers) and
+    subscribes to images only after the pipeline is built, so "node visible, no image subscription"
+    is exactly the loading phase. The node runs under a namespace and camera topic of its own: a
+    stale graph entry of an earlier node (same name, exited a moment ago, still in the DDS
+    discovery data) can never pass for this process, which would get the signal before it started.
     """
+    import dataclasses
+
     import rclpy
     from rclpy.context import Context
     from rclpy.node import Node
@@ -296,35 +303,56 @@ def startup_signal_drill(weights: str, folder: Path, signum: int) -> DrillResult
         NODE_NAME,
         NODE_NAMESPACE,
     )
-    from face_anything_ros.ros.node_process import start_node
+    from face_anything_ros.ros.node_process import start_node, stop_node
 
     name = signal.Signals(signum).name
     folder.mkdir(parents=True, exist_ok=True)
-    log_path = folder / f"startup_{name}.log"
     context = Context()
     rclpy.init(context=context)
     probe = Node(f"startup_drill_probe_{os.getpid()}", context=context)
-    process = start_node(node_launch({"weights": weights}), log_path)
-    loading = False
+    loading = seen = False
+    code: int | None = None
     try:
-        deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
-        while process.poll() is None and time.monotonic() < deadline:
-            if (NODE_NAME, NODE_NAMESPACE) in probe.get_node_names_and_namespaces():
-                loading = probe.count_subscribers(f"{CAMERA_NAMESPACE}/image_raw") == 0
-                break
-            time.sleep(0.05)
-        process.send_signal(signum)
-        code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
+        # the graph may show the node only after its model loaded (slow discovery, fast load): then
+        # the moment was missed, that node is stopped and a fresh one tried; never signalled late
+        for attempt in range(STARTUP_SIGNAL_ATTEMPTS):
+            log_path = folder / f"startup_{name}_{attempt}.log"
+            run_id = f"startup_{os.getpid()}_{time.monotonic_ns()}"
+            namespace = f"{NODE_NAMESPACE}/{run_id}"
+            image_topic = f"{CAMERA_NAMESPACE}/{run_id}/image_raw"
+            launch = dataclasses.replace(
+                node_launch({"weights": weights}),
+                namespace=namespace,
+                remappings={"image": image_topic, "camera_info": f"{CAMERA_NAMESPACE}/{run_id}/camera_info"},
+            )
+            process = start_node(launch, log_path)
+            seen = loading = False
+            deadline = time.monotonic() + WEIGHTS_EXIT_TIMEOUT_S
+            while process.poll() is None and time.monotonic() < deadline:
+                if (NODE_NAME, namespace) in probe.get_node_names_and_namespaces():
+                    seen = True
+                    loading = probe.count_subscribers(image_topic) == 0
+                    break
+                time.sleep(0.05)
+            if seen and not loading and attempt + 1 < STARTUP_SIGNAL_ATTEMPTS:
+                stop_node(process)
+                continue
+            process.send_signal(signum)
+            code = exit_code_within(process, WEIGHTS_EXIT_TIMEOUT_S)
+            break
     finally:
         probe.destroy_node()
         context.try_shutdown()
     log = log_path.read_text(encoding="utf-8", errors="replace")
     details = {
+        "attempts": attempt + 1,
+        "node_seen_in_graph": seen,
         "loading_at_signal": loading,
         "exit_code": code,
         "said_stopped": "stopped by a signal during start-up" in log,
     }
     checks = [
+        (seen, f"{namespace}/{NODE_NAME} never appeared in the graph before the deadline"),
         (loading, "the signal did not arrive during start-up (node not seen loading)"),
         (code == 0, f"exit code {code} (want 0)"),
         (CANNOT_START not in log, f"a signal during start-up was reported as '{CANNOT_START}'"),
@@ -381,7 +409,9 @@ def replay_interrupt_drill(
 
     watcher = threading.Thread(target=watch_progress, daemon=True)
     watcher.start()
-    progressed.wait(FRAME_TIMEOUT_S * 2)
+    deadline = time.monotonic() + REPLAY_PROGRESS_TIMEOUT_S  # start-up (imports, model) is slow under load
+    while not progressed.wait(0.5) and process.poll() is None and time.monotonic() < deadline:
+        pass
     process.send_signal(signal.SIGINT)
     stdout = process.stdout.read()
     process.wait(FRAME_TIMEOUT_S)
@@ -392,12 +422,17 @@ def replay_interrupt_drill(
     counts, stamps_ok, read_error = _read_output_bag(out_bag, in_bag, OUTPUT_NAMESPACE)
     details = {
         "exit_code": process.returncode,
+        "progress_seen_before_signal": progressed.is_set(),
         "processed_reported": processed,
         "images_in_bag": images,
         "output_messages": counts,
         "read_error": read_error,
     }
     checks = [
+        (
+            details["progress_seen_before_signal"],
+            f"the progress bar never showed {interrupt_after}/{images} before the signal",
+        ),
         ("stopped early: interrupted" in stdout, "the summary does not say it was interrupted"),
         (0 < processed < images, f"processed {processed} of {images}: not interrupted mid-way"),
         ("Traceback" not in stderr, "a traceback on stderr"),
