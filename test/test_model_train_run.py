@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 
 import pytest
 
@@ -21,8 +22,10 @@ def test_tiny_run_writes_weights_and_resumes(tmp_path):
     common = dict(
         out=str(tmp_path / "run"), batch=2, image_size=64, workers=0, heldout_crops=4, pretrained=False
     )
+    caller_handler = signal.getsignal(signal.SIGINT)
     first = train(TrainConfig(steps=2, **common))
     assert first["steps"] == 2
+    assert signal.getsignal(signal.SIGINT) is caller_handler  # Ctrl-C is the caller's again after training
     for name in ("checkpoint.pt", "model.pt", "model.json", "best.pt", "loss.png", "preview.png"):
         assert (tmp_path / "run" / name).is_file(), name
     resumed = train(TrainConfig(steps=3, resume=True, **common))

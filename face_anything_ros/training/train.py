@@ -383,18 +383,27 @@ class Trainer:
         plt.close(fig)
 
     # ---- loop --------------------------------------------------------------
-    def _install_signal_handlers(self) -> None:
+    def _install_signal_handlers(self) -> dict[int, object]:
+        """Ctrl-C / SIGTERM request a clean stop (checkpoint, then exit); returns the handlers they replace."""
+
         def request_stop(signum, _frame):
             self.stop_reason = signal.Signals(signum).name
 
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+        return {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
     def run(self) -> dict:
+        """Train until the budget is spent or a stop is requested; the caller's signal handlers come back after."""
+        previous = self._install_signal_handlers()
+        try:
+            return self._train()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _train(self) -> dict:
         from tqdm import tqdm
 
         cfg = self.cfg
-        self._install_signal_handlers()
         if cfg.heldout_crops > 0:
             # render the held-out crops now, with the generator code the workers also import
             from face_anything_ros.training.validation import make_heldout_batch
