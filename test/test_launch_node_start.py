@@ -7,9 +7,9 @@ what these tests run (the installed `face_anything_node` console script).
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,11 +18,13 @@ import pytest
 from node_test_support import REPO, sample_frames, weights_for_tests
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient, wait_for_reliable_match  # noqa: E402
+from face_anything_ros.ros.stream_client import (  # noqa: E402
+    StreamClient,
+    spinning_stream_clients,
+    wait_for_reliable_match,
+)
 
 FRAMES, INTRINSICS = sample_frames(1)
 # Fast DDS delivers best-effort samples larger than its shared-memory segment (~0.5 MB) over loopback
@@ -37,27 +39,9 @@ START_TIMEOUT_S = 60.0
 
 @pytest.fixture()
 def client_factory():
-    context = Context()
-    rclpy.init(context=context)
-    executor = SingleThreadedExecutor(context=context)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    clients = []
-
-    def make(camera: str, outputs: str) -> StreamClient:
-        client = StreamClient(camera, outputs, name=f"launch_test_client_{len(clients)}", context=context)
-        executor.add_node(client)
-        clients.append(client)
-        if not spinner.is_alive():
-            spinner.start()
-        return client
-
-    yield make
-    executor.shutdown()
-    if spinner.is_alive():
-        spinner.join(5.0)
-    for client in clients:
-        client.destroy_node()
-    context.try_shutdown()
+    with spinning_stream_clients() as make_client:
+        names = (f"launch_test_client_{n}" for n in itertools.count())
+        yield lambda camera, outputs: make_client(camera, outputs, next(names))
 
 
 def _send_until_answered(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,12 +19,10 @@ import pytest
 from node_test_support import REPO, sample_frames, weights_for_tests
 
 rclpy = pytest.importorskip("rclpy")
-from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.devtools.node_rate import process_cpu_s  # noqa: E402
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
+from face_anything_ros.ros.stream_client import StreamClient, spinning_stream_clients  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(4)
 FRAMES = [cv2.resize(f, (320, 240), interpolation=cv2.INTER_AREA) for f in FRAMES]
@@ -50,26 +47,8 @@ def stream(client: StreamClient, seconds: float, first_stamp: int) -> list[int]:
 
 @pytest.fixture()
 def spin():
-    context = Context()
-    rclpy.init(context=context)
-    executor = SingleThreadedExecutor(context=context)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    nodes = []
-
-    def add(camera: str, outputs: str, name: str) -> StreamClient:
-        client = StreamClient(camera, outputs, name=name, context=context)
-        executor.add_node(client)
-        nodes.append(client)
-        if not spinner.is_alive():
-            spinner.start()
-        return client
-
-    yield add
-    executor.shutdown()
-    spinner.join(5.0)
-    for node in nodes:
-        node.destroy_node()
-    context.try_shutdown()
+    with spinning_stream_clients() as make_client:
+        yield make_client
 
 
 def test_no_inference_without_subscribers_and_resume_on_the_next_frame(tmp_path, spin):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -19,11 +18,9 @@ from node_test_support import REPO, sample_frames, weights_for_tests
 rclpy = pytest.importorskip("rclpy")
 from lifecycle_msgs.msg import Transition  # noqa: E402
 from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
-from rclpy.context import Context  # noqa: E402
-from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 
 from face_anything_ros.ros.node_process import NodeLaunch, start_node, stop_node  # noqa: E402
-from face_anything_ros.ros.stream_client import StreamClient  # noqa: E402
+from face_anything_ros.ros.stream_client import StreamClient, spinning_stream_clients  # noqa: E402
 
 FRAMES, INTRINSICS = sample_frames(1)
 EXECUTABLE = shutil.which("face_anything_node", path=str(Path(sys.executable).parent))
@@ -57,18 +54,8 @@ class LifecycleClient:
 
 @pytest.fixture()
 def graph():
-    context = Context()
-    rclpy.init(context=context)
-    client = StreamClient(CAMERA, "/managed", name="lifecycle_test_camera", context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    yield client
-    executor.shutdown()
-    spinner.join(5.0)
-    client.destroy_node()
-    context.try_shutdown()
+    with spinning_stream_clients() as make_client:
+        yield make_client(CAMERA, "/managed", "lifecycle_test_camera")
 
 
 def _start_managed(tmp_path: Path, weights: str):

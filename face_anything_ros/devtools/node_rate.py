@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -101,13 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-p", "--param", action="append", default=[], help="extra node parameter name:=value")
     args = parser.parse_args(argv)
 
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.ros.diagnostics import stage_profile
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
-    from face_anything_ros.ros.stream_client import StreamClient
+    from face_anything_ros.ros.stream_client import spinning_stream_clients
 
     width, height = (int(v) for v in args.size.split("x"))
     frames = probe_frames(args.faces, width, height)
@@ -126,29 +122,21 @@ def main(argv: list[str] | None = None) -> int:
     process = start_node(
         launch, Path(args.log), env={"PYTHONPATH": args.node_pythonpath} if args.node_pythonpath else None
     )
-    rclpy.init()
-    client = StreamClient(CAMERA, OUTPUTS, name="node_rate_camera")
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
-        if not client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None):
-            print(f"error: the node did not come up; see {args.log}")
-            return 1
-        for index in range(WARMUP_FRAMES):  # lock-step: backend warm-up, every batch size once
-            client.send(frames[index % len(frames)], intrinsics, FIRST_STAMP_NS + index)
-            client.wait_for(FIRST_STAMP_NS + index, DEFAULT_OUTPUTS, 60.0)
-        cpu_before = process_cpu_s(process.pid)
-        result = measure(client, frames, intrinsics, args.hz, args.seconds)
-        node_cpu_s = process_cpu_s(process.pid) - cpu_before
-        values = client.wait_for_diagnostics(lambda v: int(v.get("frames_out", 0)) > WARMUP_FRAMES, 3.0)
-    finally:
-        stop_node(process)
-        executor.shutdown()
-        spinner.join(5.0)
-        client.destroy_node()
-        rclpy.try_shutdown()
+    with spinning_stream_clients() as make_client:
+        client = make_client(CAMERA, OUTPUTS, "node_rate_camera")
+        try:
+            if not client.wait_for_node(START_TIMEOUT_S, alive=lambda: process.poll() is None):
+                print(f"error: the node did not come up; see {args.log}")
+                return 1
+            for index in range(WARMUP_FRAMES):  # lock-step: backend warm-up, every batch size once
+                client.send(frames[index % len(frames)], intrinsics, FIRST_STAMP_NS + index)
+                client.wait_for(FIRST_STAMP_NS + index, DEFAULT_OUTPUTS, 60.0)
+            cpu_before = process_cpu_s(process.pid)
+            result = measure(client, frames, intrinsics, args.hz, args.seconds)
+            node_cpu_s = process_cpu_s(process.pid) - cpu_before
+            values = client.wait_for_diagnostics(lambda v: int(v.get("frames_out", 0)) > WARMUP_FRAMES, 3.0)
+        finally:
+            stop_node(process)
     latency = result["latency_ms"]
     print(
         f"{args.hz:.0f} Hz {width}x{height}, {args.faces} face(s), {args.seconds:.0f} s: "

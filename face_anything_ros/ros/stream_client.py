@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import rclpy
+from rclpy.context import Context
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 
 from face_anything_ros.core.camera import Intrinsics
@@ -211,3 +215,33 @@ class StreamClient(Node):
                 max(0.0, deadline - time.monotonic()),
             )
             return self.received[stamp_ns] if done else None
+
+
+@contextmanager
+def spinning_stream_clients() -> Iterator[Callable[[str, str, str], StreamClient]]:
+    """Yield ``make(camera, outputs, name) -> StreamClient``: clients in one fresh rclpy context, spun on a
+    background thread from the first one on; on exit the executor stops and every client and the
+    context are shut down, so callers (demo, probes, tests) never repeat that bookkeeping."""
+    context = Context()
+    rclpy.init(context=context)
+    executor = SingleThreadedExecutor(context=context)
+    spinner = threading.Thread(target=executor.spin, daemon=True)
+    clients: list[StreamClient] = []
+
+    def make(camera: str, outputs: str, name: str) -> StreamClient:
+        client = StreamClient(camera, outputs, name=name, context=context)
+        executor.add_node(client)
+        clients.append(client)
+        if not spinner.is_alive():
+            spinner.start()
+        return client
+
+    try:
+        yield make
+    finally:
+        executor.shutdown()
+        if spinner.is_alive():
+            spinner.join(5.0)
+        for client in clients:
+            client.destroy_node()
+        context.try_shutdown()

@@ -17,7 +17,6 @@ collects depth, points, faces, mesh, canonical and overlay images for every fram
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -59,15 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import rclpy
-    from rclpy.executors import SingleThreadedExecutor
-
     from face_anything_ros.offline.demo_outputs import write_demo_outputs
     from face_anything_ros.offline.sample import sample_frames
     from face_anything_ros.outputs.image_bag import write_image_bag
     from face_anything_ros.ros.diagnostics import stage_profile
     from face_anything_ros.ros.node_process import NodeLaunch, find_config, start_node, stop_node
-    from face_anything_ros.ros.stream_client import StreamClient
+    from face_anything_ros.ros.stream_client import spinning_stream_clients
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -88,34 +84,27 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"demo: starting {' '.join(launch.command()[1:])}")
     process = start_node(launch, out / "node.log")
-    rclpy.init()
-    client = StreamClient(CAMERA, OUTPUTS, name="face_anything_demo_camera")
-    executor = SingleThreadedExecutor()
-    executor.add_node(client)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
     received: list[Any] = []
     profile = ""
     diagnostics: dict[str, str] = {}
     streaming: dict[str, Any] | None = None
-    try:
-        if not client.wait_for_node(NODE_START_TIMEOUT_S, alive=lambda: process.poll() is None):
-            print(f"error: the node did not come up; see {out / 'node.log'}")
-            return 1
-        received = _play(client, frames, intrinsics, process)
-        diagnostics = client.wait_for_diagnostics(
-            lambda values: values.get("frames_out") == str(len(received)), DIAGNOSTICS_WAIT_S
-        )
-        if args.stream_seconds > 0:
-            streaming = _stream(client, frames, intrinsics, args.stream_hz, args.stream_seconds)
-        profile = stage_profile(client.latest_diagnostics())
-    except KeyboardInterrupt:
-        print("interrupted: writing what arrived so far")
-    finally:
-        stop_node(process)
-        executor.shutdown()
-        client.destroy_node()
-        rclpy.try_shutdown()
+    with spinning_stream_clients() as make_client:
+        client = make_client(CAMERA, OUTPUTS, "face_anything_demo_camera")
+        try:
+            if not client.wait_for_node(NODE_START_TIMEOUT_S, alive=lambda: process.poll() is None):
+                print(f"error: the node did not come up; see {out / 'node.log'}")
+                return 1
+            received = _play(client, frames, intrinsics, process)
+            diagnostics = client.wait_for_diagnostics(
+                lambda values: values.get("frames_out") == str(len(received)), DIAGNOSTICS_WAIT_S
+            )
+            if args.stream_seconds > 0:
+                streaming = _stream(client, frames, intrinsics, args.stream_hz, args.stream_seconds)
+            profile = stage_profile(client.latest_diagnostics())
+        except KeyboardInterrupt:
+            print("interrupted: writing what arrived so far")
+        finally:
+            stop_node(process)
     if not received:
         print(f"error: no output arrived from the node; see {out / 'node.log'}")
         return 1
