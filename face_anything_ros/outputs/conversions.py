@@ -192,13 +192,18 @@ def point_cloud_to_array(msg: Any) -> np.ndarray:
     return raw.view(POINT_DTYPE).copy()
 
 
-def pose_message(kit: MessageKit, rotation: np.ndarray, translation: np.ndarray) -> Any:
+def quaternion_message(kit: MessageKit, rotation: np.ndarray) -> Any:
+    """geometry_msgs/Quaternion of a 3x3 rotation matrix (x, y, z, w as scipy orders them)."""
     qx, qy, qz, qw = Rotation.from_matrix(np.asarray(rotation, dtype=np.float64)).as_quat()
+    return kit.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw)
+
+
+def pose_message(kit: MessageKit, rotation: np.ndarray, translation: np.ndarray) -> Any:
     tx, ty, tz = (float(v) for v in translation)
     return kit.new(
         "geometry_msgs/msg/Pose",
         position=kit.new("geometry_msgs/msg/Point", x=tx, y=ty, z=tz),
-        orientation=kit.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+        orientation=quaternion_message(kit, rotation),
     )
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from face_anything_ros.outputs.conversions import pose_message
 from face_anything_ros.outputs.message_kit import MessageKit
-from face_anything_ros.runtime.face_frame import face_frame
+from face_anything_ros.runtime.face_frame import face_frame_of
 
 DETECTION_2D_ARRAY = "vision_msgs/msg/Detection2DArray"
 FACE_CLASS_ID = "face"
@@ -38,7 +38,7 @@ def clipped_box(box_xyxy: Any, width: int, height: int) -> np.ndarray:
 
 
 def _face_pose(kit: MessageKit, face: Any) -> Any:
-    frame = face_frame(face.rotation, face.translation, face.scale) if face.pose_valid else None
+    frame = face_frame_of(face)
     if frame is None:
         return pose_message(kit, np.eye(3), np.zeros(3))
     return pose_message(kit, frame.rotation, frame.origin)

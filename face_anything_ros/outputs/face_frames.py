@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from scipy.spatial.transform import Rotation
-
+from face_anything_ros.outputs.conversions import quaternion_message
 from face_anything_ros.outputs.message_kit import MessageKit
-from face_anything_ros.runtime.face_frame import face_frame
+from face_anything_ros.runtime.face_frame import face_frame_of
 
 TF_MESSAGE = "tf2_msgs/msg/TFMessage"
 
@@ -28,10 +27,9 @@ def face_transforms(kit: MessageKit, header: Any, result: Any, tf_prefix: str = 
     """TFMessage of the faces with a valid pose; ``header.frame_id`` is the parent frame."""
     transforms = []
     for face in result.faces:
-        frame = face_frame(face.rotation, face.translation, face.scale) if face.pose_valid else None
+        frame = face_frame_of(face)
         if frame is None:
             continue
-        qx, qy, qz, qw = Rotation.from_matrix(frame.rotation).as_quat()
         tx, ty, tz = (float(v) for v in frame.origin)
         transforms.append(
             kit.new(
@@ -41,7 +39,7 @@ def face_transforms(kit: MessageKit, header: Any, result: Any, tf_prefix: str = 
                 transform=kit.new(
                     "geometry_msgs/msg/Transform",
                     translation=kit.new("geometry_msgs/msg/Vector3", x=tx, y=ty, z=tz),
-                    rotation=kit.new("geometry_msgs/msg/Quaternion", x=qx, y=qy, z=qz, w=qw),
+                    rotation=quaternion_message(kit, frame.rotation),
                 ),
             )
         )

@@ -21,10 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from face_anything_ros.core.face_template import load_face_template
+
+if TYPE_CHECKING:
+    from face_anything_ros.runtime.pipeline import FaceResult
 
 # MediaPipe face mesh vertex at the sellion: the deepest point of the template's midline between
 # the nose tip and the forehead (canonical (0, 0.384, 0.266)).
@@ -65,3 +69,8 @@ def face_frame(rotation: np.ndarray, translation: np.ndarray, scale: float) -> F
         rotation=rotation @ CANONICAL_FROM_FACE,
         origin=float(scale) * rotation @ sellion_canonical() + translation,
     )
+
+
+def face_frame_of(face: FaceResult) -> FaceFrame | None:
+    """The face frame of one pipeline face; None when its head pose fit failed or is not finite."""
+    return face_frame(face.rotation, face.translation, face.scale) if face.pose_valid else None
