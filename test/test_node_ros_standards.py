@@ -299,7 +299,7 @@ def test_detections_carry_finite_scores_boxes_inside_the_image_and_the_track_uui
     width, height = INTRINSICS.width, INTRINSICS.height
     for face, detection in zip(faces.faces, detections.detections, strict=True):
         assert math.isfinite(face.confidence) and 0.0 <= face.confidence <= 1.0
-        assert face.detector in ("face_mesh", "blazeface_short_range", "blazeface_full_range")
+        assert face.detector in ("face_mesh", "blazeface_short_range", "blazeface_full_range", "model_track")
         assert detection.header == faces.header and detection.id == _hex(face)
         (result,) = detection.results
         assert result.hypothesis.class_id == FACE_CLASS_ID

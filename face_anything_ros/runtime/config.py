@@ -52,8 +52,13 @@ class DetectionConfig:
     # Of two boxes overlapping more than this IoU only the larger is kept (face mesh in tracking
     # mode can report a face twice when re-detection adds a face it already tracks).
     duplicate_iou: float = 0.5
+    # A face the detectors lose is carried on at the box its last head pose predicts while the network
+    # still sees a face there, for at most this many frames in a row (runtime/model_tracking.py); 0: off.
+    # Not used for boxes handed to FacePipeline.process from elsewhere.
+    model_track_frames: int = 30
 
     def validate(self) -> None:
+        _check(self.model_track_frames >= 0, "detection.model_track_frames", ">= 0")
         _check(self.method in DETECTION_METHODS, "detection.method", f"one of {DETECTION_METHODS}")
         _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
         for name in (

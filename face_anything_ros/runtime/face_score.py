@@ -32,6 +32,8 @@ DETECTOR_FACE_MESH = "face_mesh"
 DETECTOR_BLAZEFACE_SHORT = "blazeface_short_range"
 DETECTOR_BLAZEFACE_FULL = "blazeface_full_range"
 DETECTOR_EXTERNAL = "external"
+# carried by the network's own pose after the detectors lost it (runtime/model_tracking.py)
+DETECTOR_MODEL_TRACK = "model_track"
 UNSCORED_PRESENCE = 1.0  # presence of a face from a detector that reports no score (see module doc)
 
 

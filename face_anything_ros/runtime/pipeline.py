@@ -27,7 +27,7 @@ from face_anything_ros.runtime.backends.base import InferenceBackend
 from face_anything_ros.runtime.backends.selection import build_backend
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
-from face_anything_ros.runtime.face_score import face_score
+from face_anything_ros.runtime.face_score import DETECTOR_MODEL_TRACK, face_score, mask_coverage
 from face_anything_ros.runtime.fused_tracker import FusedTracker, lookup_measurement, mesh_measurement
 from face_anything_ros.runtime.geometry import (
     FaceGeometry,
@@ -38,6 +38,7 @@ from face_anything_ros.runtime.geometry import (
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
 from face_anything_ros.runtime.mesh_prior import MeshPrior
+from face_anything_ros.runtime.model_tracking import MIN_CARRIED_COVERAGE, ModelTrackedFaces
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
@@ -171,6 +172,7 @@ class FacePipeline:
         self.mesh_prior = (
             MeshPrior(self.config.mesh_prior, self.input_size) if self.config.mesh_prior.enabled else None
         )
+        self._carried = ModelTrackedFaces(self.config.detection.model_track_frames, self._template_canonical)
 
     @property
     def backend_name(self) -> str:
@@ -199,6 +201,7 @@ class FacePipeline:
         self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
         self._stabilizer.forget_all_but(set())
+        self._carried.reset()
         if self._fusion is not None:
             self._fusion.reset()
 
@@ -214,16 +217,18 @@ class FacePipeline:
     ) -> FrameResult:
         """Process one frame (uint8 RGB; grey and RGBA are converted, see ``to_rgb_uint8``).
 
-        ``detections`` bypasses the detector (boxes from elsewhere, e.g. ground truth).
-        Raises ``InvalidFrameError`` for unusable frames and ``ValueError`` for intrinsics
+        ``detections`` bypasses the detector (boxes from elsewhere, e.g. ground truth) and the carrying
+        of lost faces (``detection.model_track_frames``). Raises ``InvalidFrameError`` for unusable frames and ``ValueError`` for intrinsics
         that do not fit the frame.
         """
         timer = _StageTimer()
         rgb = to_rgb_uint8(frame)
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics_for(intrinsics, width, height)
+        carry = detections is None
         if detections is None:
             detections = self._detector.detect(rgb)
+            detections = detections + self._carried.proposals(detections)
         detections = detections[: self.config.detection.max_faces]
         tracks = self._ids.update(np.array([d.box_xyxy for d in detections]).reshape(-1, 4))
         self._forget_dead_tracks()
@@ -242,6 +247,12 @@ class FacePipeline:
             outputs = self._backend(images)
             timer.lap("model")
             crops = split_crop_maps(outputs, self.config.mask_threshold)
+            kept = self._network_sees_face(detections, boxes, crops)
+            if not all(kept):
+                detections, tracks, boxes, crops = (
+                    [item for item, keep in zip(items, kept, strict=True) if keep]
+                    for items in (detections, tracks, boxes, crops)
+                )
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
             crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
@@ -266,6 +277,13 @@ class FacePipeline:
                 )
             ]
             timer.lap("tracking")
+        if carry:
+            self._carried.observe(
+                [f.track_id for f in faces],
+                [f.detector for f in faces],
+                [(f.rotation, f.translation) if f.pose_valid else None for f in faces],
+                intrinsics,
+            )
         if self._fusion is not None:
             # Faces the detector missed this frame keep their points moving by flow (bounded gap), so a
             # face found again continues from where it went, as in `evaluate`; they are not published.
@@ -321,6 +339,17 @@ class FacePipeline:
                 tracking.anchor_min_landmarks,
             )
 
+    def _network_sees_face(
+        self, detections: list[Detection], boxes: list[CropBox], crops: list[CropMaps]
+    ) -> list[bool]:
+        """Per face: False for a carried face (``model_track``) whose predicted mask no longer covers its
+        box (the face turned away, left or was covered: the carrying ends); True for every detected one."""
+        return [
+            d.detector != DETECTOR_MODEL_TRACK
+            or mask_coverage(c.mask_probability, _box_in_crop(d, b, self.input_size)) >= MIN_CARRIED_COVERAGE
+            for d, b, c in zip(detections, boxes, crops, strict=True)
+        ]
+
     def _weight(self, crop: CropMaps) -> np.ndarray:
         """Per-pixel reliability used by the pose fit and the lookup: mask x confidence."""
         usable = crop.mask & (crop.confidence > self.config.tracking.min_confidence)
@@ -375,8 +404,6 @@ class FacePipeline:
         image_pixels, uncertainty, visible, points = (
             a[rows] for a in (image_pixels, uncertainty, visible, points)
         )
-        affine = crop_affine(box, self.input_size)
-        box_in_crop = np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
@@ -391,7 +418,9 @@ class FacePipeline:
             track_uuid=self._track_uuids.uuid(track.track_id),
             age=track.age,
             box_xyxy=np.asarray(detection.box_xyxy, dtype=np.float64),
-            score=face_score(detection.score, crop.mask_probability, box_in_crop.ravel()),
+            score=face_score(
+                detection.score, crop.mask_probability, _box_in_crop(detection, box, self.input_size)
+            ),
             detector=detection.detector,
             detector_score=detection.score,
             rotation=geometry.rotation,
@@ -439,3 +468,9 @@ class FacePipeline:
                 del self._filters[track_id]
         if self._fusion is not None:
             self._fusion.forget_all_but(live)
+
+
+def _box_in_crop(detection: Detection, box: CropBox, size: int) -> np.ndarray:
+    """The detection's face box (x0, y0, x1, y1) in the crop's pixel coordinates."""
+    affine = crop_affine(box, size)
+    return (np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]).ravel()

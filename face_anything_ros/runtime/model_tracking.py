@@ -1,0 +1,110 @@
+"""Faces the detector lost, carried on by the network's own head pose (tracking by re-detection).
+
+The MediaPipe detectors drop faces long before our network does: turned past ~60° of yaw, small,
+dark, blurred or partly covered. The network still predicts canonical coordinates and depth on such
+a crop, and the pose fit of every frame places the whole template face in the image. Projecting the
+468 template vertices with that pose gives the face box of the next frame in the crop policy's own
+convention (the box of the 468 landmarks, hidden ones included), the way MediaPipe's face mesh
+derives its next region of interest from its landmarks.
+
+So a face seen in the last frame (detected, or carried) that no detection overlaps now is proposed
+again at its predicted box, with detector name ``model_track``. The network then decides: the face
+stays only while the predicted mask covers its box (``MIN_CARRIED_COVERAGE`` of the area a face fills,
+``face_score.mask_coverage``) and a pose can be fitted; a box on the back of a head, a wall or a
+hand fails and the face ends. At most ``max_frames`` frames in a row are carried without a detection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from face_anything_ros.core.camera import Intrinsics, project
+from face_anything_ros.core.face_template import CANONICAL_UNIT_M
+from face_anything_ros.runtime.detection import Detection
+from face_anything_ros.runtime.face_score import DETECTOR_MODEL_TRACK
+from face_anything_ros.runtime.ids import overlap_of_smaller_matrix
+
+# A carried face needs its predicted mask to fill at least this share of what a face fills in its box
+# (a calibration chosen on the synthetic train split, not a setting: BENCHMARKS.md, "model tracking").
+MIN_CARRIED_COVERAGE = 0.5
+# A detection is the carried face when it covers more than this share of the smaller box (the same
+# test `union` uses for duplicates: a BlazeFace box is offset from the landmark box).
+SAME_FACE_OVERLAP = 0.3
+MIN_BOX_SIDE_PX = (
+    4.0  # a predicted box smaller than this (a face far behind the camera's focus) is not proposed
+)
+
+
+@dataclass
+class _Carried:
+    box_xyxy: np.ndarray  # the face box predicted for the next frame
+    carried_frames: int  # frames in a row without a detection
+
+
+def predicted_face_box(
+    rotation: np.ndarray, translation: np.ndarray, template_canonical: np.ndarray, camera: Intrinsics
+) -> np.ndarray | None:
+    """Box (x0, y0, x1, y1) of the template vertices posed by ``X = CANONICAL_UNIT_M R c + t`` and
+    projected by ``camera``; None when the pose is not finite or any vertex is behind the camera."""
+    points = CANONICAL_UNIT_M * template_canonical @ np.asarray(rotation).T + np.asarray(translation)
+    if not np.isfinite(points).all() or (points[:, 2] <= 0).any():
+        return None
+    pixels = project(points, camera)
+    box = np.concatenate([pixels.min(axis=0), pixels.max(axis=0)])
+    if min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_SIDE_PX:
+        return None
+    return box
+
+
+class ModelTrackedFaces:
+    """Per stream: the predicted next box of every face of the last frame, and how long each was carried."""
+
+    def __init__(self, max_frames: int, template_canonical: np.ndarray) -> None:
+        self.max_frames = max_frames
+        self._template = np.asarray(template_canonical, dtype=np.float64)
+        self._faces: dict[int, _Carried] = {}
+
+    def reset(self) -> None:
+        self._faces.clear()
+
+    def proposals(self, detections: list[Detection]) -> list[Detection]:
+        """Detections at the predicted boxes of last frame's faces that no detection overlaps now."""
+        if self.max_frames <= 0:
+            return []
+        boxes = np.array([d.box_xyxy for d in detections], dtype=np.float64).reshape(-1, 4)
+        proposed: list[Detection] = []
+        for face in self._faces.values():
+            if face.carried_frames >= self.max_frames:
+                continue
+            if len(boxes) and overlap_of_smaller_matrix(face.box_xyxy, boxes).max() > SAME_FACE_OVERLAP:
+                continue
+            proposed.append(
+                Detection(box_xyxy=face.box_xyxy.copy(), score=float("nan"), detector=DETECTOR_MODEL_TRACK)
+            )
+        return proposed
+
+    def observe(
+        self,
+        track_ids: list[int],
+        detectors: list[str],
+        poses: list[tuple[np.ndarray, np.ndarray] | None],
+        camera: Intrinsics,
+    ) -> None:
+        """Remember this frame's faces (published ones only) and their predicted boxes for the next.
+
+        ``poses``: (rotation, translation) per face, None where no pose was fitted (such a face is not
+        carried: there is nothing to predict its box from)."""
+        previous = self._faces
+        self._faces = {}
+        for track_id, detector, pose in zip(track_ids, detectors, poses, strict=True):
+            if pose is None:
+                continue
+            box = predicted_face_box(pose[0], pose[1], self._template, camera)
+            if box is None:
+                continue
+            carried = 0
+            if detector == DETECTOR_MODEL_TRACK:
+                carried = (previous[track_id].carried_frames if track_id in previous else 0) + 1
+            self._faces[track_id] = _Carried(box, carried)

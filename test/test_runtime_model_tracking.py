@@ -1,0 +1,125 @@
+"""Faces the detector lost, carried on at the box the network's own head pose predicts."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from face_anything_ros.core.camera import Intrinsics, project
+from face_anything_ros.core.face_template import CANONICAL_UNIT_M, load_face_template
+from face_anything_ros.runtime.config import PipelineConfig
+from face_anything_ros.runtime.detection import Detection
+from face_anything_ros.runtime.face_score import DETECTOR_FACE_MESH, DETECTOR_MODEL_TRACK
+from face_anything_ros.runtime.ids import iou_matrix
+from face_anything_ros.runtime.model_tracking import ModelTrackedFaces, predicted_face_box
+
+CAMERA = Intrinsics.from_fov(320, 240, 60.0)
+TEMPLATE = load_face_template().canonical.astype(np.float64)
+FACING_CAMERA = np.diag([1.0, -1.0, -1.0])  # canonical y up, z out of the face -> camera y down, z ahead
+AHEAD = np.array([0.01, -0.02, 0.6])
+
+
+def test_predicted_box_is_the_box_of_the_posed_template_projected():
+    box = predicted_face_box(FACING_CAMERA, AHEAD, TEMPLATE, CAMERA)
+    pixels = project(CANONICAL_UNIT_M * TEMPLATE @ FACING_CAMERA.T + AHEAD, CAMERA)
+    np.testing.assert_allclose(box, [*pixels.min(axis=0), *pixels.max(axis=0)])
+    assert 30 < box[2] - box[0] < 200  # a face at 60 cm through a 60 degree lens
+    assert predicted_face_box(FACING_CAMERA, np.array([0.0, 0.0, -0.6]), TEMPLATE, CAMERA) is None  # behind
+    assert predicted_face_box(np.full((3, 3), np.nan), AHEAD, TEMPLATE, CAMERA) is None
+
+
+def test_only_faces_no_detection_covers_are_proposed_and_for_a_bounded_run():
+    carried = ModelTrackedFaces(3, TEMPLATE)
+    pose = (FACING_CAMERA, AHEAD)
+    carried.observe([7], [DETECTOR_FACE_MESH], [pose], CAMERA)
+    (proposal,) = carried.proposals([])
+    assert proposal.detector == DETECTOR_MODEL_TRACK
+    np.testing.assert_allclose(proposal.box_xyxy, predicted_face_box(*pose, TEMPLATE, CAMERA))
+    detected_again = Detection(proposal.box_xyxy + 5.0, 0.9)
+    assert carried.proposals([detected_again]) == []  # the detector has it: nothing to carry
+    elsewhere = Detection(np.array([0.0, 0.0, 20.0, 20.0]), 0.9)
+    assert len(carried.proposals([elsewhere])) == 1
+    for _ in range(3):  # carried three frames in a row ...
+        assert len(carried.proposals([])) == 1
+        carried.observe([7], [DETECTOR_MODEL_TRACK], [pose], CAMERA)
+    assert carried.proposals([]) == []  # ... then it ends until a detector finds the face again
+    carried.observe([7], [DETECTOR_FACE_MESH], [pose], CAMERA)
+    assert len(carried.proposals([])) == 1
+    carried.observe([7], [DETECTOR_FACE_MESH], [None], CAMERA)  # no pose: nothing to predict from
+    assert carried.proposals([]) == []
+    off = ModelTrackedFaces(0, TEMPLATE)
+    off.observe([7], [DETECTOR_FACE_MESH], [pose], CAMERA)
+    assert off.proposals([]) == []
+
+
+class ScriptedDetector:
+    """Returns the given boxes frame by frame, then nothing (the detector lost the face)."""
+
+    def __init__(self, boxes: list[np.ndarray]) -> None:
+        self._boxes = list(boxes)
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        if not self._boxes:
+            return []
+        return [Detection(self._boxes.pop(0), 0.9, detector=DETECTOR_FACE_MESH)]
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def moving_face():
+    """A synthetic face (seed 1: one head, ~80 px) that the frames then pull 4 px right per frame."""
+    from face_anything_ros.evaluation.method import mask_face_boxes
+    from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
+
+    sequence = FaceSequenceGenerator(SynthConfig(max_faces_per_frame=1), seed=1).sample_sequence(
+        14, image_size=(240, 320)
+    )
+    frames, boxes = [], []
+    for t, (frame, mask) in enumerate(zip(sequence["frames"], sequence["mask"], strict=True)):
+        shift = np.float32([[1, 0, 4.0 * max(t - 3, 0)], [0, 1, 0]])
+        frames.append(cv2.warpAffine(frame, shift, (320, 240), borderMode=cv2.BORDER_REPLICATE))
+        moved = cv2.warpAffine(mask.astype(np.uint8), shift, (320, 240), flags=cv2.INTER_NEAREST)
+        (box,) = mask_face_boxes(moved > 0)
+        boxes.append(box)
+    return frames, boxes, Intrinsics(**sequence["intrinsics"])
+
+
+def _pipeline(model_track_frames: int, detected_boxes: list[np.ndarray]):
+    from face_anything_ros.runtime.pipeline import FacePipeline
+
+    config = {
+        "backend": {"name": "eager", "device": "cpu"},
+        "detection": {"model_track_frames": model_track_frames},
+    }
+    return FacePipeline(PipelineConfig.from_dict(config), detector=ScriptedDetector(detected_boxes))
+
+
+def test_a_lost_moving_face_is_carried_at_its_predicted_box_and_ends_on_background(moving_face):
+    frames, boxes, camera = moving_face
+    pipeline = _pipeline(30, boxes[:4])
+    first = pipeline.process(frames[0], camera, 0.0).faces[0]
+    for t in range(1, 4):
+        pipeline.process(frames[t], camera, t / 30)
+    for t in range(4, len(frames)):  # the detector returns nothing from frame 4 on
+        (face,) = pipeline.process(frames[t], camera, t / 30).faces
+        assert face.detector == DETECTOR_MODEL_TRACK and face.track_id == first.track_id
+        assert face.pose_valid and 0.5 < face.score <= 1.0
+        # the box follows the face (40 px to the right by the end; a box left behind would miss it)
+        centre_error = np.linalg.norm(
+            (face.box_xyxy[:2] + face.box_xyxy[2:]) / 2 - (boxes[t][:2] + boxes[t][2:]) / 2
+        )
+        assert centre_error < 0.2 * (boxes[t][2] - boxes[t][0]), t
+        assert iou_matrix(face.box_xyxy, boxes[t][None])[0, 0] > 0.4, t
+    background = np.full_like(frames[0], 90)
+    assert pipeline.process(background, camera, 1.0).faces == []  # no face where the box went: it ends
+    assert pipeline.process(frames[-1], camera, 1.1).faces == []  # and is not proposed again
+
+
+def test_carrying_switched_off_publishes_no_face_the_detector_lost(moving_face):
+    frames, boxes, camera = moving_face
+    pipeline = _pipeline(0, boxes[:4])
+    counts = [len(pipeline.process(frame, camera, t / 30).faces) for t, frame in enumerate(frames)]
+    assert counts == [1] * 4 + [0] * (len(frames) - 4)
