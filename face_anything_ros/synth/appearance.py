@@ -5,8 +5,8 @@ template position), so it sticks to the surface through pose and expression and
 needs no UV seams. Sharp facial features (lips, brows, eye make-up, blush) come from
 a region atlas drawn once in the template's UV space. Per-person parameters (skin
 tone, hair colour/hairline, make-up, beard, eye colour) are small arrays indexed
-by the pixel's sample. Shading: wrapped Lambert + Blinn-Phong specular + ambient,
-with coloured light.
+by the pixel's sample. Shading is per pixel (synth/shading.py): wrapped Lambert +
+Blinn-Phong specular on pore micro-normals + ambient, with coloured light.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.mesh import (
     LABEL_CLOTH,
     LABEL_EYE,
+    LABEL_FACE,
     LABEL_MOUTH,
     LABEL_SKIN,
     LEFT_BROW,
@@ -31,6 +32,13 @@ from face_anything_ros.synth.mesh import (
     OUTER_LIPS,
     RIGHT_BROW,
     RIGHT_EYE,
+)
+from face_anything_ros.synth.shading import (
+    BumpTexture,
+    bump_gradient,
+    micro_normals,
+    pixel_lighting,
+    tzone_weight,
 )
 
 # sRGB skin tones from very light to very dark (Fitzpatrick-like range)
@@ -85,7 +93,11 @@ PIXEL_PERSON_COLUMNS = [
     23,
     24,
     25,
-]  # skin, hair, hairline, hair_back, bald, offset
+    27,
+    28,
+    38,
+    39,
+]  # skin, hair, hairline, hair_back, bald, offset, specular, shininess, T-zone oil, bump
 
 
 @lru_cache(maxsize=1)
@@ -200,12 +212,14 @@ class PersonLook:
     noise_offset: np.ndarray  # (3,)
     freckles: float
     specular: float
-    roughness: float
+    shininess: float  # Blinn-Phong exponent
     wrinkles: float
     cloth: np.ndarray  # (3,) main clothing colour
     cloth_second: np.ndarray  # (3,) stripe colour
     stripe_frequency: float  # radians per cm, 0 = plain
     stripe_slant: float
+    tzone_oil: float = 0.0  # extra specular on forehead, nose and chin (x specular)
+    bump: float = 0.0  # micro-normal tilt from the pore texture
 
     def to_vector(self) -> np.ndarray:
         v = np.concatenate(
@@ -213,8 +227,8 @@ class PersonLook:
                 self.skin, self.hair, self.lip, self.iris, self.makeup,
                 [self.makeup_strength, self.lipstick, self.blush, self.brow_density, self.beard, self.hairline,
                  self.hair_back, self.bald], self.noise_offset,
-                [self.freckles, self.specular, self.roughness, self.wrinkles], self.cloth, self.cloth_second,
-                [self.stripe_frequency, self.stripe_slant],
+                [self.freckles, self.specular, self.shininess, self.wrinkles], self.cloth, self.cloth_second,
+                [self.stripe_frequency, self.stripe_slant, self.tzone_oil, self.bump],
             ]
         ).astype(np.float32)  # fmt: skip
         out = np.zeros(NUM_PERSON_PARAMS, np.float32)
@@ -226,8 +240,12 @@ def _linear(srgb) -> np.ndarray:
     return np.power(np.clip(np.asarray(srgb, dtype=np.float32), 0, 1), 2.2)
 
 
-def sample_look(rng: np.random.Generator, config: SynthConfig) -> PersonLook:
-    """Appearance of one person; colours are chosen in sRGB and stored as linear albedo."""
+def sample_look(rng: np.random.Generator, config: SynthConfig, optics: np.random.Generator) -> PersonLook:
+    """Appearance of one person; colours are chosen in sRGB and stored as linear albedo.
+
+    The skin optics added later (T-zone oil, bump) come from their own generator ``optics``,
+    so adding them left every earlier person as it was.
+    """
     t = rng.uniform(0, len(SKIN_TONES) - 1)
     lo = int(np.floor(t))
     skin = SKIN_TONES[lo] * (1 - (t - lo)) + SKIN_TONES[min(lo + 1, len(SKIN_TONES) - 1)] * (t - lo)
@@ -271,12 +289,14 @@ def sample_look(rng: np.random.Generator, config: SynthConfig) -> PersonLook:
         noise_offset=rng.uniform(-1, 1, 3).astype(np.float32),
         freckles=rng.uniform(0, 1) if rng.random() < 0.15 else 0.0,
         specular=rng.uniform(*config.specular_range),
-        roughness=rng.uniform(0.0, 1.0),
+        shininess=float(np.exp(np.interp(rng.uniform(0, 1), [0, 1], np.log(config.specular_exponent_range)))),
         wrinkles=rng.uniform(0, 1) ** 2,
         cloth=_linear(rng.uniform(0.05, 0.9, 3) * rng.uniform(0.3, 1.0)),
         cloth_second=_linear(rng.uniform(0.05, 0.9, 3)),
         stripe_frequency=float(rng.uniform(0.5, 3.0)) if rng.random() < 0.3 else 0.0,
         stripe_slant=float(rng.normal(0, 0.5)),
+        tzone_oil=float(optics.uniform(*config.tzone_oil_range)),
+        bump=float(optics.uniform(*config.skin_bump_range)),
     )
 
 
@@ -335,36 +355,6 @@ def vertex_noise(volume: torch.Tensor, template_cm: torch.Tensor, offsets: torch
     return torch.cat([values[:, 0, :, :1], values[:, 1, :, :3]], dim=-1)
 
 
-def vertex_lighting(
-    normals: torch.Tensor,  # (P, V, 3) unit, camera frame
-    points: torch.Tensor,  # (P, V, 3) camera frame
-    occlusion: torch.Tensor,  # (V,)
-    lights: torch.Tensor,  # (P, LIGHT_VECTOR_SIZE)
-    people: torch.Tensor,  # (P, NUM_PERSON_PARAMS)
-    lit: torch.Tensor,  # (P, V, 1) 1 = lit, 0 = in the light's shadow
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-vertex diffuse shade (P, V, 3) and specular (P, V, 3) (Gouraud: vertices are ~2 px apart at 128 px).
-
-    Wrapped Lambert + Blinn-Phong with coloured light; ambient occlusion darkens both.
-    """
-    ldir, lcol, amb, wrap = (
-        lights[:, None, 0:3],
-        lights[:, None, 3:6],
-        lights[:, None, 6:9],
-        lights[:, None, 9:10],
-    )
-    ndotl = (normals * ldir).sum(-1, keepdim=True)
-    diffuse = ((ndotl + wrap) / (1 + wrap)).clamp(min=0)
-    half = F.normalize(ldir - F.normalize(points, dim=-1), dim=-1)
-    ndoth = (normals * half).sum(-1, keepdim=True).clamp(min=0)
-    ao = occlusion[None, :, None]
-    exponent = 12 + 60 * (1 - people[:, None, 28:29])
-    specular = lcol * people[:, None, 27:28] * ndoth.pow(exponent) * (ndotl > 0) * ao * lit
-    fill = lights[:, None, 13:16] * (normals * lights[:, None, 10:13]).sum(-1, keepdim=True).clamp(min=0)
-    shade = amb * ao + (lcol * diffuse * lit + fill) * (0.35 + 0.65 * ao)
-    return shade, specular
-
-
 def _sample_atlas(atlas: torch.Tensor, uv: torch.Tensor) -> torch.Tensor:
     grid = torch.stack([uv[:, 0] * 2 - 1, (1 - uv[:, 1]) * 2 - 1], 1).view(1, 1, -1, 2)
     out = F.grid_sample(atlas[None], grid, mode="bilinear", padding_mode="border", align_corners=True)
@@ -382,8 +372,12 @@ class PixelInputs:
     canonical: torch.Tensor  # (N, 3) (0 on non-face)
     mouth_v: torch.Tensor  # (N,)
     vertex_noise: torch.Tensor  # (N, 4) low/mid frequency skin noise interpolated from the vertices
-    shade: torch.Tensor  # (N, 3) diffuse + ambient light (vertex_lighting, interpolated)
-    specular: torch.Tensor  # (N, 3) specular light (vertex_lighting, interpolated)
+    normal: torch.Tensor  # (N, 3) interpolated vertex normal, camera frame (not unit)
+    point: torch.Tensor  # (N, 3) camera-frame position
+    lit: torch.Tensor  # (N, 1) key-light visibility (cast shadows, interpolated)
+    occlusion: torch.Tensor  # (N, 1) ambient occlusion (interpolated)
+    tangent_u: torch.Tensor  # (N, 3) dP/du of the pixel's triangle (micro-normal frame)
+    tangent_v: torch.Tensor  # (N, 3) dP/dv
 
 
 def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -468,6 +462,7 @@ def shade_pixels(
     lights: torch.Tensor,  # (B, LIGHT_VECTOR_SIZE), see lighting_vector
     noise: torch.Tensor,  # noise volume (hair strands)
     fine: torch.Tensor,  # fine 2D texture (face detail)
+    bump: BumpTexture,  # pore height field (micro-normals)
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Linear RGB (N, 3) of every pixel and a hair-cover flag (N,) (hair hides face pixels)."""
     p = _rows(people[:, PIXEL_PERSON_COLUMNS], px.sample)  # the few parameters every pixel needs
@@ -516,12 +511,27 @@ def shade_pixels(
         teeth = ((mv < 0.22) | (mv > 0.85)).float()
         albedo[mouth_idx] = teeth * torch.tensor(TEETH_LINEAR) + (1 - teeth) * torch.tensor(MOUTH_LINEAR)
 
-    # light was computed per vertex; hair, beard and the mouth cavity dull it per pixel
-    specular = px.specular * ((1 - 0.7 * hair_w) * (1 - 0.5 * beard))[:, None]
-    shade = px.shade
+    # light per pixel (synth/shading.py): pores tilt the face-skin normals, the T-zone is oilier;
+    # hair, beard and the mouth cavity dull it
+    geometric = F.normalize(px.normal, dim=-1)
+    shading_normal = geometric
+    oil = torch.zeros(len(label), 1)
+    skin_idx = (label == LABEL_FACE).nonzero(as_tuple=True)[0]
+    if skin_idx.numel():
+        gradient = bump_gradient(bump, _rows(px.uv, skin_idx), _rows(offset, skin_idx)[:, :2] * 7.0)
+        shading_normal = geometric.clone()
+        shading_normal[skin_idx] = micro_normals(
+            _rows(geometric, skin_idx), _rows(px.tangent_u, skin_idx), _rows(px.tangent_v, skin_idx), gradient,
+            _rows(p, skin_idx)[:, 15:16],
+        )  # fmt: skip
+        oil[skin_idx] = tzone_weight(_rows(pos, skin_idx))[:, None]
+    dull = ((1 - 0.7 * hair_w) * (1 - 0.5 * beard))[:, None]
+    shade, specular = pixel_lighting(
+        geometric, shading_normal, px.point, px.lit, px.occlusion, _rows(lights, px.sample),
+        strength=p[:, 12:13] * (1 + p[:, 14:15] * oil) * dull, exponent=p[:, 13:14] * (1 + 0.5 * oil),
+    )  # fmt: skip
     if mouth_idx.numel():
         specular[mouth_idx] = 0.0
-        shade = shade.clone()
         shade[mouth_idx] *= 0.35
     rgb = albedo * shade + specular
     return rgb, hair_cover

@@ -36,6 +36,15 @@ class SynthConfig:
     makeup_probability: float = 0.3
     hair_probability: float = 0.85
     specular_range: tuple[float, float] = (0.0, 0.35)
+    # per-pixel skin optics (synth/shading.py)
+    specular_exponent_range: tuple[float, float] = (16.0, 160.0)  # per-person Blinn-Phong sharpness
+    tzone_oil_range: tuple[float, float] = (0.3, 2.5)  # extra specular on forehead, nose, chin (× base)
+    # per-person pore height: normal slope per unit-RMS texture gradient (0 = flat, the old look)
+    skin_bump_range: tuple[float, float] = (0.02, 0.08)
+    light_tint_probability: float = 0.35  # key or fill light tinted (fluorescent, LED, sodium, sky)
+    # anti-aliasing: a camera integrates light over each pixel, a point-sampling rasteriser does not
+    supersample_probability: float = 0.5  # render this share of crops / sequences at supersample_factor x
+    supersample_factor: int = 2  # integer, so the area downsampling (cv2.INTER_AREA) is an exact box filter
     # image degradation
     motion_blur_probability: float = 0.25
     defocus_probability: float = 0.3

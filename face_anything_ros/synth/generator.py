@@ -16,6 +16,7 @@ from face_anything_ros.core.camera import Intrinsics, focal_from_fov, project
 from face_anything_ros.synth.appearance import (
     LIGHT_VECTOR_SIZE,
     NUM_PERSON_PARAMS,
+    Lighting,
     PersonLook,
     lighting_vector,
     make_fine_texture,
@@ -40,6 +41,8 @@ from face_anything_ros.synth.occluders import (
 )
 from face_anything_ros.synth.occlusion import vertex_ambient_occlusion
 from face_anything_ros.synth.render import MeshRenderer, RenderedFrames
+from face_anything_ros.synth.shading import tint_lighting
+from face_anything_ros.synth.supersample import render_antialiased
 
 LOG = logging.getLogger(__name__)
 
@@ -47,6 +50,8 @@ SPLITS = {"train": 0, "test": 1}
 # people are drawn from disjoint identity index ranges per split
 IDENTITY_RANGES = {"train": (0, 1_000_000_000), "test": (1_000_000_000, 1_000_100_000)}
 IDENTITY_STREAM = 0x1D
+OPTICS_STREAM = 0x0E  # skin optics of a person (its own stream: adding them changed no earlier draw)
+CAMERA_OPTICS_STREAM = 0x55  # supersampling and light tints per generator (likewise)
 # the head rotates about a point behind the face, roughly the head centre (template cm)
 HEAD_PIVOT_CM = np.array([0.0, -1.0, -3.0])
 VIRTUAL_IMAGE_WIDTHS = (480, 2000)  # training crops come from images this wide (pixels)
@@ -75,6 +80,7 @@ class FaceSequenceGenerator:
         self.split = split
         stream = SPLITS[split]
         self._rng = np.random.default_rng([self.seed, stream, 11])
+        self._optics_rng = np.random.default_rng([self.seed, stream, CAMERA_OPTICS_STREAM])
         self._mesh = build_render_mesh(self.config.subdivisions)
         self._basis = build_deformation_basis(self.config.subdivisions)
         texture_rng = np.random.default_rng([stream, 0x7E])  # texture space is per split, not per seed
@@ -105,7 +111,7 @@ class FaceSequenceGenerator:
         identity = sample_identity(
             self._basis, prng, cfg.identity_bump_cm, cfg.global_scale_range, cfg.axis_scale_std
         )
-        look = sample_look(prng, cfg)
+        look = sample_look(prng, cfg, np.random.default_rng([IDENTITY_STREAM, index, OPTICS_STREAM]))
         occluders = sample_occluders(
             self._rng, cfg, linear_to_srgb(look.hair), linear_to_srgb(look.skin), has_hair=look.bald < 0.5
         )
@@ -184,7 +190,7 @@ class FaceSequenceGenerator:
             head = self._head_vertices(person, motion, translation)
             border = rng.random() < cfg.image_border_probability
             bg = self._backgrounds.view(size, size)
-            light = lighting_vector(sample_lighting(rng))
+            light = lighting_vector(self._lighting())
             base_box_jitter = rng.uniform(-1, 1, 3)
             for t in range(num_frames):
                 i = b * num_frames + t
@@ -213,7 +219,10 @@ class FaceSequenceGenerator:
             persons.append(person)
             motions.append(motion)
             degradations.append(sample_degradation(rng, cfg, size / 128))
-        frames = self._renderer.render(verts, intr, size, size, background, people, gaze, lights)
+        factors = np.repeat(self._supersample_factors(batch_size), num_frames)  # one factor per window
+        frames = render_antialiased(
+            self._renderer, factors, verts, intr, size, size, background, people, gaze, lights
+        )
         images = np.zeros((n, size, size, 3), np.uint8)
         for b in range(batch_size):
             for t in range(num_frames):
@@ -236,6 +245,16 @@ class FaceSequenceGenerator:
             "mask": frames.mask.reshape(*shape, size, size),
             "intrinsics": intr.reshape(*shape, 4),
         }
+
+    def _lighting(self) -> Lighting:
+        """Key, fill and ambient light of one shot; tints come from the optics stream."""
+        return tint_lighting(sample_lighting(self._rng), self._optics_rng, self.config.light_tint_probability)
+
+    def _supersample_factors(self, count: int) -> np.ndarray:
+        """(count,) render factor of each crop window or sequence: supersample_factor or 1 (point-sampled)."""
+        cfg = self.config
+        chosen = self._optics_rng.random(count) < cfg.supersample_probability
+        return np.where(chosen, max(1, int(cfg.supersample_factor)), 1)
 
     @staticmethod
     def _clear_gt(frames: RenderedFrames, i: int, covered: np.ndarray) -> None:
@@ -288,8 +307,11 @@ class FaceSequenceGenerator:
                 background[t] = frame_bg
         people = np.tile(np.stack([p.look.to_vector() for p in persons])[None], (num_frames, 1, 1))
         gaze = np.stack([m.gaze for m in motions], axis=1).astype(np.float32)
-        lights = np.tile(lighting_vector(sample_lighting(rng))[None, None], (num_frames, num_heads, 1))
-        frames = self._renderer.render(verts, intr, height, width, background, people, gaze, lights)
+        lights = np.tile(lighting_vector(self._lighting())[None, None], (num_frames, num_heads, 1))
+        factors = np.full(num_frames, self._supersample_factors(1)[0])
+        frames = render_antialiased(
+            self._renderer, factors, verts, intr, height, width, background, people, gaze, lights
+        )
         deg = sample_degradation(rng, cfg, max(height, width) / 256)
         images = np.zeros((num_frames, height, width, 3), np.uint8)
         num_faces = len(self._mesh.faces)

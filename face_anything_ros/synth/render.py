@@ -11,11 +11,11 @@ from face_anything_ros.synth.appearance import (
     PERSON_NOISE_OFFSET,
     PixelInputs,
     shade_pixels,
-    vertex_lighting,
     vertex_noise,
 )
 from face_anything_ros.synth.mesh import LABEL_CLOTH, LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
+from face_anything_ros.synth.shading import make_bump_texture, surface_tangents
 from face_anything_ros.synth.shadows import vertex_shadows
 
 # pixels per rasteriser call (bounds memory of the candidate-pixel tensors)
@@ -51,17 +51,21 @@ class MeshRenderer:
         self.faces = torch.from_numpy(np.array(mesh.faces))
         self.labels = torch.from_numpy(np.asarray(mesh.labels).astype(np.int64))
         canonical = np.nan_to_num(np.asarray(mesh.canonical), nan=0.0)
-        self.static = torch.from_numpy(
-            np.concatenate(
-                [np.asarray(mesh.vertices_cm), mesh.uvs, canonical, mesh.mouth_v[:, None]], axis=1
-            ).astype(np.float32)
-        )  # (V, 9): template_cm(3) uv(2) canonical(3) mouth_v(1)
-        self.occlusion = torch.from_numpy(np.asarray(ambient_occlusion, dtype=np.float32).copy())
+        columns = [
+            np.asarray(mesh.vertices_cm),
+            mesh.uvs,
+            canonical,
+            mesh.mouth_v[:, None],
+            ambient_occlusion[:, None],
+        ]
+        # (V, 10): template_cm(3) uv(2) canonical(3) mouth_v(1) ambient occlusion(1)
+        self.static = torch.from_numpy(np.concatenate(columns, axis=1).astype(np.float32))
         self.noise = noise_volume
         # the torso neither casts shadows nor sizes the shadow map (keeps the head's map sharp)
         self.shadow_faces = self.faces[self.labels != LABEL_CLOTH]
         self.shadow_bounds = torch.from_numpy(np.asarray(mesh.head_weight) > 0.5)
         self.fine = fine_texture
+        self.bump = make_bump_texture(fine_texture)
 
     def vertex_normals(self, verts: torch.Tensor, faces: torch.Tensor) -> torch.Tensor:
         tri = verts[:, faces]  # (N, F, 3, 3)
@@ -115,34 +119,32 @@ class MeshRenderer:
         corner = self.faces.index_select(0, local)  # (P, 3) local vertex ids
         bary = frags.bary.view(-1, 3).index_select(0, hit)
         person = frame * m + head
-        # one table of every per-vertex attribute of every (frame, head): static, normal, skin noise
+        # one table of every per-vertex attribute of every (frame, head): static, normal, position, shadow, noise
         people_t = torch.from_numpy(people.reshape(n * m, -1).astype(np.float32))
         offsets, which = torch.unique(people_t[:, PERSON_NOISE_OFFSET], dim=0, return_inverse=True)
         noise_v = vertex_noise(self.noise, self.static[:, 0:3], offsets)  # (unique people, V, 4)
         lights_t = torch.from_numpy(lights.reshape(n * m, -1).astype(np.float32))
         heads = verts.view(n * m, v, 3)
         lit = vertex_shadows(heads, self.shadow_faces, lights_t[:, 0:3], self.shadow_bounds)
-        shade_v, specular_v = vertex_lighting(
-            self.vertex_normals(verts, faces).view(n * m, v, 3),
-            heads,
-            self.occlusion,
-            lights_t,
-            people_t,
-            lit,
-        )
+        normals = self.vertex_normals(verts, faces).view(n * m, v, 3)
         table = torch.cat(
-            [self.static[None].expand(n * m, v, -1), shade_v, specular_v, noise_v[which]], dim=2
+            [self.static[None].expand(n * m, v, -1), normals, heads, lit, noise_v[which]], dim=2
         ).view(n * m * v, -1)
         rows = person[:, None] * v + corner
         values = table.index_select(0, rows[:, 0]).mul_(bary[:, 0:1])  # in place: ~1.5x faster than sum()
         for k in (1, 2):
             values.addcmul_(table.index_select(0, rows[:, k]), bary[:, k : k + 1])
-        static = values[:, :9]
+        static = values[:, :10]
+        tangent_u, tangent_v = surface_tangents(
+            heads.reshape(-1, 3).index_select(0, rows.reshape(-1)).view(-1, 3, 3),
+            self.static.index_select(0, corner.reshape(-1))[:, 3:5].view(-1, 3, 2),
+        )
         depth = frags.depth.view(-1).index_select(0, hit)
         label = self.labels.index_select(0, local)
         pix = PixelInputs(
             sample=person, label=label, template_cm=static[:, 0:3], uv=static[:, 3:5], canonical=static[:, 5:8],
-            mouth_v=static[:, 8], shade=values[:, 9:12], specular=values[:, 12:15], vertex_noise=values[:, 15:19],
+            mouth_v=static[:, 8], occlusion=static[:, 9:10], normal=values[:, 10:13], point=values[:, 13:16],
+            lit=values[:, 16:17], vertex_noise=values[:, 17:21], tangent_u=tangent_u, tangent_v=tangent_v,
         )  # fmt: skip
         rgb_hit, hair_cover = shade_pixels(
             pix,
@@ -151,6 +153,7 @@ class MeshRenderer:
             lights_t,
             self.noise,
             self.fine,
+            self.bump,
         )
         rgb = torch.from_numpy(np.ascontiguousarray(background, dtype=np.float32)).reshape(-1, 3).clone()
         rgb.index_copy_(0, hit, rgb_hit.clamp(0, 1).pow(DISPLAY_GAMMA))  # shading is linear light
