@@ -24,7 +24,6 @@ from face_anything_ros.synth.config import SynthConfig
 from face_anything_ros.synth.mesh import (
     LABEL_CLOTH,
     LABEL_EYE,
-    LABEL_FACE,
     LABEL_MOUTH,
     LABEL_SKIN,
     LEFT_BROW,
@@ -36,6 +35,7 @@ from face_anything_ros.synth.mesh import (
 from face_anything_ros.synth.shading import (
     BumpTexture,
     bump_gradient,
+    diffuse_normals,
     micro_normals,
     pixel_lighting,
     tzone_weight,
@@ -376,8 +376,9 @@ class PixelInputs:
     point: torch.Tensor  # (N, 3) camera-frame position
     lit: torch.Tensor  # (N, 1) key-light visibility (cast shadows, interpolated)
     occlusion: torch.Tensor  # (N, 1) ambient occlusion (interpolated)
-    tangent_u: torch.Tensor  # (N, 3) dP/du of the pixel's triangle (micro-normal frame)
-    tangent_v: torch.Tensor  # (N, 3) dP/dv
+    skin: torch.Tensor  # (S,) indices of the face-skin pixels (LABEL_FACE), which get micro-normals
+    tangent_u: torch.Tensor  # (S, 3) dP/du of each skin pixel's triangle (micro-normal frame)
+    tangent_v: torch.Tensor  # (S, 3) dP/dv
 
 
 def _rows(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
@@ -514,20 +515,21 @@ def shade_pixels(
     # light per pixel (synth/shading.py): pores tilt the face-skin normals, the T-zone is oilier;
     # hair, beard and the mouth cavity dull it
     geometric = F.normalize(px.normal, dim=-1)
-    shading_normal = geometric
+    shading_normal, diffuse_normal = geometric, geometric
     oil = torch.zeros(len(label), 1)
-    skin_idx = (label == LABEL_FACE).nonzero(as_tuple=True)[0]
+    skin_idx = px.skin
     if skin_idx.numel():
         gradient = bump_gradient(bump, _rows(px.uv, skin_idx), _rows(offset, skin_idx)[:, :2] * 7.0)
-        shading_normal = geometric.clone()
-        shading_normal[skin_idx] = micro_normals(
-            _rows(geometric, skin_idx), _rows(px.tangent_u, skin_idx), _rows(px.tangent_v, skin_idx), gradient,
-            _rows(p, skin_idx)[:, 15:16],
-        )  # fmt: skip
+        skin_geometric = _rows(geometric, skin_idx)
+        micro = micro_normals(
+            skin_geometric, px.tangent_u, px.tangent_v, gradient, _rows(p, skin_idx)[:, 15:16]
+        )
+        shading_normal = geometric.index_copy(0, skin_idx, micro)
+        diffuse_normal = geometric.index_copy(0, skin_idx, diffuse_normals(skin_geometric, micro))
         oil[skin_idx] = tzone_weight(_rows(pos, skin_idx))[:, None]
     dull = ((1 - 0.7 * hair_w) * (1 - 0.5 * beard))[:, None]
     shade, specular = pixel_lighting(
-        geometric, shading_normal, px.point, px.lit, px.occlusion, _rows(lights, px.sample),
+        geometric, diffuse_normal, shading_normal, px.point, px.lit, px.occlusion, _rows(lights, px.sample),
         strength=p[:, 12:13] * (1 + p[:, 14:15] * oil) * dull, exponent=p[:, 13:14] * (1 + 0.5 * oil),
     )  # fmt: skip
     if mouth_idx.numel():

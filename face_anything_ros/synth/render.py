@@ -13,7 +13,7 @@ from face_anything_ros.synth.appearance import (
     shade_pixels,
     vertex_noise,
 )
-from face_anything_ros.synth.mesh import LABEL_CLOTH, LABEL_MOUTH, RenderMesh
+from face_anything_ros.synth.mesh import LABEL_CLOTH, LABEL_FACE, LABEL_MOUTH, RenderMesh
 from face_anything_ros.synth.raster import rasterize
 from face_anything_ros.synth.shading import make_bump_texture, surface_tangents
 from face_anything_ros.synth.shadows import vertex_shadows
@@ -135,16 +135,18 @@ class MeshRenderer:
         for k in (1, 2):
             values.addcmul_(table.index_select(0, rows[:, k]), bary[:, k : k + 1])
         static = values[:, :10]
+        label = self.labels.index_select(0, local)
+        skin = (label == LABEL_FACE).nonzero(as_tuple=True)[0]  # only face skin gets micro-normals
+        skin_rows, skin_corners = rows.index_select(0, skin), corner.index_select(0, skin)
         tangent_u, tangent_v = surface_tangents(
-            heads.reshape(-1, 3).index_select(0, rows.reshape(-1)).view(-1, 3, 3),
-            self.static.index_select(0, corner.reshape(-1))[:, 3:5].view(-1, 3, 2),
+            heads.reshape(-1, 3).index_select(0, skin_rows.reshape(-1)).view(-1, 3, 3),
+            self.static.index_select(0, skin_corners.reshape(-1))[:, 3:5].view(-1, 3, 2),
         )
         depth = frags.depth.view(-1).index_select(0, hit)
-        label = self.labels.index_select(0, local)
         pix = PixelInputs(
             sample=person, label=label, template_cm=static[:, 0:3], uv=static[:, 3:5], canonical=static[:, 5:8],
             mouth_v=static[:, 8], occlusion=static[:, 9:10], normal=values[:, 10:13], point=values[:, 13:16],
-            lit=values[:, 16:17], vertex_noise=values[:, 17:21], tangent_u=tangent_u, tangent_v=tangent_v,
+            lit=values[:, 16:17], vertex_noise=values[:, 17:21], skin=skin, tangent_u=tangent_u, tangent_v=tangent_v,
         )  # fmt: skip
         rgb_hit, hair_cover = shade_pixels(
             pix,

@@ -104,8 +104,14 @@ def tzone_weight(template_cm: torch.Tensor) -> torch.Tensor:
     return torch.maximum(torch.maximum(forehead, nose), chin) * torch.sigmoid((z - 2.5) / 0.5)
 
 
+def diffuse_normals(geometric: torch.Tensor, micro: torch.Tensor) -> torch.Tensor:
+    """The normals the diffuse light sees: only part of the micro-normal tilt (subsurface scattering)."""
+    return F.normalize(geometric + DIFFUSE_BUMP_SHARE * (micro - geometric), dim=-1)
+
+
 def pixel_lighting(
     geometric: torch.Tensor,  # (P, 3) unit interpolated normal
+    diffuse_normal: torch.Tensor,  # (P, 3) unit, see diffuse_normals (== geometric off the face skin)
     shading: torch.Tensor,  # (P, 3) unit micro-normal (== geometric off the face skin)
     point: torch.Tensor,  # (P, 3) camera-frame position
     lit: torch.Tensor,  # (P, 1) 1 = lit by the key light, 0 = in its shadow
@@ -116,7 +122,6 @@ def pixel_lighting(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Diffuse + ambient shade (P, 3) and specular (P, 3): wrapped Lambert, fill light, normalised Blinn-Phong."""
     ldir, lcol, amb, wrap = light[:, 0:3], light[:, 3:6], light[:, 6:9], light[:, 9:10]
-    diffuse_normal = F.normalize(geometric + DIFFUSE_BUMP_SHARE * (shading - geometric), dim=-1)
     ndotl = (diffuse_normal * ldir).sum(-1, keepdim=True)
     diffuse = ((ndotl + wrap) / (1 + wrap)).clamp(min=0)
     fill = light[:, 13:16] * (diffuse_normal * light[:, 10:13]).sum(-1, keepdim=True).clamp(min=0)
