@@ -8,7 +8,7 @@ Two steps, so the "before" can come from an older checkout of the package:
 
 ``render`` uses only the generator's public API and config fields both versions know, with the
 camera degradations off (noise, JPEG and blur would hide the rendering differences) and every
-crop supersampled where the version supports it.
+crop supersampled where the version supports it. Crops are shown at 1x, skin patches at 4x.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ import numpy as np
 CROPS = 8
 CROP_SIZE = 128
 SEED = 3
-DISPLAY_SCALE = 2  # crops are shown at 2x (nearest), skin patches at 4x of that crop
-PATCH = 64  # crop pixels per skin patch, shown 4x
+ZOOM = 4  # skin patches are shown at 4x (nearest), crops at 1x
+PATCH = CROP_SIZE // ZOOM  # crop pixels per skin patch, so a zoomed patch is as wide as a crop
 PATCH_LANDMARK = 6  # template landmark at the patch centre (nose bridge: T-zone, highlights)
 CLEAN_CAMERA = {
     "motion_blur_probability": 0.0,
@@ -76,18 +76,15 @@ def sheet(old_path: str, new_path: str, out_path: str) -> None:
         window = np.s_[cy - PATCH // 2 : cy + PATCH // 2, cx - PATCH // 2 : cx + PATCH // 2]
         for name, batch in (("old", old), ("new", new)):
             image = batch["image"][i]
-            rows[name].append(
-                cv2.resize(image, None, fx=DISPLAY_SCALE, fy=DISPLAY_SCALE, interpolation=cv2.INTER_NEAREST)
-            )
-            zoom = CROP_SIZE * DISPLAY_SCALE // PATCH
+            rows[name].append(image)
             rows[f"{name} 4x"].append(
-                cv2.resize(image[window], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+                cv2.resize(image[window], None, fx=ZOOM, fy=ZOOM, interpolation=cv2.INTER_NEAREST)
             )
     labels = {
-        "old": "before: point-sampled, per-vertex (Gouraud) specular",
-        "new": "after: 2x supersampled, per-pixel micro-normals, sharp T-zone specular, tinted light",
-        "old 4x": "before, skin patch around the nose bridge (64 crop px at 4x)",
-        "new 4x": "after, same patch",
+        "old": "before: point-sampled, per-vertex specular",
+        "new": "after: 2x supersampled, pore micro-normals, sharp T-zone specular, tints",
+        "old 4x": "before, 4x: skin around the nose bridge",
+        "new 4x": "after, 4x",
     }
     picture = np.concatenate(
         [_label(np.concatenate(tiles, axis=1), labels[name]) for name, tiles in rows.items()]
