@@ -36,50 +36,68 @@ def upscaled_intrinsics(intrinsics: np.ndarray, factor: int) -> np.ndarray:
     return out
 
 
-def _blocks(values: np.ndarray, factor: int) -> np.ndarray:
-    """(N, H*f, W*f, ...) → (N, H, W, f*f, ...): the sub-pixels of every target pixel."""
+def _grid(values: np.ndarray, factor: int) -> np.ndarray:
+    """(N, H*f, W*f, ...) → a (N, H, f, W, f, ...) view: the sub-pixels of every target pixel."""
     n, hf, wf = values.shape[:3]
-    rest = values.shape[3:]
-    h, w = hf // factor, wf // factor
-    grid = values.reshape(n, h, factor, w, factor, *rest)
-    grid = np.moveaxis(grid, 2, 3)  # (N, H, W, f, f, ...)
-    return grid.reshape(n, h, w, factor * factor, *rest)
+    return values.reshape(n, hf // factor, factor, wf // factor, factor, *values.shape[3:])
 
 
-def _area_downsample_display(rgb: np.ndarray, factor: int, gamma: float = DISPLAY_GAMMA) -> np.ndarray:
-    """Box-average display-referred images in linear light (what the sensor integrates)."""
+def _block_rows(values: np.ndarray, factor: int, where: tuple[np.ndarray, ...]) -> np.ndarray:
+    """(K, f*f, ...) sub-pixels of the K target pixels ``where`` = (frame, row, column) index arrays.
+
+    Only those blocks are copied: faces cover a small part of a sequence frame.
+    """
+    frame, row, col = where
+    rows = _grid(values, factor)[frame, row, :, col, :]  # (K, f, f, ...)
+    return rows.reshape(len(frame), factor * factor, *values.shape[3:])
+
+
+def _area_downsample_display(
+    rgb: np.ndarray, drawn: tuple[np.ndarray, ...], factor: int, gamma: float = DISPLAY_GAMMA
+) -> np.ndarray:
+    """cv2.INTER_AREA (a box mean for an integer factor); in linear light where a surface was drawn.
+
+    The sensor integrates linear light; the background pool is display-referred and constant over
+    each block (nearest-neighbour upsampled), so it needs no conversion.
+    """
     h, w = rgb.shape[1] // factor, rgb.shape[2] // factor
-    linear = np.power(np.clip(rgb, 0, 1), 1.0 / gamma)
-    small = np.stack([cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) for img in linear])
-    return np.power(np.clip(small, 0, 1), gamma).astype(np.float32)
+    small = np.stack([cv2.resize(img, (w, h), interpolation=cv2.INTER_AREA) for img in rgb])
+    linear = np.power(np.clip(_block_rows(rgb, factor, drawn), 0, 1), 1.0 / gamma).mean(axis=1)
+    small[drawn] = np.power(linear, gamma)
+    return small.astype(np.float32)
 
 
 def downsample_frames(frames: RenderedFrames, factor: int) -> RenderedFrames:
     """Target-size frames from frames rendered ``factor`` x larger (see the module docs for the GT rules)."""
     if factor == 1:
         return frames
-    face = _blocks(frames.mask, factor)  # (N, H, W, S)
-    twice_count = 2 * face.sum(axis=-1)
-    rows, cols = np.indices(face.shape[1:3])
-    mask = (twice_count > factor * factor) | ((twice_count == factor * factor) & ((rows + cols) % 2 == 0))
-    depth = _blocks(frames.depth, factor)
-    nearest = np.where(face, depth, np.inf).min(axis=-1, keepdims=True)
+    subpixels = factor * factor
+    twice_count = 2 * _grid(frames.mask, factor).sum(axis=(2, 4))
+    rows, cols = np.indices(twice_count.shape[1:])
+    mask = (twice_count > subpixels) | ((twice_count == subpixels) & ((rows + cols) % 2 == 0))
+    on_face = np.nonzero(mask)
+    face = _block_rows(frames.mask, factor, on_face)  # (K, S)
+    depth = _block_rows(frames.depth, factor, on_face)
+    nearest = np.where(face, depth, np.inf).min(axis=1, keepdims=True)
     front = face & (depth <= nearest + FOLD_TOLERANCE_M)
-    count = np.maximum(front.sum(axis=-1), 1)
-    depth_out = np.where(front, depth, 0.0).sum(axis=-1) / count
-    canonical = np.where(front[..., None], _blocks(frames.canonical, factor), 0.0).sum(axis=-2)
-    canonical /= count[..., None]
-    depth_out[~mask] = np.nan
-    canonical[~mask] = np.nan
-    zbuf = _blocks(frames.zbuffer, factor)
-    first = zbuf.argmin(axis=-1)[..., None]  # background sub-pixels are +inf, so any surface wins
+    count = front.sum(axis=1)  # >= 1: the nearest face sub-pixel is always in front
+    depth_out = np.full(mask.shape, np.nan, np.float32)
+    depth_out[on_face] = np.where(front, depth, 0.0).sum(axis=1) / count
+    canonical = np.full((*mask.shape, 3), np.nan, np.float32)
+    front_canonical = np.where(front[..., None], _block_rows(frames.canonical, factor, on_face), 0.0)
+    canonical[on_face] = front_canonical.sum(axis=1) / count[:, None]
+    zbuffer = _grid(frames.zbuffer, factor).min(axis=(2, 4))
+    drawn = np.nonzero(np.isfinite(zbuffer))
+    triangle = np.full(mask.shape, -1, frames.triangle.dtype)
+    first = _block_rows(frames.zbuffer, factor, drawn).argmin(axis=1)[:, None]  # the nearest surface
+    triangle[drawn] = np.take_along_axis(_block_rows(frames.triangle, factor, drawn), first, axis=1)[:, 0]
     return RenderedFrames(
-        rgb=_area_downsample_display(frames.rgb, factor),
-        depth=depth_out.astype(np.float32),
-        canonical=canonical.astype(np.float32),
+        rgb=_area_downsample_display(frames.rgb, drawn, factor),
+        depth=depth_out,
+        canonical=canonical,
         mask=mask,
-        zbuffer=np.take_along_axis(zbuf, first, axis=-1)[..., 0],
-        triangle=np.take_along_axis(_blocks(frames.triangle, factor), first, axis=-1)[..., 0],
+        zbuffer=zbuffer,
+        triangle=triangle,
     )
 
 
