@@ -20,6 +20,7 @@ import torch
 
 from face_anything_ros.model.io import WeightsError, load_model
 
+from .uncertainty import uncertainty_metrics
 from .validation import heldout_metrics, make_heldout_batch, predict_numpy, window_mode_comparison
 from .visualize import save_prediction_grid
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     batch = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     metrics = heldout_metrics(model, batch).to_dict()
     metrics["seed"] = args.seed
+    metrics["uncertainty"] = uncertainty_metrics(model, batch, seed=args.seed)
     if args.windows > 0:
         from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
 
