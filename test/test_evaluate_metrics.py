@@ -149,3 +149,25 @@ def test_delta_after_occlusion_scores_only_reappeared_points():
     assert s["delta_avg_after_occlusion"] == 0.0
     assert s["points_after_occlusion"] == 2
     assert s["delta_avg"] == pytest.approx(3 / 5)
+
+
+def test_aligned_depth_is_aligned_per_face_so_two_faces_at_wrong_relative_distances_still_score_their_shape():
+    from face_anything_ros.evaluation.baselines.flat_depth import flat_depth
+    from face_anything_ros.evaluation.method import mask_faces
+
+    yy, xx = np.mgrid[0:64, 0:128]
+    mask = ((xx - 30) ** 2 + (yy - 32) ** 2 < 20**2) | ((xx - 96) ** 2 + (yy - 32) ** 2 < 20**2)
+    bump = 0.02 * np.cos(np.hypot(xx % 64 - 32, yy - 32) / 20)
+    gt = np.where(xx < 64, 0.5, 2.0) + bump  # a near and a far face, each with a shape
+    pred = (
+        np.where(xx < 64, 0.5, 1.0) * (gt / np.where(xx < 64, 0.5, 2.0)) * 1.3
+    )  # far face at half its distance
+    labels = mask_faces(mask)[0]
+    assert set(np.unique(labels)) == {-1, 0, 1}
+    per_face = M.summarize_depth(M.depth_frame_samples(pred, gt, mask, labels))
+    per_frame = M.summarize_depth(M.depth_frame_samples(pred, gt, mask))
+    assert per_face["absrel_aligned"] < 1e-9 < 0.1 < per_frame["absrel_aligned"]
+    assert per_face["absrel_metric"] == per_frame["absrel_metric"]  # metric depth is not aligned at all
+    flat = flat_depth(gt[None], mask[None])[0]
+    assert np.nanmedian(flat[xx < 64]) == pytest.approx(np.median(gt[mask & (xx < 64)]))
+    assert np.nanmedian(flat[xx >= 64]) == pytest.approx(np.median(gt[mask & (xx >= 64)]))

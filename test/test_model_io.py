@@ -69,3 +69,21 @@ def test_config_mismatch_names_the_wrong_tensor(saved):
     side.write_text(json.dumps(info))
     with pytest.raises(WeightsError, match="wrong shape"):
         load_model(path)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        ({"confidence_median": 4.6}, 4.6),
+        ({}, 1.0),
+        ({"confidence_median": "x"}, 1.0),
+        ({"confidence_median": -2}, 1.0),
+    ],
+)
+def test_the_recorded_typical_confidence_becomes_the_models_confidence_reference(
+    tmp_path, recorded, expected
+):
+    path = save_model(
+        FaceAnythingModel(ModelConfig(depth=1, embed_dim=48, num_heads=2)), tmp_path / "w.pt", recorded
+    )
+    assert load_model(path).confidence_reference == pytest.approx(expected)

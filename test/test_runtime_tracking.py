@@ -93,3 +93,22 @@ def test_one_euro_with_high_beta_follows_fast_motion():
     for k in range(30):
         out = smoother(np.array([10.0 * k]), k / 30)
     assert out[0] == pytest.approx(290.0, abs=10.0)
+
+
+def test_pixel_weight_is_the_inverse_variance_of_a_laplace_head_and_zero_where_unusable():
+    from face_anything_ros.runtime.postprocess import split_crop_maps
+    from face_anything_ros.runtime.tracking import pixel_weight
+
+    mask = np.array([[True, True, True, False]])
+    confidence = np.array([[1.0, 2.0, np.nan, 3.0]], dtype=np.float32)
+    np.testing.assert_allclose(pixel_weight(mask, confidence, 0.0), [[1.0, 4.0, 0.0, 0.0]])
+    assert pixel_weight(mask, confidence, 1.5).tolist() == [[0.0, 4.0, 0.0, 0.0]]
+    # the crop maps' confidence is relative to the weights' typical confidence
+    outputs = {
+        "mask_logits": np.full((1, 1, 2, 2), 10.0, np.float32),
+        "depth": np.ones((1, 1, 2, 2), np.float32),
+        "canonical": np.zeros((1, 3, 2, 2), np.float32),
+        "confidence": np.full((1, 1, 2, 2), 9.0, np.float32),
+    }
+    (crop,) = split_crop_maps(outputs, 0.5, confidence_reference=4.5)
+    np.testing.assert_allclose(crop.confidence, 2.0)

@@ -32,7 +32,7 @@ class MethodOutput:
 
     depth: np.ndarray  # (T, H, W) metres, NaN off-face
     canonical: np.ndarray  # (T, H, W, 3) NaN off-face
-    weight: np.ndarray  # (T, H, W) mask x confidence (0 off-face)
+    weight: np.ndarray  # (T, H, W) the pipeline's pixel weight, mask x confidence² (0 off-face)
     face_ids: np.ndarray  # (T, H, W) int32 track id of the face each pixel belongs to, -1 off-face
     faces: list[dict] = field(default_factory=list)  # per frame: track id -> fused_tracks.FaceFrame
     frame_ms: list[float] = field(default_factory=list)
@@ -209,6 +209,7 @@ def run_pipeline(
     from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.evaluation.fused_tracks import FaceFrame
     from face_anything_ros.runtime.detection import Detection
+    from face_anything_ros.runtime.tracking import pixel_weight
 
     pipeline.reset()
     camera = Intrinsics.from_mapping(intrinsics)
@@ -239,8 +240,6 @@ def run_pipeline(
         )
         out.depth[t] = result.depth
         out.canonical[t] = result.canonical
-        confidence = np.nan_to_num(np.asarray(result.confidence, dtype=np.float32), nan=0.0)
-        # the same per-pixel weight the pipeline's own lookup uses: mask x confidence
-        out.weight[t] = np.where(result.mask & (confidence > min_confidence), confidence, 0.0)
+        out.weight[t] = pixel_weight(result.mask, result.confidence, min_confidence)  # the pipeline's own
         out.stage_ms.append({stage: float(ms) for stage, ms in (result.timings_ms or {}).items()})
     return out

@@ -47,13 +47,18 @@ class DepthSamples:
 
 
 def depth_frame_samples(
-    pred_depth: np.ndarray, gt_depth: np.ndarray, face_mask: np.ndarray | None = None
+    pred_depth: np.ndarray,
+    gt_depth: np.ndarray,
+    face_mask: np.ndarray | None = None,
+    face_labels: np.ndarray | None = None,
 ) -> DepthSamples:
     """Depth ratios of one frame on ground-truth face pixels.
 
     Face pixels are ``face_mask`` (if given) intersected with finite, positive ground
     truth. Pixels the method left NaN count against coverage but not against AbsRel.
-    The aligned ratios use one scale per frame: median(gt) / median(pred).
+    The aligned ratios use one scale median(gt) / median(pred) per face of ``face_labels``
+    ((H, W) ints, -1 off-face, e.g. ``method.mask_faces``), else one per frame: aligned AbsRel
+    measures each face's shape, not how two faces' distances compare.
     """
     pred = np.asarray(pred_depth, dtype=np.float64)
     gt = np.asarray(gt_depth, dtype=np.float64)
@@ -67,9 +72,16 @@ def depth_frame_samples(
     if out.predicted_pixels == 0:
         return out
     ratio = pred[valid] / gt[valid]
-    scale = np.median(gt[valid]) / np.median(pred[valid])
     out.ratio_metric = ratio
-    out.ratio_aligned = ratio * scale
+    if face_labels is None:
+        out.ratio_aligned = ratio * np.median(gt[valid]) / np.median(pred[valid])
+        return out
+    labels = np.asarray(face_labels)[valid]
+    aligned = np.empty_like(ratio)
+    for label in np.unique(labels):  # pixels outside every labelled face form one group (label -1)
+        face = labels == label
+        aligned[face] = ratio[face] * np.median(gt[valid][face]) / np.median(pred[valid][face])
+    out.ratio_aligned = aligned
     return out
 
 

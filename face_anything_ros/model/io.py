@@ -16,6 +16,7 @@ import os
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import ModelConfig
@@ -118,8 +119,21 @@ def load_model(
         raise WeightsError(f"weights file {path} could not be read: {exc}") from exc
     _check_shapes(model, state, path)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+    model.confidence_reference = confidence_reference(info["metadata"])
     log.info("loaded %s model from %s (sha256 %s…)", config.name, path, actual[:12])
     return model.to(device).eval()
+
+
+def confidence_reference(metadata: dict) -> float:
+    """The typical confidence of these weights on held-out face pixels (``confidence_median``, written
+    by ``training.ship``): the runtime divides the confidence map by it, so 1 = a typical face pixel
+    whatever the head's scale. 1.0 for weights shipped before it was recorded (their head sat at 1)."""
+    value = metadata.get("confidence_median", 1.0) if isinstance(metadata, dict) else 1.0
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    return value if np.isfinite(value) and value > 0 else 1.0
 
 
 def _check_shapes(model: FaceAnythingModel, state: object, path: Path) -> None:

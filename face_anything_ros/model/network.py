@@ -29,6 +29,8 @@ class FaceAnythingModel(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config or ModelConfig()
+        # typical confidence on held-out face pixels (set by model.io.load_model from the sidecar)
+        self.confidence_reference = 1.0
         cfg = self.config
         self.encoder = EfficientNetLiteEncoder(cfg.encoder)
         c2, c4, c8, c16 = self.encoder.channels

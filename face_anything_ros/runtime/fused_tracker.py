@@ -47,7 +47,9 @@ from face_anything_ros.runtime.face_flow import FaceFlow, FlowResult, face_regio
 LOGGER = logging.getLogger(__name__)
 MIN_VARIANCE_PX2 = 1e-4  # a query pixel given exactly (evaluation) still gets a finite variance
 MIN_POINTS_FOR_NOISE = 8  # points agreeing in a frame before its innovations update a source's noise
-MIN_LOOKUP_WEIGHT = 0.05  # mask x confidence floor in the lookup's uncertainty (no division by ~0)
+MIN_LOOKUP_WEIGHT = 0.05  # mask x confidence² floor in the lookup's uncertainty (no division by ~0)
+# ceiling: a pixel the head calls 4x as reliable as a typical one gets at most half the typical sigma
+MAX_LOOKUP_WEIGHT = 4.0
 NO_PREDICTION_PX2 = 1e10  # position variance that stands for "no prediction" (finite: the update stays exact)
 
 
@@ -74,7 +76,8 @@ def lookup_measurement(
     max_distance: float,
     config: FusionConfig,
 ) -> Measurement:
-    """Canonical lookup as a measurement: uncertainty from canonical distance and mask x confidence."""
+    """Canonical lookup as a measurement: uncertainty from canonical distance and ``weight``, the
+    pixel's inverse-variance weight (mask x relative confidence², 1 = a typical face pixel)."""
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     distance = np.asarray(distance, dtype=np.float64)
     weight = np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0)
@@ -82,7 +85,7 @@ def lookup_measurement(
     sigma_crop = (
         config.lookup_sigma_crop_px
         * (1.0 + np.nan_to_num(distance, nan=np.inf, posinf=1e6) / config.lookup_distance_scale)
-        / np.sqrt(np.clip(weight, MIN_LOOKUP_WEIGHT, 1.0))
+        / np.sqrt(np.clip(weight, MIN_LOOKUP_WEIGHT, MAX_LOOKUP_WEIGHT))
     )
     variance = np.where(valid, (sigma_crop * crop_px_to_image_px) ** 2, np.inf)
     return Measurement(pixels, variance, valid)

@@ -47,6 +47,7 @@ from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
     build_query_set,
     locate_canonical_distances,
+    pixel_weight,
     template_vertex_normals,
 )
 
@@ -129,6 +130,8 @@ class FacePipeline:
             from face_anything_ros.model import load_model
 
             model = load_model(self.config.weights, device="cpu")
+        # the weights' typical confidence (model/io.py): confidence maps are relative to it
+        self._confidence_reference = float(getattr(model, "confidence_reference", 1.0))
         if self.config.backend.flip_average:
             from face_anything_ros.model.flip_average import FlipAveragedCanonical
 
@@ -246,7 +249,7 @@ class FacePipeline:
             timer.lap("preprocess")
             outputs = self._backend(images)
             timer.lap("model")
-            crops = split_crop_maps(outputs, self.config.mask_threshold)
+            crops = split_crop_maps(outputs, self.config.mask_threshold, self._confidence_reference)
             kept = self._network_sees_face(detections, boxes, crops)
             if not all(kept):
                 detections, tracks, boxes, crops = (
@@ -351,9 +354,8 @@ class FacePipeline:
         ]
 
     def _weight(self, crop: CropMaps) -> np.ndarray:
-        """Per-pixel reliability used by the pose fit and the lookup: mask x confidence."""
-        usable = crop.mask & (crop.confidence > self.config.tracking.min_confidence)
-        return np.where(usable, crop.confidence, 0.0).astype(np.float32)
+        """Per-pixel weight of the pose fit and the lookup (``tracking.pixel_weight``)."""
+        return pixel_weight(crop.mask, crop.confidence, self.config.tracking.min_confidence)
 
     def _face_result(
         self,

@@ -53,8 +53,11 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
-def split_crop_maps(outputs: dict[str, np.ndarray], mask_threshold: float) -> list[CropMaps]:
-    """Per-face crop maps from the batched model outputs (B, C, S, S)."""
+def split_crop_maps(
+    outputs: dict[str, np.ndarray], mask_threshold: float, confidence_reference: float = 1.0
+) -> list[CropMaps]:
+    """Per-face crop maps from the batched model outputs (B, C, S, S); the confidence is divided by
+    the weights' ``confidence_reference`` (model/io.py), so 1 = a typical face pixel."""
     probability = _sigmoid(outputs["mask_logits"][:, 0].astype(np.float32))
     maps = []
     for index in range(probability.shape[0]):
@@ -63,7 +66,9 @@ def split_crop_maps(outputs: dict[str, np.ndarray], mask_threshold: float) -> li
         canonical = np.where(mask[..., None], outputs["canonical"][index].transpose(1, 2, 0), np.nan).astype(
             np.float32
         )
-        confidence = np.where(mask, np.maximum(outputs["confidence"][index, 0], 0.0), 0.0).astype(np.float32)
+        confidence = np.where(
+            mask, np.maximum(outputs["confidence"][index, 0], 0.0) / confidence_reference, 0.0
+        ).astype(np.float32)
         maps.append(CropMaps(depth, canonical, probability[index], mask, confidence))
     return maps
 

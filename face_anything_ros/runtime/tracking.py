@@ -30,6 +30,19 @@ _DESIGN = np.concatenate(
 _DESIGN_OUTER = np.einsum("ki,kj->kij", _DESIGN, _DESIGN).reshape(9, 9)
 
 
+def pixel_weight(mask: np.ndarray, confidence: np.ndarray, min_confidence: float) -> np.ndarray:
+    """Per-pixel inverse-variance weight of the pose fit and the canonical lookup: mask x confidence².
+
+    The confidence head predicts an expected error ∝ 1 / confidence (a Laplace scale), so the inverse
+    variance goes with its square. Confidence is relative (1 = a typical face pixel, ``model.io``), so a
+    typical pixel weighs 1, the unit the lookup's noise model (``fusion.lookup_sigma_crop_px``) is in.
+    0 off the mask and at or below ``min_confidence``; NaN confidence counts as 0.
+    """
+    confidence = np.nan_to_num(np.asarray(confidence, dtype=np.float32), nan=0.0)
+    usable = np.asarray(mask, dtype=bool) & (confidence > min_confidence)
+    return np.where(usable, np.square(confidence), 0.0).astype(np.float32)
+
+
 def locate_canonical(
     canonical_map: np.ndarray,
     weight_map: np.ndarray,

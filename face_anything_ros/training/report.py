@@ -20,8 +20,17 @@ import torch
 
 from face_anything_ros.model.io import WeightsError, load_model
 
+from .augment import AugmentConfig, augment_batch
+from .uncertainty import uncertainty_metrics
 from .validation import heldout_metrics, make_heldout_batch, predict_numpy, window_mode_comparison
 from .visualize import save_prediction_grid
+
+
+def degraded_copy(batch: dict[str, np.ndarray], seed: int) -> dict[str, np.ndarray]:
+    """The crops after the training augmentation with a fixed seed (maps warped and flipped alike)."""
+    copy = {key: value.copy() for key, value in batch.items()}
+    augment_batch(copy, np.random.default_rng(seed), AugmentConfig())
+    return copy
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,6 +46,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=4, help="frames per window for --windows")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--degraded",
+        action="store_true",
+        help="also score the same crops after the training augmentation (camera degradations, warps, "
+        "distractor faces; fixed seed): robustness beyond the generator's clean look",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
@@ -52,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     batch = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
     metrics = heldout_metrics(model, batch).to_dict()
     metrics["seed"] = args.seed
+    metrics["uncertainty"] = uncertainty_metrics(model, batch, seed=args.seed)
+    if args.degraded:
+        metrics["degraded"] = heldout_metrics(model, degraded_copy(batch, args.seed)).to_dict()
     if args.windows > 0:
         from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
 

@@ -16,6 +16,8 @@ from face_anything_ros.model.io import (
     read_sidecar,
     save_model,
 )
+from face_anything_ros.training.uncertainty import uncertainty_metrics
+from face_anything_ros.training.validation import make_heldout_batch
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +35,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     metadata["source"] = f"{Path(args.run).name}/{source.name}"
+    # the typical confidence on held-out face pixels: the runtime's unit of confidence (model.io)
+    metadata["confidence_median"] = uncertainty_metrics(
+        model, make_heldout_batch(64, model.config.image_size)
+    )["confidence_median"]
     destination = save_model(model, args.out or default_weights_path(), metadata, half=args.half)
     print(f"shipped {source} → {destination} ({destination.stat().st_size / 1e6:.1f} MB)")
     return 0

@@ -11,12 +11,18 @@ import numpy as np
 
 
 def flat_depth(gt_depth: np.ndarray, face_mask: np.ndarray | None = None) -> np.ndarray:
-    """(T, H, W) constant depth per frame = median ground-truth face depth; NaN off the face."""
+    """(T, H, W) each face flat at its median ground-truth depth (faces: ``method.mask_faces`` of
+    ``face_mask``; without a mask the whole frame is one face); NaN off the face."""
+    from face_anything_ros.evaluation.method import mask_faces
+
     out = np.full(gt_depth.shape, np.nan, dtype=np.float32)
     for t, depth in enumerate(gt_depth):
         face = np.isfinite(depth) & (depth > 0)
+        labels = np.zeros(depth.shape, dtype=np.int32)
         if face_mask is not None:
             face &= face_mask[t]
-        if face.any():
-            out[t][face] = np.median(depth[face])
+            labels = mask_faces(face_mask[t])[0]
+        for label in np.unique(labels[face]):
+            pixels = face & (labels == label)
+            out[t][pixels] = np.median(depth[pixels])
     return out
