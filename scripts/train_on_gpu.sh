@@ -19,6 +19,7 @@ out=${1:?usage: bash scripts/train_on_gpu.sh OUT_DIR [TRAIN_MINUTES]}
 minutes=${2:-6}
 device=${TRAIN_DEVICE:-cuda}
 batch=${TRAIN_BATCH:-64}
+supersample=${TRAIN_SUPERSAMPLE:-0.5}  # share of crops rendered at 2x (lower it if the workers cannot keep up)
 python=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -33,10 +34,11 @@ workers=$(( cores > 4 ? cores - 2 : 1 ))
 shipped=face_anything_ros/weights/face_anything_small.pt
 run="$out/run"
 
-echo "[train_on_gpu] $(date -u +%FT%TZ) device=$device batch=$batch workers=$workers minutes=$minutes" | tee "$out/train.log"
+echo "[train_on_gpu] $(date -u +%FT%TZ) device=$device batch=$batch workers=$workers minutes=$minutes supersample=$supersample" | tee "$out/train.log"
 "$python" -m face_anything_ros.cli.main train --out "$run" --minutes "$minutes" --device "$device" \
     --batch "$batch" --echo 1 --workers "$workers" --threads 2 --checkpoint-minutes 1 --seed 5 \
-    --lr 2e-4 --init-weights "$shipped" --confidence-alpha 0.5 --canonical-weight 0.2 2>&1 | tr '\r' '\n' \
+    --lr 2e-4 --init-weights "$shipped" --confidence-alpha 0.5 --canonical-weight 0.2 \
+    --supersample-probability "$supersample" 2>&1 | tr '\r' '\n' \
     | grep -v "step/s" >> "$out/train.log"
 
 report() {  # weights, json

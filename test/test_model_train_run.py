@@ -79,3 +79,19 @@ def test_fine_tuning_starts_from_the_given_weights(tmp_path):
         if v.is_floating_point() and v.numel() > 100 and not torch.equal(v, fresh[k])
     )
     assert torch.allclose(tuned[key], start[key], atol=1e-6), "fine-tuning did not start from --init-weights"
+
+
+def test_supersampling_share_reaches_the_generator_and_bad_values_are_refused(tmp_path, capsys):
+    from face_anything_ros.synth import SynthConfig
+    from face_anything_ros.training.train import training_synth_config
+
+    assert training_synth_config(TrainConfig(out="x", steps=1)) == SynthConfig()
+    assert (
+        training_synth_config(
+            TrainConfig(out="x", steps=1, supersample_probability=0.2)
+        ).supersample_probability
+        == 0.2
+    )
+    run = ["train", "--out", str(tmp_path / "run"), "--steps", "1", "--supersample-probability", "1.5"]
+    assert main(run) == 2
+    assert "--supersample-probability" in capsys.readouterr().err

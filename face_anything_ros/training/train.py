@@ -74,6 +74,8 @@ class TrainConfig:
     # near this value (0: keep it). The shipped head sits at its 1 + softplus floor with logits ~ -68,
     # where softplus has no gradient, so a new confidence_alpha alone cannot move it.
     reset_confidence_to: float = 0.0
+    # share of crops the generator supersamples (None: SynthConfig's default)
+    supersample_probability: float | None = None
     freeze_stages: int = 2  # stem + first encoder stages stay at their ImageNet weights
     frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
@@ -82,6 +84,15 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.steps is None and self.minutes is None:
             raise ValueError("give a budget: steps, minutes or both")
+
+
+def training_synth_config(cfg: TrainConfig):
+    """The generator settings of a run: the defaults, with the run's supersampling share if it set one."""
+    from face_anything_ros.synth import SynthConfig
+
+    if cfg.supersample_probability is None:
+        return SynthConfig()
+    return SynthConfig(supersample_probability=cfg.supersample_probability)
 
 
 class SynthBatchStream(torch.utils.data.IterableDataset):
@@ -95,13 +106,13 @@ class SynthBatchStream(torch.utils.data.IterableDataset):
     def __iter__(self):
         import cv2
 
-        from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
+        from face_anything_ros.synth import FaceSequenceGenerator
 
         cv2.setNumThreads(1)
         info = torch.utils.data.get_worker_info()
         worker = info.id if info is not None else 0
         seed = self.seed * 1009 + worker
-        generator = FaceSequenceGenerator(SynthConfig(), seed=seed, split="train")
+        generator = FaceSequenceGenerator(training_synth_config(self.cfg), seed=seed, split="train")
         rng = np.random.default_rng(seed + 7)
         cfg = self.cfg
         while True:
@@ -297,7 +308,8 @@ class Trainer:
             "image_size": self.cfg.image_size,
             "device": str(self.device),
             "torch_threads": self.cfg.threads,
-            "data": "face_anything_ros.synth FaceSequenceGenerator(SynthConfig(), split='train')",
+            "data": "face_anything_ros.synth FaceSequenceGenerator(SynthConfig("
+            f"supersample_probability={training_synth_config(self.cfg).supersample_probability}), split='train')",
             "heldout": self.heldout[-1] if self.heldout else None,
             "echo_factor_last_session": round(self.pools["crops"].echo_factor, 2) if self.pools else None,
             "train_config": json.loads(json.dumps(asdict(self.cfg), default=str)),

@@ -53,12 +53,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=0.0,
         help="with --init-weights: restart the confidence head at this confidence (> 1), e.g. 5 with "
-        "--confidence-alpha 0.5 (the shipped head sits at its floor, where it cannot learn); 0: keep it",
+        "--confidence-alpha 0.5 for weights whose head sits at its floor of 1 (0.2.x weights), where it "
+        "cannot learn; 0: keep it (the shipped 0.3 head is live)",
     )
     parser.add_argument(
         "--basic-augmentation",
         action="store_true",
-        help="flip and photometric augmentation only (the list the shipped weights were trained with)",
+        help="flip and photometric augmentation only (the list the 0.2.x weights were trained with)",
+    )
+    parser.add_argument(
+        "--supersample-probability",
+        type=float,
+        default=None,
+        help="share of training crops the generator renders at 2x and downsamples (default: the "
+        "generator's, 0.5); lower it where many workers must feed a fast GPU",
     )
     parser.set_defaults(func=run)
 
@@ -110,6 +118,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if overrides:
         cfg = replace(cfg, losses=replace(LossWeights(), **overrides))
+    if args.supersample_probability is not None:
+        if not 0.0 <= args.supersample_probability <= 1.0:
+            print("error: --supersample-probability must be in [0, 1]", file=sys.stderr)
+            return 2
+        cfg = replace(cfg, supersample_probability=args.supersample_probability)
     if args.basic_augmentation:
         cfg = replace(cfg, augment=basic_augmentation())
     try:
