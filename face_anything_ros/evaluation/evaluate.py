@@ -102,14 +102,11 @@ def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
     """Depth ratios of every frame, aligned per ground-truth face (``method.mask_faces``) where a mask exists."""
     from face_anything_ros.evaluation.method import mask_faces
 
-    if seq.mask is None:
-        return M.DepthSamples.concat(
-            [M.depth_frame_samples(d, g) for d, g in zip(depth, seq.depth, strict=True)]
-        )
+    masks = seq.mask if seq.mask is not None else [None] * len(depth)
     return M.DepthSamples.concat(
         [
-            M.depth_frame_samples(d, g, m, mask_faces(m)[0])
-            for d, g, m in zip(depth, seq.depth, seq.mask, strict=True)
+            M.depth_frame_samples(d, g, m, None if m is None else mask_faces(m)[0])
+            for d, g, m in zip(depth, seq.depth, masks, strict=True)
         ]
     )
 

@@ -71,16 +71,17 @@ def depth_frame_samples(
     out = DepthSamples(gt_pixels=int(valid_gt.sum()), predicted_pixels=int(valid.sum()))
     if out.predicted_pixels == 0:
         return out
-    ratio = pred[valid] / gt[valid]
+    pred_face, gt_face = pred[valid], gt[valid]
+    ratio = pred_face / gt_face
     out.ratio_metric = ratio
     if face_labels is None:
-        out.ratio_aligned = ratio * np.median(gt[valid]) / np.median(pred[valid])
+        out.ratio_aligned = ratio * np.median(gt_face) / np.median(pred_face)
         return out
     labels = np.asarray(face_labels)[valid]
     aligned = np.empty_like(ratio)
     for label in np.unique(labels):  # pixels outside every labelled face form one group (label -1)
         face = labels == label
-        aligned[face] = ratio[face] * np.median(gt[valid][face]) / np.median(pred[valid][face])
+        aligned[face] = ratio[face] * np.median(gt_face[face]) / np.median(pred_face[face])
     out.ratio_aligned = aligned
     return out
 

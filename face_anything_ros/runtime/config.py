@@ -244,8 +244,8 @@ class MeshPriorConfig:
     # per-pixel fusion weights 1/b^2 from expected L1 canonical errors (canonical units): the network's is
     # network_error_scale / confidence, the prior's prior_error. Both are the mean |error|_1 measured on
     # face pixels of the synthetic train split (12 sequences, 159 faces with landmarks): network 0.081,
-    # prior 0.159. (The shipped network's confidence, 1 + softplus, sits at ~1 everywhere: it carries
-    # no per-pixel information yet, so the network's weight is in effect a constant.)
+    # prior 0.159, with the 0.2.x weights (whose confidence sat at 1 everywhere, so that is the error at
+    # relative confidence 1). Not re-measured for the 0.3 weights (the prior is off by default).
     network_error_scale: float = 0.08
     prior_error: float = 0.16
     fuse_canonical: bool = True

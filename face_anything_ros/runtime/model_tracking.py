@@ -32,9 +32,8 @@ MIN_CARRIED_COVERAGE = 0.5
 # A detection is the carried face when it covers more than this share of the smaller box (the same
 # test `union` uses for duplicates: a BlazeFace box is offset from the landmark box).
 SAME_FACE_OVERLAP = 0.3
-MIN_BOX_SIDE_PX = (
-    4.0  # a predicted box smaller than this (a face far behind the camera's focus) is not proposed
-)
+# a predicted box with a side under this (a face too far away to carry) is not proposed
+MIN_BOX_SIDE_PX = 4.0
 
 
 @dataclass

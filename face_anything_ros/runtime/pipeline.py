@@ -221,15 +221,15 @@ class FacePipeline:
         """Process one frame (uint8 RGB; grey and RGBA are converted, see ``to_rgb_uint8``).
 
         ``detections`` bypasses the detector (boxes from elsewhere, e.g. ground truth) and the carrying
-        of lost faces (``detection.model_track_frames``). Raises ``InvalidFrameError`` for unusable frames and ``ValueError`` for intrinsics
-        that do not fit the frame.
+        of lost faces (``detection.model_track_frames``). Raises ``InvalidFrameError`` for unusable
+        frames and ``ValueError`` for intrinsics that do not fit the frame.
         """
         timer = _StageTimer()
         rgb = to_rgb_uint8(frame)
         height, width = rgb.shape[:2]
         intrinsics = self._intrinsics_for(intrinsics, width, height)
         carry = detections is None
-        if detections is None:
+        if carry:
             detections = self._detector.detect(rgb)
             detections = detections + self._carried.proposals(detections)
         detections = detections[: self.config.detection.max_faces]

@@ -56,7 +56,7 @@ class AugmentConfig:
 
 
 def basic_augmentation() -> AugmentConfig:
-    """The list the shipped weights were trained with: flip and photometric changes only (no crop warp,
+    """The list the 0.2.x weights were trained with: flip and photometric changes only (no crop warp,
     median/motion blur, resampling or ISO noise), for fine-tunes that should change one thing at a time."""
     return AugmentConfig(
         geometric_prob=0.0,

@@ -71,8 +71,8 @@ class TrainConfig:
     pretrained: bool = True
     init_weights: str | None = None  # start from these verified weights (fine-tuning), not ImageNet
     # Re-initialise the confidence head's output channel before fine-tuning so that its confidence starts
-    # near this value (0: keep it). The shipped head sits at its 1 + softplus floor with logits ~ -68,
-    # where softplus has no gradient, so a new confidence_alpha alone cannot move it.
+    # near this value (0: keep it). The 0.2.x weights' head sits at its 1 + softplus floor with logits
+    # ~ -68, where softplus has no gradient, so a new confidence_alpha alone cannot move it.
     reset_confidence_to: float = 0.0
     # share of crops the generator supersamples (None: SynthConfig's default)
     supersample_probability: float | None = None

@@ -7,7 +7,7 @@ held-out test-split crops (ground-truth face pixels) this measures:
 * ``confidence_median``: the typical confidence. The runtime divides by it (``model.io``'s
   ``confidence_reference``), so 1 means "as reliable as a typical face pixel" whatever the head's scale;
 * ``error_rank_correlation``: Spearman correlation of ``1 / c`` with the actual |Δ|₁ on clear pixels
-  (0: the head says nothing; the shipped head before its restart had a constant c);
+  (0: the head says nothing; the 0.2.x weights' head had a constant c);
 * ``uncertainty_occluded`` / ``uncertainty_clear``: median relative uncertainty ``confidence_median / c``
   on pixels under an object drawn over the face that the network still calls face, vs on clear face
   pixels (an occluded pixel must be less certain);
