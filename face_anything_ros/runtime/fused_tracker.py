@@ -14,7 +14,9 @@ below) with an isotropic covariance and, every frame:
    Mahalanobis distance of its innovation > ``gate_chi2``);
 4. **re-acquire** from the absolute measurements alone where they are gated out and the point
    had no agreeing measurement in the previous frame (it was occluded, lost or already disagreed
-   once), or where most of a face's points disagree at once (a cut or a jump).
+   once), or where most of a face's points disagree at once (a cut or a jump); and where a point
+   that no measurement saw for ``reacquire_after_hidden_frames`` frames (hidden by an occluder,
+   whose motion a dense flow follows) is seen again, whatever the gate says.
 
 Each absolute source also carries a per-point **bias** (``learn_bias``): the network's lookup on a
 real face is wrong by a few pixels fairly consistently per point, and a Kalman update on an
@@ -135,6 +137,7 @@ class FusedPoints:
         self.positions = np.full((count, 2), np.nan)
         self.visible = np.zeros(count, dtype=bool)
         self.frames_since_agreement = np.zeros(count, dtype=np.int64)
+        self.frames_hidden = np.zeros(count, dtype=np.int64)  # frames in a row no measurement saw it
         # per measurement source (by position in the list): factor on its stated variance, learnt
         # from its innovations against the flow prediction (adaptive measurement noise)
         self.noise_scale: list[float] = []
@@ -164,6 +167,7 @@ class FusedPoints:
         self.covariance[:, 0, 0] = np.where(known, np.maximum(given, MIN_VARIANCE_PX2), NO_PREDICTION_PX2)
         self.visible = known.copy()
         self.frames_since_agreement = np.zeros(len(positions), dtype=np.int64)
+        self.frames_hidden = np.zeros(len(positions), dtype=np.int64)
 
     def set_known(self, select: np.ndarray, positions: np.ndarray) -> None:
         """Points ``select`` (N bool) are exactly at ``positions`` (M, 2) now (e.g. a query pixel)."""
@@ -172,6 +176,7 @@ class FusedPoints:
         self.covariance[select, 0, 0] = MIN_VARIANCE_PX2
         self.visible[select] = True
         self.frames_since_agreement[select] = 0
+        self.frames_hidden[select] = 0
 
     def _forget_positions(self, select: np.ndarray) -> None:
         """No information on the selected positions (nor correlation with their biases) any more."""
@@ -242,6 +247,13 @@ class FusedPoints:
         side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
         placed = np.isfinite(self.positions).all(axis=1)
         self.positions[~placed] = 0.0  # no position yet: any finite start (its variance is unbounded)
+        seen = np.zeros(count, dtype=bool)
+        for m in measurements:
+            seen |= m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
+        hidden_long = config.reacquire_after_hidden_frames > 0
+        reappeared = seen & hidden_long & (self.frames_hidden >= config.reacquire_after_hidden_frames)
+        self._forget_positions(reappeared)  # its flow followed the occluder: start from the measurements
+        self.frames_hidden = np.where(seen, 0, self.frames_hidden + 1)
         predicted = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
         prior = (self.positions.copy(), self.bias.copy(), self.covariance.copy())
         while len(self.noise_scale) < len(measurements):
@@ -270,10 +282,15 @@ class FusedPoints:
         # most of the face's measured points without a usable flow or disagreeing: a cut or a jump
         troubled = rejected | (measured & ~predicted)
         cut = measured.any() and troubled.sum() > config.reacquire_face_fraction * measured.sum()
-        reacquire = rejected & (stale | cut)
-        # rejected once after agreeing: keep the flow prediction this frame (one outlier tolerated)
-        keep = rejected & ~reacquire
-        self.positions[keep], self.bias[keep], self.covariance[keep] = (a[keep] for a in prior)
+        if cut:  # no flow on this face is to be trusted: every measured point restarts, biases untouched
+            reacquire = measured.copy()
+            agreed[:] = False
+        else:
+            reacquire = rejected & stale
+        # back to the prediction: rejected once after agreeing keeps it this frame (one outlier tolerated);
+        # a re-acquired point starts from it (its biases as they were before this frame's updates)
+        restore = rejected | reacquire
+        self.positions[restore], self.bias[restore], self.covariance[restore] = (a[restore] for a in prior)
         if reacquire.any():  # from the absolute measurements alone, each minus its learnt bias
             self._forget_positions(reacquire)
             for k, m in enumerate(measurements):
