@@ -171,3 +171,21 @@ def test_aligned_depth_is_aligned_per_face_so_two_faces_at_wrong_relative_distan
     flat = flat_depth(gt[None], mask[None])[0]
     assert np.nanmedian(flat[xx < 64]) == pytest.approx(np.median(gt[mask & (xx < 64)]))
     assert np.nanmedian(flat[xx >= 64]) == pytest.approx(np.median(gt[mask & (xx >= 64)]))
+
+
+def test_shared_depth_rows_score_ours_and_the_template_on_the_same_pixels_only():
+    from face_anything_ros.evaluation.evaluate import SequencePredictions, shared_depth_rows
+    from face_anything_ros.evaluation.report import OURS, OURS_ON_SHARED, TEMPLATE, TEMPLATE_ON_SHARED
+
+    ours = np.full((2, 4, 4), np.nan)
+    ours[:, :, :3] = 1.0  # columns 0-2
+    template = np.full((2, 4, 4), np.nan)
+    template[:, :, 1:] = 2.0  # columns 1-3
+    rows = shared_depth_rows(
+        {OURS: SequencePredictions(depth=ours), TEMPLATE: SequencePredictions(depth=template)}
+    )
+    for name, value in ((OURS_ON_SHARED, 1.0), (TEMPLATE_ON_SHARED, 2.0)):
+        depth = rows[name].depth
+        assert np.isnan(depth[:, :, [0, 3]]).all()  # only one of the two predicts there
+        assert (depth[:, :, 1:3] == value).all()
+    assert shared_depth_rows({OURS: SequencePredictions(depth=ours)}) == {}

@@ -28,6 +28,9 @@ from face_anything_ros.evaluation.report import (
     OURS,
     OURS_GT_BOXES,
     OURS_LOOKUP,
+    OURS_ON_SHARED,
+    TEMPLATE,
+    TEMPLATE_ON_SHARED,
     add_ratios,
     markdown_table,
     per_sequence_table,
@@ -43,7 +46,7 @@ from face_anything_ros.evaluation.sequence_io import (
 
 LOG = logging.getLogger(__name__)
 TRACKING_BASELINES = ("lk", "dis", "farneback", "mediapipe", "mediapipe+flow")
-DEPTH_BASELINES = ("template", "flat")
+DEPTH_BASELINES = (TEMPLATE, "flat")
 ALL_BASELINES = TRACKING_BASELINES + DEPTH_BASELINES
 
 
@@ -145,7 +148,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
     queries = seq.queries
     landmarks, landmark_ms = (None, [])
     uses_mesh = {"mediapipe", "mediapipe+flow"} & set(names)
-    if (uses_mesh and queries is not None) or ("template" in names and seq.depth is not None):
+    if (uses_mesh and queries is not None) or (TEMPLATE in names and seq.depth is not None):
         landmarks, landmark_ms = _timed(lambda: detect_landmarks(seq.frames), num_frames)
         missing = sum(not frame_faces for frame_faces in landmarks)
         if missing:
@@ -178,7 +181,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
             # reads the ground truth, so it has no speed to report
             out[name] = SequencePredictions(depth=flat_depth(seq.depth, seq.mask))
             continue
-        elif name == "template":
+        elif name == TEMPLATE:
             if seq.depth is None:
                 continue
             camera = Intrinsics.from_mapping(seq.intrinsics)
@@ -228,6 +231,18 @@ def run_ours(
         output, seq.frames, seq.queries, pipeline.config, pipeline.input_size
     )
     return pred, lookup
+
+
+def shared_depth_rows(predictions: dict[str, SequencePredictions]) -> dict[str, SequencePredictions]:
+    """Ours and the template's depth restricted to the pixels both predict (scored only, not written)."""
+    ours, template = predictions.get(OURS), predictions.get(TEMPLATE)
+    if ours is None or template is None or ours.depth is None or template.depth is None:
+        return {}
+    shared = np.isfinite(ours.depth) & np.isfinite(template.depth)
+    return {
+        OURS_ON_SHARED: SequencePredictions(depth=np.where(shared, ours.depth, np.nan)),
+        TEMPLATE_ON_SHARED: SequencePredictions(depth=np.where(shared, template.depth, np.nan)),
+    }
 
 
 def evaluate_sequence(
@@ -359,7 +374,7 @@ def evaluate(
                 state.failures[folder.name] = str(exc)
                 continue
             predictions = evaluate_sequence(seq, config, pipeline)
-            state.add(seq, predictions)
+            state.add(seq, predictions | shared_depth_rows(predictions))
             save_sequence_outputs(seq, predictions, config.out_dir)
     finally:
         if pipeline is not None:

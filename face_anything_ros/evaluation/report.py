@@ -14,6 +14,11 @@ OURS_LOOKUP = "ours (canonical lookup only)"  # same run, tracks by canonical lo
 OURS_GT_BOXES = "ours (GT boxes)"  # same pipeline, faces from the ground-truth mask instead of the detector
 # canonical lookup on the ground-truth canonical maps: the tracking plumbing's upper bound, not a method
 ORACLE = "oracle: lookup on GT canonical"
+# depth of ours and of the fitted template on the pixels both predict: the two cover different faces and
+# pixels (the template only where MediaPipe finds a face), so only this pair compares like with like
+OURS_ON_SHARED = "ours, depth on pixels template also covers"
+TEMPLATE_ON_SHARED = "template, depth on pixels ours also covers"
+TEMPLATE = "template"
 FLOW_BASELINES = ("lk", "dis", "farneback")
 # (key in the summary, column title, format)
 COLUMNS: tuple[tuple[str, str, str], ...] = (
