@@ -187,8 +187,8 @@ class FusionConfig:
     # jump), every gated-out point re-acquires at once
     reacquire_face_fraction: float = 0.5
     # a point no absolute measurement saw for at least this many frames in a row while its face was measured
-    # (hidden by an occluder: dense flow there follows the occluder) restarts from the absolute measurements
-    # when it is seen again (0: never; the flow's position is then kept where the gate allows)
+    # (hidden by an occluder: dense flow there follows the occluder) is gated, when seen again, as if its
+    # flow prediction were exact, so an offset beyond the measurement's own noise re-acquires (0: never)
     reacquire_after_hidden_frames: int = 5
     # a track not seen for more frames than this restarts from the absolute measurements
     max_gap_frames: int = 5

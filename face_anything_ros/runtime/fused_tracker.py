@@ -14,9 +14,9 @@ below) with an isotropic covariance and, every frame:
    Mahalanobis distance of its innovation > ``gate_chi2``);
 4. **re-acquire** from the absolute measurements alone where they are gated out and the point
    had no agreeing measurement in the previous frame (it was occluded, lost or already disagreed
-   once), or where most of a face's points disagree at once (a cut or a jump); and where a point
-   that no measurement saw for ``reacquire_after_hidden_frames`` frames (hidden by an occluder,
-   whose motion a dense flow follows) is seen again, whatever the gate says.
+   once), or where most of a face's points disagree at once (a cut or a jump). A point that no
+   measurement saw for ``reacquire_after_hidden_frames`` frames (hidden by an occluder, whose motion
+   a dense flow follows) is gated on the measurement's noise alone when it is seen again.
 
 Each absolute source also carries a per-point **bias** (``learn_bias``): the network's lookup on a
 real face is wrong by a few pixels fairly consistently per point, and a Kalman update on an
@@ -251,8 +251,8 @@ class FusedPoints:
         for m in measurements:
             seen |= m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
         hidden_long = config.reacquire_after_hidden_frames > 0
+        # seen again after a while unseen: the flow may have followed an occluder, however sure it is
         reappeared = seen & hidden_long & (self.frames_hidden >= config.reacquire_after_hidden_frames)
-        self._forget_positions(reappeared)  # its flow followed the occluder: start from the measurements
         self.frames_hidden = np.where(seen, 0, self.frames_hidden + 1)
         predicted = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
         prior = (self.positions.copy(), self.bias.copy(), self.covariance.copy())
@@ -270,6 +270,8 @@ class FusedPoints:
             self._learn_noise_factor(k, innovation, spread, noise, valid & predicted)
             noise = noise * self.noise_scale[k]
             squared = (innovation**2).sum(axis=1) / (spread + noise)
+            # a reappearing point is gated as if its prediction were exact: only the measurement's noise
+            squared = np.where(reappeared, (innovation**2).sum(axis=1) / noise, squared)
             has_prior = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
             inside_gate = valid & has_prior & (squared <= config.gate_chi2)
             fresh = valid & ~has_prior  # nothing to disagree with: take the measurement
