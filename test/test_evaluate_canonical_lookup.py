@@ -86,6 +86,23 @@ def test_ground_truth_boxes_one_per_face_even_when_an_occluder_splits_it():
     np.testing.assert_array_equal(boxes[1], [30, 40, 50, 60])
 
 
+def test_instance_labels_keep_touching_faces_apart_and_a_cut_face_whole():
+    from face_anything_ros.evaluation.method import ground_truth_faces, label_boxes
+
+    mask = np.zeros((64, 64), bool)
+    instances = np.zeros((64, 64), np.uint8)
+    mask[10:40, 5:30] = True
+    instances[10:40, 5:30] = 1
+    mask[10:40, 30:55] = True  # a second face touching the first
+    instances[10:40, 30:55] = 2
+    mask[20:23, 30:55] = False  # an occluder cuts the second face in two
+    labels, boxes = ground_truth_faces(mask, instances)
+    assert len(boxes) == 2 and len(ground_truth_faces(mask, None)[1]) == 1  # the mask alone merges them
+    np.testing.assert_array_equal(boxes[1], [30, 10, 55, 40])
+    assert labels[30, 40] == labels[15, 40] == 1 and labels[20, 40] == -1
+    np.testing.assert_array_equal(np.array(label_boxes(labels)), np.array(boxes))
+
+
 def test_lookup_on_the_generators_ground_truth_canonical_is_near_exact(tmp_path, capsys):
     """The oracle row: canonical lookup fed the synthetic generator's own canonical maps."""
     import json

@@ -29,6 +29,7 @@ def test_round_trip_preserves_every_array(folder, sequence):
     np.testing.assert_array_equal(data.frames, sequence["frames"])
     np.testing.assert_array_equal(data.depth, sequence["depth"])  # NaN compare equal positions
     np.testing.assert_array_equal(data.mask, sequence["mask"])
+    np.testing.assert_array_equal(data.instances, sequence["instances"])
     np.testing.assert_allclose(data.canonical, sequence["canonical"], atol=1e-3)  # stored as float16
     np.testing.assert_array_equal(data.queries, sequence["queries"])
     np.testing.assert_array_equal(data.tracks, sequence["tracks"])
@@ -130,3 +131,16 @@ def test_cli_writes_sequences_and_a_contact_sheet(tmp_path, capsys):
 def test_cli_rejects_bad_arguments_with_one_line(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x"), "--frames", "0"]) != 0
     assert "error:" in capsys.readouterr().err
+
+
+def test_instances_label_each_head_on_its_face_pixels_only():
+    data = FaceSequenceGenerator(SynthConfig(queries_per_sequence=8, max_faces_per_frame=3), seed=2)
+    for _ in range(6):  # until a sequence with two heads or more
+        seq = data.sample_sequence(2, image_size=(96, 128))
+        if len(np.unique(seq["instances"])) > 2:
+            break
+    instances, mask = seq["instances"], seq["mask"]
+    assert len(np.unique(instances)) > 2  # background and at least two heads
+    assert not instances[~mask].any()  # off-face pixels belong to no head
+    assert (instances[mask] > 0).mean() > 0.99  # (a face pixel whose centre sample missed the mesh: none)
+

@@ -6,6 +6,7 @@ A sequence folder::
     intrinsics.json         {"fx", "fy", "cx", "cy", "width", "height"}
     depth/000000.npy …      float32 metres, NaN (or 0) where unknown        (optional)
     mask/000000.png …       255 = face                                       (optional)
+    instances/000000.png …  k + 1 on the pixels of face k, 0 elsewhere       (optional)
     tracks.npz              queries (N, 3: t, x, y), tracks (T, N, 2), visible (T, N)  (optional)
 
 Extra ground truth written by the synthetic generator (ignored by other readers):
@@ -30,6 +31,7 @@ import numpy as np
 FRAMES_DIR = "frames"
 DEPTH_DIR = "depth"
 MASK_DIR = "mask"
+INSTANCES_DIR = "instances"
 CANONICAL_DIR = "canonical"
 INTRINSICS_FILE = "intrinsics.json"
 TRACKS_FILE = "tracks.npz"
@@ -45,6 +47,7 @@ class SequenceData:
     intrinsics: dict[str, float]  # fx, fy, cx, cy, width, height
     depth: np.ndarray | None = None  # (T, H, W) float32 metres, NaN unknown
     mask: np.ndarray | None = None  # (T, H, W) bool
+    instances: np.ndarray | None = None  # (T, H, W) uint8: face k + 1 on its pixels, 0 elsewhere
     queries: np.ndarray | None = None  # (N, 3) float32 t, x, y
     tracks: np.ndarray | None = None  # (T, N, 2) float32
     visible: np.ndarray | None = None  # (T, N) bool
@@ -128,6 +131,7 @@ def _check_maps(seq: SequenceData, hw: tuple[int, int]) -> None:
     for name, array, tail in (
         ("depth", seq.depth, ()),
         ("mask", seq.mask, ()),
+        ("instances", seq.instances, ()),
         ("canonical", seq.canonical, (3,)),
     ):
         if array is not None and array.shape != (t, *hw, *tail):
@@ -144,7 +148,7 @@ def write_sequence(folder: str | Path, seq: SequenceData | Mapping[str, Any]) ->
     intrinsics = _check_intrinsics(data.intrinsics, "intrinsics", hw)
     _check_maps(data, hw)
     folder = Path(folder)
-    for sub in (FRAMES_DIR, DEPTH_DIR, MASK_DIR, CANONICAL_DIR):
+    for sub in (FRAMES_DIR, DEPTH_DIR, MASK_DIR, INSTANCES_DIR, CANONICAL_DIR):
         if sub == FRAMES_DIR or getattr(data, sub) is not None:
             (folder / sub).mkdir(parents=True, exist_ok=True)
     for i, frame in enumerate(frames):
@@ -157,6 +161,10 @@ def write_sequence(folder: str | Path, seq: SequenceData | Mapping[str, Any]) ->
             cv2.imwrite(
                 str(folder / MASK_DIR / frame_name(i, ".png")),
                 np.asarray(data.mask[i], bool).astype(np.uint8) * 255,
+            )
+        if data.instances is not None:
+            cv2.imwrite(
+                str(folder / INSTANCES_DIR / frame_name(i, ".png")), np.asarray(data.instances[i], np.uint8)
             )
         if data.canonical is not None:
             np.save(
@@ -207,6 +215,16 @@ def read_mask(path: Path, hw: tuple[int, int]) -> np.ndarray:
     if mask.shape != hw:
         raise ValueError(f"{path}: shape {mask.shape}, frames are {hw[1]}x{hw[0]}")
     return mask > 127
+
+
+def read_instances(path: Path, hw: tuple[int, int]) -> np.ndarray:
+    """(H, W) uint8 face instance labels of an instances PNG (k + 1 = face k, 0 = none)."""
+    labels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if labels is None or labels.ndim != 2 or labels.dtype != np.uint8:
+        raise ValueError(f"{path}: not a readable single-channel 8-bit PNG image")
+    if labels.shape != hw:
+        raise ValueError(f"{path}: shape {labels.shape}, frames are {hw[1]}x{hw[0]}")
+    return labels
 
 
 def read_depth(path: Path, hw: tuple[int, int]) -> np.ndarray:
@@ -294,6 +312,9 @@ def read_sequence(folder: str | Path) -> SequenceData:
         data.depth = np.stack([read_depth(p, hw) for p in _numbered_files(folder / DEPTH_DIR, ".npy", t)])
     if (folder / MASK_DIR).is_dir():
         data.mask = np.stack([read_mask(p, hw) for p in _numbered_files(folder / MASK_DIR, ".png", t)])
+    if (folder / INSTANCES_DIR).is_dir():
+        files = _numbered_files(folder / INSTANCES_DIR, ".png", t)
+        data.instances = np.stack([read_instances(p, hw) for p in files])
     if (folder / CANONICAL_DIR).is_dir():
         files = _numbered_files(folder / CANONICAL_DIR, ".npy", t)
         data.canonical = np.stack([read_canonical(p, hw) for p in files])

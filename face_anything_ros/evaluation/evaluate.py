@@ -102,14 +102,14 @@ class SequencePredictions:
 
 
 def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
-    """Depth ratios of every frame, aligned per ground-truth face (``method.mask_faces``) where a mask exists."""
-    from face_anything_ros.evaluation.method import mask_faces
-
+    """Depth ratios of every frame, aligned per ground-truth face (``EvalSequence.face_labels``) where a
+    mask exists."""
     masks = seq.mask if seq.mask is not None else [None] * len(depth)
+    labels = seq.face_labels if seq.face_labels is not None else [None] * len(depth)
     return M.DepthSamples.concat(
         [
-            M.depth_frame_samples(d, g, m, None if m is None else mask_faces(m)[0])
-            for d, g, m in zip(depth, seq.depth, masks, strict=True)
+            M.depth_frame_samples(d, g, m, f)
+            for d, g, m, f in zip(depth, seq.depth, masks, labels, strict=True)
         ]
     )
 
@@ -179,7 +179,7 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
             if seq.depth is None:
                 continue
             # reads the ground truth, so it has no speed to report
-            out[name] = SequencePredictions(depth=flat_depth(seq.depth, seq.mask))
+            out[name] = SequencePredictions(depth=flat_depth(seq.depth, seq.mask, seq.face_labels))
             continue
         elif name == TEMPLATE:
             if seq.depth is None:
@@ -198,16 +198,16 @@ def run_baselines(seq: EvalSequence, names: tuple[str, ...]) -> dict[str, Sequen
 
 
 def run_ours(
-    seq: EvalSequence, pipeline, face_masks: np.ndarray | None = None
+    seq: EvalSequence, pipeline, face_labels: np.ndarray | None = None
 ) -> tuple[SequencePredictions, SequencePredictions | None]:
     """Our depth, tracks and per-frame stage timings on one sequence, and the canonical-lookup-only
     tracks of the same run (None when the pipeline's fusion is off: the first is lookup-only then)."""
     from face_anything_ros.evaluation.fused_tracks import track_ours_fused
     from face_anything_ros.evaluation.method import run_pipeline, track_by_canonical_lookup
 
-    output = run_pipeline(pipeline, seq.frames, seq.intrinsics, face_masks)
+    output = run_pipeline(pipeline, seq.frames, seq.intrinsics, face_labels)
     if output.frames_without_face:
-        source = "ground-truth mask" if face_masks is not None else "the pipeline's detector"
+        source = "ground-truth mask" if face_labels is not None else "the pipeline's detector"
         seq.skipped.append(
             f"ours: no face from {source} in {output.frames_without_face} of {len(seq.frames)} frames"
         )
@@ -256,7 +256,7 @@ def evaluate_sequence(
             if lookup is not None:
                 predictions[OURS_LOOKUP] = lookup
         if config.gt_boxes != "no" and seq.mask is not None:
-            predictions[OURS_GT_BOXES] = run_ours(seq, pipeline, seq.mask)[0]
+            predictions[OURS_GT_BOXES] = run_ours(seq, pipeline, seq.face_labels)[0]
     predictions.update(run_baselines(seq, config.baselines))
     if seq.canonical is not None and seq.queries is not None:
         predictions[ORACLE] = run_oracle(seq)

@@ -166,6 +166,36 @@ def mask_faces(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     return labels, boxes
 
 
+def instance_faces(mask: np.ndarray, instances: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """As ``mask_faces``, from the generator's instance labels (face k + 1 on its pixels): two faces
+    that touch stay two, and a face an occluder cuts in two stays one."""
+    face = np.asarray(mask, dtype=bool) & (np.asarray(instances) > 0)
+    labels = np.full(face.shape, -1, dtype=np.int32)
+    boxes: list[np.ndarray] = []
+    for instance in np.unique(np.asarray(instances)[face]):
+        pixels = face & (instances == instance)
+        ys, xs = np.nonzero(pixels)
+        if len(xs) >= MIN_MASK_FACE_AREA_PX:
+            labels[pixels] = len(boxes)
+            boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
+    return labels, boxes
+
+
+def ground_truth_faces(mask: np.ndarray, instances: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Faces of one ground-truth frame: by instance labels where the sequence has them, else by the
+    mask's connected parts (``mask_faces``)."""
+    return mask_faces(mask) if instances is None else instance_faces(mask, instances)
+
+
+def label_boxes(labels: np.ndarray) -> list[np.ndarray]:
+    """Box (x0, y0, x1, y1) of each face label 0, 1, … of a label map (-1 off-face)."""
+    boxes = []
+    for label in range(int(labels.max(initial=-1)) + 1):
+        ys, xs = np.nonzero(labels == label)
+        boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
+    return boxes
+
+
 def mask_face_boxes(mask: np.ndarray) -> list[np.ndarray]:
     """Face boxes of a ground-truth mask: the pipeline's detections in the ground-truth-box run."""
     return mask_faces(mask)[1]
@@ -199,12 +229,13 @@ def run_pipeline(
     pipeline,
     frames: np.ndarray,
     intrinsics: dict[str, float],
-    face_masks: np.ndarray | None = None,
+    face_labels: np.ndarray | None = None,
     fps: float = 30.0,
 ) -> MethodOutput:
     """Run the pipeline on every frame of one sequence (state reset first); time each call.
 
-    With ``face_masks`` the detector is bypassed: the faces are the ground-truth mask's boxes.
+    With ``face_labels`` ((T, H, W) ground-truth face labels, ``EvalSequence.face_labels``) the
+    detector is bypassed: the faces are the ground truth's boxes.
     """
     from face_anything_ros.core.camera import Intrinsics
     from face_anything_ros.evaluation.fused_tracks import FaceFrame
@@ -223,10 +254,8 @@ def run_pipeline(
     min_confidence = pipeline.config.tracking.min_confidence
     for t, frame in enumerate(frames):
         detections = None
-        if face_masks is not None:
-            detections = [
-                Detection(box_xyxy=box, score=float("nan")) for box in mask_face_boxes(face_masks[t])
-            ]
+        if face_labels is not None:
+            detections = [Detection(box_xyxy=box, score=float("nan")) for box in label_boxes(face_labels[t])]
         start = time.perf_counter()
         result = pipeline.process(np.ascontiguousarray(frame), camera, t / fps, detections=detections)
         out.frame_ms.append(1000.0 * (time.perf_counter() - start))

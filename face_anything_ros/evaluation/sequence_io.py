@@ -21,11 +21,13 @@ from face_anything_ros.core.sequence_format import (
     CANONICAL_DIR,
     DEPTH_DIR,
     FRAMES_DIR,
+    INSTANCES_DIR,
     MASK_DIR,
     TRACKS_FILE,
     SequenceData,
     read_canonical,
     read_depth,
+    read_instances,
     read_intrinsics,
     read_mask,
     read_rgb,
@@ -51,6 +53,9 @@ class EvalSequence:
     intrinsics: dict[str, float]
     depth: np.ndarray | None = None  # (T, H, W) float32 metres, NaN unknown
     mask: np.ndarray | None = None  # (T, H, W) bool
+    # (T, H, W) int32 ground-truth face per pixel (0, 1, …; -1 off-face): the instances/ labels where the
+    # sequence has them, else the mask's connected parts (``method.ground_truth_faces``)
+    face_labels: np.ndarray | None = None
     queries: np.ndarray | None = None  # (N, 3)
     tracks: np.ndarray | None = None  # (T, N, 2)
     visible: np.ndarray | None = None  # (T, N) bool
@@ -61,6 +66,23 @@ class EvalSequence:
     @property
     def image_hw(self) -> tuple[int, int]:
         return int(self.frames.shape[1]), int(self.frames.shape[2])
+
+
+def _face_labels(folder: Path, seq: EvalSequence, hw: tuple[int, int]) -> np.ndarray:
+    from face_anything_ros.evaluation.method import ground_truth_faces
+
+    instances = None
+    if (folder / INSTANCES_DIR).is_dir():
+        instances = _read_stack(
+            folder / INSTANCES_DIR,
+            seq.frame_names,
+            ".png",
+            lambda p: read_instances(p, hw),
+            "instances",
+            seq.skipped,
+        )
+    frames = instances if instances is not None else [None] * len(seq.mask)
+    return np.stack([ground_truth_faces(m, i)[0] for m, i in zip(seq.mask, frames, strict=True)])
 
 
 def is_sequence_folder(path: Path) -> bool:
@@ -164,6 +186,8 @@ def load_sequence(folder: Path, max_frames: int | None = None) -> EvalSequence:
         seq.mask = _read_stack(
             folder / MASK_DIR, seq.frame_names, ".png", lambda p: read_mask(p, hw), "mask", seq.skipped
         )
+    if seq.mask is not None:
+        seq.face_labels = _face_labels(folder, seq, hw)
     if seq.mask is None and seq.depth is not None:
         seq.skipped.append("no usable face mask: depth scored on all pixels with finite ground-truth depth")
     if (folder / CANONICAL_DIR).is_dir():

@@ -326,11 +326,15 @@ class FaceSequenceGenerator:
             images[t] = degrade(display, deg, rng)
             self._clear_gt(frames, t, covered)
         queries, tracks, visible, query_canonical = self._sample_tracks(verts, cam, frames, (height, width))
+        # which head each face pixel belongs to (1-based; 0 off-face): touching faces stay apart
+        on_head = frames.mask & (frames.triangle >= 0)
+        instances = np.where(on_head, frames.triangle // num_faces + 1, 0).astype(np.uint8)
         return {
             "frames": images,
             "depth": frames.depth,
             "canonical": frames.canonical,
             "mask": frames.mask,
+            "instances": instances,
             "intrinsics": {
                 "fx": float(cam.fx),
                 "fy": float(cam.fy),

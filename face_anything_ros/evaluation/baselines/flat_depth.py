@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 
 
-def flat_depth(gt_depth: np.ndarray, face_mask: np.ndarray | None = None) -> np.ndarray:
-    """(T, H, W) each face flat at its median ground-truth depth (faces: ``method.mask_faces`` of
-    ``face_mask``; without a mask the whole frame is one face); NaN off the face."""
+def flat_depth(
+    gt_depth: np.ndarray, face_mask: np.ndarray | None = None, face_labels: np.ndarray | None = None
+) -> np.ndarray:
+    """(T, H, W) each face flat at its median ground-truth depth (faces: ``face_labels``, else
+    ``method.mask_faces`` of ``face_mask``; without a mask the whole frame is one face); NaN off the face."""
     from face_anything_ros.evaluation.method import mask_faces
 
     out = np.full(gt_depth.shape, np.nan, dtype=np.float32)
@@ -21,7 +23,7 @@ def flat_depth(gt_depth: np.ndarray, face_mask: np.ndarray | None = None) -> np.
         labels = np.zeros(depth.shape, dtype=np.int32)
         if face_mask is not None:
             face &= face_mask[t]
-            labels = mask_faces(face_mask[t])[0]
+            labels = mask_faces(face_mask[t])[0] if face_labels is None else face_labels[t]
         for label in np.unique(labels[face]):
             pixels = face & (labels == label)
             out[t][pixels] = np.median(depth[pixels])
