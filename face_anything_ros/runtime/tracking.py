@@ -109,11 +109,14 @@ def _nearest_in_window(
     dx, dy = np.meshgrid(steps, steps)
     nx = np.clip(px[:, None] + dx.ravel()[None], 0, width - 1)
     ny = np.clip(py[:, None] + dy.ravel()[None], 0, height - 1)
-    difference = canonical_map[ny, nx].astype(np.float64) - queries[:, None, :]
-    squared = np.where(valid[ny, nx], (difference * difference).sum(axis=2), np.inf)
+    flat = ny * width + nx
+    # in the map's own float32: the candidates' distances differ by far more than its rounding
+    difference = canonical_map.reshape(-1, 3)[flat] - queries.astype(canonical_map.dtype)[:, None, :]
+    squared = np.einsum("nkc,nkc->nk", difference, difference)
+    squared[~valid.ravel()[flat]] = np.inf
     best = np.argmin(squared, axis=1)
     index = np.arange(len(queries))
-    return nx[index, best], ny[index, best], np.sqrt(squared[index, best])
+    return nx[index, best], ny[index, best], np.sqrt(squared[index, best].astype(np.float64))
 
 
 def _subpixel_offsets(
@@ -138,8 +141,12 @@ def _subpixel_offsets(
     c0, jac = coeffs[:, 0, :], coeffs[:, 1:, :].transpose(0, 2, 1)  # jac (N, 3, 2)
     rhs = queries - c0
     jtj = np.matmul(jac.transpose(0, 2, 1), jac) + 1e-9 * np.eye(2)
-    jtr = np.matmul(jac.transpose(0, 2, 1), rhs[..., None])[..., 0]
-    offset = np.linalg.solve(jtj, jtr[..., None])[..., 0]
+    jtr = np.einsum("nck,nc->nk", jac, rhs)
+    # the 2x2 normal equations in closed form (a batched solve costs more than the arithmetic)
+    a, b, d = jtj[:, 0, 0], jtj[:, 0, 1], jtj[:, 1, 1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        det = a * d - b * b
+        offset = np.stack([d * jtr[:, 0] - b * jtr[:, 1], a * jtr[:, 1] - b * jtr[:, 0]], axis=1) / det[:, None]
     offset[~enough | ~np.isfinite(offset).all(axis=1)] = 0.0
     return np.clip(offset, -1.0, 1.0)
 
