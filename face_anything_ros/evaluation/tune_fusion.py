@@ -24,7 +24,8 @@ from face_anything_ros.evaluation.method import make_pipeline, run_pipeline
 from face_anything_ros.evaluation.sequence_io import discover_sequences, load_sequence
 
 CANDIDATES: dict[str, tuple] = {
-    "flow_method": ("lk", "dis"),
+    "flow_method": ("lk", "dis", "dis_medium"),
+    "max_region_side": (128, 192, 256),
     "lookup_sigma_crop_px": (0.5, 1.0, 2.0, 4.0),
     "flow_sigma_px": (0.1, 0.3, 0.6),
     "flow_sigma_per_px": (0.02, 0.05, 0.1),
