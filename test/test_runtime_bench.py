@@ -48,3 +48,21 @@ def test_bad_arguments_exit_with_a_one_line_error(capsys):
     assert "bad size" in capsys.readouterr().err
     assert main(["bench", "--backends", "tpu"]) == 2
     assert main(["bench", "--faces", "0"]) == 2
+
+
+def test_pipeline_config_is_applied_under_the_bench_settings_and_a_bad_one_is_one_line(tmp_path, capsys):
+    import argparse
+
+    from face_anything_ros.cli.commands.bench import _case_config
+    from face_anything_ros.runtime.config import PipelineConfig
+
+    path = tmp_path / "lk.yaml"
+    path.write_text("runtime:\n  fusion: {flow_method: lk}\n  tracking: {dense_vertices: false}\n")
+    args = argparse.Namespace(device="cpu", cpu_threads=1)
+    config = _case_config(PipelineConfig.from_yaml(path), "eager", args, 8)
+    assert config.fusion.flow_method == "lk" and config.backend.name == "eager"
+    assert config.tracking.dense_vertices and config.detection.max_faces == 8  # the bench's own settings win
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fusion: {flow_method: magic}\n")
+    assert main(["bench", "--pipeline-config", str(bad)]) == 2
+    assert "fusion.flow_method" in capsys.readouterr().err

@@ -36,6 +36,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--weights", default=None, help="model weights (.pt); default: the shipped weights")
     parser.add_argument("--no-baselines", action="store_true", help="skip the MediaPipe and LK baselines")
     parser.add_argument(
+        "--pipeline-config",
+        default=None,
+        help="runtime YAML (e.g. fusion: {flow_method: lk}) under the bench's own backend, face count and "
+        "query-set settings; default: the pipeline's defaults",
+    )
+    parser.add_argument(
         "--soak", type=int, default=0, metavar="N", help="also run N frames (1 face, first size) for RSS"
     )
     parser.add_argument(
@@ -62,6 +68,19 @@ def _parse_counts(text: str) -> list[int]:
     return counts
 
 
+def _case_config(base, backend: str, args: argparse.Namespace, max_faces: int):
+    """``base`` (the pipeline's defaults or --pipeline-config) with the bench's backend, face count and
+    the heavy query set (13 named landmarks + 468 vertices = 481 points per face, as in every
+    BENCHMARKS.md runtime row; the node's default tracks the 13 only)."""
+    from face_anything_ros.runtime.config import PipelineConfig
+
+    data = base.to_dict()
+    data["backend"].update(name=backend, device=args.device, cpu_threads=args.cpu_threads)
+    data["detection"]["max_faces"] = max_faces
+    data["tracking"]["dense_vertices"] = True
+    return PipelineConfig.from_dict(data)
+
+
 def run(args: argparse.Namespace) -> int:
     import datetime
     import shlex
@@ -71,9 +90,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from face_anything_ros.devtools import bench
-    from face_anything_ros.runtime.config import BACKEND_NAMES, PipelineConfig
+    from face_anything_ros.runtime.config import BACKEND_NAMES, ConfigError, PipelineConfig
     from face_anything_ros.runtime.pipeline import FacePipeline
 
+    try:
+        base = PipelineConfig.from_yaml(args.pipeline_config) if args.pipeline_config else PipelineConfig()
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     try:
         sizes, counts = _parse_sizes(args.sizes), _parse_counts(args.faces)
         backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -108,15 +132,7 @@ def run(args: argparse.Namespace) -> int:
     cases = [(b, s, c) for b in backends for s in sizes for c in counts]
     with tqdm(total=len(cases) * (args.frames + args.warmup), desc="bench", unit="frame") as progress:
         for backend in backends:
-            config = PipelineConfig.from_dict(
-                {
-                    "backend": {"name": backend, "device": args.device, "cpu_threads": args.cpu_threads},
-                    "detection": {"max_faces": max(max(counts), 8)},
-                    # the heavy query set (13 named landmarks + 468 vertices = 481 points per face), as
-                    # in every BENCHMARKS.md runtime row; the node's default tracks the 13 only
-                    "tracking": {"dense_vertices": True},
-                }
-            )
+            config = _case_config(base, backend, args, max(max(counts), 8))
             pipeline = FacePipeline(config, model=model)
             report.backend_notes.append(
                 f"`{backend}` ran as {pipeline.backend_description}, CPU threads: "
@@ -141,13 +157,7 @@ def run(args: argparse.Namespace) -> int:
                     bench.baseline_lucas_kanade(encoded, count, points, args.frames, args.warmup)
                 )
     if args.soak:
-        config = PipelineConfig.from_dict(
-            {
-                "backend": {"name": backends[0], "device": args.device, "cpu_threads": args.cpu_threads},
-                "tracking": {"dense_vertices": True},
-            }
-        )
-        pipeline = FacePipeline(config, model=model)
+        pipeline = FacePipeline(_case_config(base, backends[0], args, base.detection.max_faces), model=model)
         with tqdm(total=args.soak + min(100, args.soak // 10), desc="soak", unit="frame") as progress:
             report.soak = bench.soak(pipeline, frames_for[(sizes[0], counts[0])], args.soak, progress.update)
         pipeline.close()
