@@ -86,6 +86,23 @@ def test_node_parameters_reach_the_pipeline_config():
     assert config.weights is None
 
 
+def test_a_pipeline_yaml_key_a_node_parameter_replaces_is_warned_about(tmp_path, caplog):
+    runtime = tmp_path / "runtime.yaml"
+    runtime.write_text("runtime:\n  detection: {min_detection_confidence: 0.3}\n  fusion: {flow_method: lk}\n")
+    params = with_values(NodeParams(), {"pipeline_config": str(runtime)})
+    with caplog.at_level("WARNING"):
+        config = pipeline_config_from_params(params)
+    assert config.detection.min_detection_confidence == 0.5  # the node parameter wins ...
+    assert config.fusion.flow_method == "lk"  # ... only where it names the key
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "detection.min_detection_confidence" in warned[0] and "detection_threshold" in warned[0]
+    caplog.clear()
+    same = with_values(NodeParams(), {"pipeline_config": str(runtime), "detection_threshold": 0.3})
+    with caplog.at_level("WARNING"):
+        assert pipeline_config_from_params(same).detection.min_detection_confidence == 0.3
+    assert not caplog.records  # the parameter says the same: nothing to warn about
+
+
 def test_default_node_parameters_give_the_runtime_defaults():
     """The node, run/replay and evaluate share one builder; its defaults are the runtime's own."""
     assert pipeline_config_from_params(NodeParams()).to_dict() == PipelineConfig().to_dict() | {

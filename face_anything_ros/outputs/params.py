@@ -8,6 +8,7 @@ change while the node runs). The node declares them from this table with ``Param
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, fields, make_dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,8 @@ from face_anything_ros.runtime.config import (
 NODE_NAME = "face_anything_node"
 QOS_RELIABILITY_CHOICES = ("auto", "best_effort", "reliable")
 IMAGE_TRANSPORT_CHOICES = ("raw", "compressed")
+
+LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -266,16 +269,42 @@ def pipeline_config_from_params(params: NodeParams) -> PipelineConfig:
     keys they name, the default field of view included, so the pipeline assumes the node's camera.
     """
     config = PipelineConfig.from_yaml(params.pipeline_config) if params.pipeline_config else PipelineConfig()
-    if params.weights:
-        config.weights = params.weights
-    config.backend.name = params.backend
-    config.backend.device = params.device
-    config.detection.max_faces = params.max_faces
-    config.detection.min_detection_confidence = params.detection_threshold
-    config.tracking.landmarks = list(params.query_points)
-    config.tracking.dense_vertices = params.dense_query_vertices
-    config.geometry.default_hfov_deg = params.default_fov_deg
+    overrides = {  # runtime key: (node parameter, its value)
+        "weights": ("weights", params.weights or config.weights),
+        "backend.name": ("backend", params.backend),
+        "backend.device": ("device", params.device),
+        "detection.max_faces": ("max_faces", params.max_faces),
+        "detection.min_detection_confidence": ("detection_threshold", params.detection_threshold),
+        "tracking.landmarks": ("query_points", list(params.query_points)),
+        "tracking.dense_vertices": ("dense_query_vertices", params.dense_query_vertices),
+        "geometry.default_hfov_deg": ("default_fov_deg", params.default_fov_deg),
+    }
+    if params.pipeline_config:
+        _warn_overridden(config, overrides, params.pipeline_config)
+    for key, (_, value) in overrides.items():
+        section, _, name = key.rpartition(".")
+        setattr(getattr(config, section) if section else config, name, value)
     return config.validate()
+
+
+def _warn_overridden(config: PipelineConfig, overrides: dict[str, tuple[str, Any]], path: str) -> None:
+    """Log once per key where the pipeline YAML sets a value that a node parameter replaces: the node's
+    parameters win, and a YAML value that silently does nothing is a trap."""
+    default = PipelineConfig()
+    for key, (param, value) in overrides.items():
+        section, _, name = key.rpartition(".")
+        given = getattr(getattr(config, section) if section else config, name)
+        fallback = getattr(getattr(default, section) if section else default, name)
+        if given != fallback and given != value:
+            LOGGER.warning(
+                "pipeline config %s sets %s: %r, but the node parameter %s (%r) replaces it; set the parameter "
+                "instead",
+                path,
+                key,
+                given,
+                param,
+                value,
+            )
 
 
 def build_pipeline(
