@@ -8,7 +8,7 @@ PACKAGE = "face_anything_ros"
 
 setup(
     name=PACKAGE,
-    version="0.3.0",
+    version="0.4.0",
     description="ROS 2 4D face reconstruction: per-pixel depth and canonical facial coordinates",
     long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",

@@ -15,4 +15,4 @@ _GENERATED_MESSAGES_DIR = Path(sys.prefix) / "ros_overlay" / "site-packages" / _
 if _GENERATED_MESSAGES_DIR.is_dir() and str(_GENERATED_MESSAGES_DIR) not in __path__:
     __path__.append(str(_GENERATED_MESSAGES_DIR))
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
