@@ -73,6 +73,9 @@ class _ScriptedDetector:
         self.calls += 1
         return self.found
 
+    def reset(self) -> None:
+        self.resets = getattr(self, "resets", 0) + 1
+
     def close(self) -> None:
         self.closed = True
 
@@ -86,10 +89,34 @@ def test_cascade_falls_back_only_when_the_detectors_before_found_nothing():
     first = _ScriptedDetector([det(2, 2, 6, 6)])
     assert CascadeDetector([first, finds]).detect(frame) == first.found and finds.calls == 1
     assert CascadeDetector([empty, never]).detect(frame) == []
+    cascade.reset()
+    assert (empty.resets, finds.resets, never.resets) == (1, 1, 1)
     cascade.close()
     assert empty.closed and finds.closed and never.closed
     with pytest.raises(ValueError):
         CascadeDetector([])
+
+
+def test_pipeline_reset_resets_its_detector_and_the_face_mesh_starts_a_fresh_graph():
+    from test_runtime_pipeline import EllipsoidFace
+
+    from face_anything_ros.runtime.config import DetectionConfig, PipelineConfig
+    from face_anything_ros.runtime.detection import MediaPipeFaceMeshDetector
+    from face_anything_ros.runtime.pipeline import FacePipeline
+
+    scripted = _ScriptedDetector([])
+    pipeline = FacePipeline(
+        PipelineConfig.from_dict({"backend": {"name": "eager", "device": "cpu"}}),
+        model=EllipsoidFace(),
+        detector=scripted,
+    )
+    pipeline.reset()
+    assert scripted.resets == 1  # sequences evaluated in one run do not inherit detector state
+    mesh = MediaPipeFaceMeshDetector(DetectionConfig())
+    before = mesh._mesh
+    mesh.reset()
+    assert mesh._mesh is not before
+    mesh.close()
 
 
 def test_union_adds_only_faces_the_earlier_detectors_missed_and_keeps_their_boxes():

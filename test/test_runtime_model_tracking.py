@@ -64,6 +64,9 @@ class ScriptedDetector:
             return []
         return [Detection(self._boxes.pop(0), 0.9, detector=DETECTOR_FACE_MESH)]
 
+    def reset(self) -> None:
+        pass
+
     def close(self) -> None:
         pass
 

@@ -56,6 +56,10 @@ class Detection:
 class FaceDetector(Protocol):
     def detect(self, rgb: np.ndarray) -> list[Detection]: ...
 
+    def reset(self) -> None:
+        """Forget what the detector carries from frame to frame (a new stream or sequence)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -98,13 +102,19 @@ class MediaPipeFaceMeshDetector:
         import mediapipe as mp
 
         self._config = config
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
+        self._make = lambda: mp.solutions.face_mesh.FaceMesh(
             static_image_mode=static_images,
             max_num_faces=min(config.max_faces, HARD_MAX_FACES),
             refine_landmarks=False,
             min_detection_confidence=config.min_detection_confidence,
             min_tracking_confidence=config.min_tracking_confidence,
         )
+        self._mesh = self._make()
+
+    def reset(self) -> None:
+        """A fresh graph: in tracking mode the mesh seeds each frame with the last frame's landmarks."""
+        self._mesh.close()
+        self._mesh = self._make()
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
@@ -165,6 +175,9 @@ class MediaPipeBoxDetector:
                 detections.append(Detection(box_xyxy=box, score=float(det.score[0]), detector=self._name))
         return select_faces(detections, width, height, self._config)
 
+    def reset(self) -> None:
+        """Nothing to forget: BlazeFace looks at every frame afresh."""
+
     def close(self) -> None:
         self._detector.close()
 
@@ -199,6 +212,10 @@ class CascadeDetector:
             earlier = list(kept)
             kept.extend(d for d in detector.detect(rgb) if not _overlaps_any(d.box_xyxy, earlier))
         return kept[: self._max_faces]
+
+    def reset(self) -> None:
+        for detector in self._detectors:
+            detector.reset()
 
     def close(self) -> None:
         for detector in self._detectors:

@@ -199,7 +199,11 @@ class FacePipeline:
         return self._queries.names
 
     def reset(self) -> None:
-        """Forget ids and filter state (e.g. when a stream restarts)."""
+        """Forget ids, filter and detector state (e.g. when a stream restarts, or between the sequences of
+        an evaluation, which are then independent of their order)."""
+        reset_detector = getattr(self._detector, "reset", None)  # detectors from elsewhere may not have one
+        if reset_detector is not None:
+            reset_detector()
         self._ids.reset()
         self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
