@@ -154,31 +154,34 @@ def mask_faces(mask: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     face = np.asarray(mask, dtype=bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (MASK_CLOSING_PX, MASK_CLOSING_PX))
     closed = cv2.morphologyEx(face.astype(np.uint8), cv2.MORPH_CLOSE, kernel)
-    count, components = cv2.connectedComponents(closed)
-    labels = np.full(face.shape, -1, dtype=np.int32)
-    boxes: list[np.ndarray] = []
-    for component in range(1, count):
-        pixels = (components == component) & face
-        ys, xs = np.nonzero(pixels)
-        if len(xs) >= MIN_MASK_FACE_AREA_PX:
-            labels[pixels] = len(boxes)
-            boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
-    return labels, boxes
+    _, components = cv2.connectedComponents(closed)
+    return _faces_of_groups(face, components)
 
 
 def instance_faces(mask: np.ndarray, instances: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
     """As ``mask_faces``, from the generator's instance labels (face k + 1 on its pixels): two faces
     that touch stay two, and a face an occluder cuts in two stays one."""
-    face = np.asarray(mask, dtype=bool) & (np.asarray(instances) > 0)
+    return _faces_of_groups(np.asarray(mask, dtype=bool), np.asarray(instances))
+
+
+def _faces_of_groups(face: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Label map and boxes of the face pixels grouped by ``groups`` (0 = no group): groups of at least
+    ``MIN_MASK_FACE_AREA_PX`` face pixels become faces 0, 1, … in group order."""
+    face = face & (groups > 0)
     labels = np.full(face.shape, -1, dtype=np.int32)
     boxes: list[np.ndarray] = []
-    for instance in np.unique(np.asarray(instances)[face]):
-        pixels = face & (instances == instance)
-        ys, xs = np.nonzero(pixels)
-        if len(xs) >= MIN_MASK_FACE_AREA_PX:
+    for group in np.unique(groups[face]):
+        pixels = face & (groups == group)
+        if pixels.sum() >= MIN_MASK_FACE_AREA_PX:
             labels[pixels] = len(boxes)
-            boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
+            boxes.append(_pixel_box(pixels))
     return labels, boxes
+
+
+def _pixel_box(pixels: np.ndarray) -> np.ndarray:
+    """Box (x0, y0, x1, y1) spanning the True pixels (exclusive ends)."""
+    ys, xs = np.nonzero(pixels)
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
 
 
 def ground_truth_faces(mask: np.ndarray, instances: np.ndarray | None) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -189,11 +192,7 @@ def ground_truth_faces(mask: np.ndarray, instances: np.ndarray | None) -> tuple[
 
 def label_boxes(labels: np.ndarray) -> list[np.ndarray]:
     """Box (x0, y0, x1, y1) of each face label 0, 1, … of a label map (-1 off-face)."""
-    boxes = []
-    for label in range(int(labels.max(initial=-1)) + 1):
-        ys, xs = np.nonzero(labels == label)
-        boxes.append(np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64))
-    return boxes
+    return [_pixel_box(labels == label) for label in range(int(labels.max(initial=-1)) + 1)]
 
 
 def mask_face_boxes(mask: np.ndarray) -> list[np.ndarray]:

@@ -65,6 +65,11 @@ class Measurement:
     # prior sigma of this source's per-point bias, face box sides (NaN: fusion.bias_prior_fraction)
     bias_prior_fraction: float = float("nan")
 
+    @property
+    def usable(self) -> np.ndarray:
+        """(N,) points this measurement saw, with a finite position and variance."""
+        return self.valid & np.isfinite(self.positions).all(axis=1) & np.isfinite(self.variance)
+
     @classmethod
     def none(cls, count: int) -> Measurement:
         return cls(np.full((count, 2), np.nan), np.full(count, np.inf), np.zeros(count, dtype=bool))
@@ -247,23 +252,20 @@ class FusedPoints:
         side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
         placed = np.isfinite(self.positions).all(axis=1)
         self.positions[~placed] = 0.0  # no position yet: any finite start (its variance is unbounded)
-        seen = np.zeros(count, dtype=bool)
-        for m in measurements:
-            seen |= m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
-        hidden_long = config.reacquire_after_hidden_frames > 0
+        usable = [m.usable for m in measurements]
+        measured = np.logical_or.reduce(usable) if usable else np.zeros(count, dtype=bool)
         # seen again after a while unseen: the flow may have followed an occluder, however sure it is
-        reappeared = seen & hidden_long & (self.frames_hidden >= config.reacquire_after_hidden_frames)
-        self.frames_hidden = np.where(seen, 0, self.frames_hidden + 1)
+        hidden_for = config.reacquire_after_hidden_frames
+        reappeared = measured & (hidden_for > 0) & (self.frames_hidden >= hidden_for)
+        self.frames_hidden = np.where(measured, 0, self.frames_hidden + 1)
         predicted = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
         prior = (self.positions.copy(), self.bias.copy(), self.covariance.copy())
         while len(self.noise_scale) < len(measurements):
             self.noise_scale.append(1.0)
-        measured = np.zeros(count, dtype=bool)
         agreed = np.zeros(count, dtype=bool)
         rejected = np.zeros(count, dtype=bool)
         for k, m in enumerate(measurements):
-            valid = m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
-            measured |= valid
+            valid = usable[k]
             noise = np.where(valid, m.variance, 1.0)
             z = np.where(valid[:, None], m.positions, 0.0)
             innovation, spread, ph = self._innovation(k, z, side)
@@ -296,7 +298,7 @@ class FusedPoints:
         if reacquire.any():  # from the absolute measurements alone, each minus its learnt bias
             self._forget_positions(reacquire)
             for k, m in enumerate(measurements):
-                valid = reacquire & m.valid & np.isfinite(m.positions).all(axis=1) & np.isfinite(m.variance)
+                valid = reacquire & usable[k]
                 noise = np.where(valid, m.variance, 1.0) * self.noise_scale[k]
                 self._update(k, np.where(valid[:, None], m.positions, 0.0), noise, valid, side)
         self.frames_since_agreement = np.where(agreed, 0, self.frames_since_agreement + 1)
