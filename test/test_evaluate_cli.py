@@ -179,3 +179,23 @@ def test_a_bad_pipeline_config_is_one_clear_error(tmp_path, capsys, content):
     bad.write_text(content)
     rc, text = run_cli(capsys, str(seq), "--out", str(tmp_path / "out"), "--pipeline-config", str(bad))
     assert rc == 1 and "error:" in text and "Traceback" not in text, text
+
+
+def test_unreadable_instances_fall_back_to_the_mask_with_a_reason(tmp_path):
+    from face_anything_ros.evaluation.sequence_io import load_sequence
+
+    seq = make_sequence(tmp_path / "seq")
+    (seq / "mask").mkdir()
+    (seq / "instances").mkdir()
+    for t in range(NUM_FRAMES):
+        mask = np.zeros((SIZE, SIZE), np.uint8)
+        mask[10:40, 10:30] = mask[10:40, 30:50] = 255  # two faces that touch
+        cv2.imwrite(str(seq / "mask" / f"{t:06d}.png"), mask)
+        instances = np.where(np.arange(SIZE) < 30, 1, 2).astype(np.uint8) * (mask > 0)
+        cv2.imwrite(str(seq / "instances" / f"{t:06d}.png"), instances.astype(np.uint8))
+    assert len(np.unique(load_sequence(seq).face_labels)) == 3  # two faces and off-face
+    (seq / "instances" / "000001.png").write_bytes(b"not a png")
+    loaded = load_sequence(seq)
+    assert any("instances/000001.png unusable" in reason for reason in loaded.skipped)
+    assert len(np.unique(loaded.face_labels)) == 2  # the mask alone: one face, nothing lost
+    assert loaded.mask is not None and loaded.depth is not None
