@@ -179,7 +179,7 @@ def test_bad_landmarks_drop_the_prior_with_a_counter(damage, reason):
     box = CropBox(cx=SIZE / 2 - 0.5, cy=SIZE / 2 - 0.5, side=SIZE)  # crop pixels = image pixels
     intrinsics = Intrinsics(fx=FOCAL, fy=FOCAL, cx=SIZE / 2, cy=SIZE / 2, width=SIZE, height=SIZE)
     crop = network_maps(np.zeros((SIZE, SIZE, 3), np.float32), np.ones((SIZE, SIZE), bool), 0.0)
-    fused = prior.apply([crop], [detection], [box], [intrinsics])
+    fused = prior.apply([crop], prior.priors([detection], [box], [intrinsics]))
     assert fused[0] is crop
     assert prior.drops == {reason: 1} and prior.used == 0
 

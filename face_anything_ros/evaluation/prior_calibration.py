@@ -55,11 +55,20 @@ def collect(folders: list[Path], weights: str | None = None) -> tuple[Samples, d
     close_px = round(config.mesh_prior.hole_close_fraction * pipeline.input_size)
     current: dict[str, np.ndarray] = {}  # the frame's ground-truth canonical map
 
-    def compare(crops, detections, boxes, crop_intrinsics):  # stands in for MeshPrior.apply
-        for crop, detection, box, intrinsics in zip(crops, detections, boxes, crop_intrinsics, strict=True):
-            maps = prior.prior_for(detection, box, intrinsics)
+    box_of: dict[int, object] = {}  # id(prior maps) -> its crop box, for the faces of this frame
+    priors_of_frame = prior.priors
+
+    def remember_boxes(detections, boxes, crop_intrinsics):  # wraps MeshPrior.priors
+        maps = priors_of_frame(detections, boxes, crop_intrinsics)
+        box_of.clear()
+        box_of.update({id(m): box for m, box in zip(maps, boxes, strict=True) if m is not None})
+        return maps
+
+    def compare(crops, priors):  # stands in for MeshPrior.apply
+        for crop, maps in zip(crops, priors, strict=True):
             if maps is None:
                 continue
+            box = box_of[id(maps)]
             truth = crop_image(current["canonical"], box, pipeline.input_size, cv2.INTER_NEAREST)
             on_face = (truth < _OFF_FACE / 2).all(axis=-1)
             both = crop.mask & maps.coverage & on_face
@@ -73,6 +82,7 @@ def collect(folders: list[Path], weights: str | None = None) -> tuple[Samples, d
             samples.faces += 1
         return crops
 
+    prior.priors = remember_boxes  # type: ignore[method-assign]
     prior.apply = compare  # type: ignore[method-assign]
     for folder in tqdm(folders, desc="calibrate", unit="seq"):
         sequence = load_sequence(folder)

@@ -18,6 +18,10 @@ ENCODER_STAGES: dict[str, tuple[StageSpec, ...]] = {
     "lite2": ((3, 1, 1, 16, 1), (3, 2, 6, 24, 3), (5, 2, 6, 48, 3), (3, 2, 6, 88, 4), (5, 1, 6, 120, 4)),
 }
 ENCODER_STEM_CHANNELS = 32
+IMAGE_CHANNELS = 3  # RGB
+# The face-mesh prior as input (issue 12, option a): template canonical xyz, log relative depth,
+# coverage and a "prior present" flag, all zero when the face has no prior (runtime/mesh_prior.py).
+PRIOR_INPUT_CHANNELS = 6
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class ModelConfig:
     decoder_dim: int = 64
     image_size: int = 128  # training / default inference size (any multiple of 32 works)
     canonical_range: float = 1.0  # canonical = canonical_range * tanh(raw)
+    # extra input channels after RGB: 0 (image only) or PRIOR_INPUT_CHANNELS (image + face-mesh prior)
+    prior_channels: int = 0
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODER_STAGES:
@@ -41,6 +47,13 @@ class ModelConfig:
             raise ValueError("embed_dim must be divisible by num_heads")
         if self.image_size % 32:
             raise ValueError("image_size must be a multiple of 32")
+        if self.prior_channels not in (0, PRIOR_INPUT_CHANNELS):
+            raise ValueError(f"prior_channels must be 0 or {PRIOR_INPUT_CHANNELS}, not {self.prior_channels}")
+
+    @property
+    def input_channels(self) -> int:
+        """Channels of the model input: RGB, then the prior's when the model takes one."""
+        return IMAGE_CHANNELS + self.prior_channels
 
     def to_dict(self) -> dict:
         return asdict(self)

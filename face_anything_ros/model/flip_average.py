@@ -13,6 +13,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .config import IMAGE_CHANNELS
+
 MIRROR_CANONICAL = (-1.0, 1.0, 1.0)  # canonical x changes sign under a horizontal mirror
 
 
@@ -24,10 +26,17 @@ class FlipAveragedCanonical(nn.Module):
         self.model = model
         self.config = getattr(model, "config", None)
         self.register_buffer("mirror", torch.tensor(MIRROR_CANONICAL), persistent=False)
+        # a mirrored crop's face-mesh prior is the mirrored prior with its canonical x negated
+        prior_channels = self.config.prior_channels if self.config is not None else 0
+        input_mirror = torch.ones(IMAGE_CHANNELS + prior_channels)
+        if prior_channels:
+            input_mirror[IMAGE_CHANNELS] = -1.0  # prior channel 0 is the template's canonical x
+        self.register_buffer("input_mirror", input_mirror, persistent=False)
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         batch = images.shape[0]
-        both = self.model(torch.cat([images, torch.flip(images, dims=[-1])], dim=0))
+        mirrored_input = torch.flip(images, dims=[-1]) * self.input_mirror.view(-1, 1, 1)
+        both = self.model(torch.cat([images, mirrored_input], dim=0))
         direct = {name: value[:batch] for name, value in both.items()}
         mirrored = torch.flip(both["canonical"][batch:], dims=[-1])
         channel_shape = (3, 1, 1)  # canonical is (B, 3, H, W) or (B, T, 3, H, W)

@@ -1,7 +1,8 @@
 """FaceAnythingModel: conv stem → transformer over stride-16 tokens → dense decoder.
 
-Input (B, 3, S, S) RGB in [0, 1], or (B, T, 3, S, S) for a multi-frame window
-(frames attend to each other). Output dict, each (B[, T], C, S, S):
+Input (B, C, S, S): RGB in [0, 1], then (when ``config.prior_channels``) the face-mesh prior
+channels (model/prior_encoder.py); or (B, T, C, S, S) for a multi-frame window (frames attend to
+each other). Output dict, each (B[, T], C, S, S):
 ``depth`` (depth / median face depth, positive), ``canonical`` (xyz),
 ``mask_logits`` and ``confidence`` (positive). No data-dependent control flow,
 so torch.export, ONNX and torch.compile trace it; the mode follows the input rank.
@@ -14,9 +15,10 @@ from torch import nn
 from torch.nn import functional as F
 
 from .blocks import AlternatingTransformer
-from .config import ModelConfig
+from .config import IMAGE_CHANNELS, ModelConfig
 from .decoder import HEAD_CHANNELS, DenseDecoder
 from .encoder import EfficientNetLiteEncoder
+from .prior_encoder import PriorEncoder
 
 # The pretrained Lite encoders expect inputs scaled to about [-1, 1].
 INPUT_MEAN = 0.5
@@ -39,6 +41,9 @@ class FaceAnythingModel(nn.Module):
         self.pos_conv = nn.Conv2d(cfg.embed_dim, cfg.embed_dim, 3, padding=1, groups=cfg.embed_dim)
         self.transformer = AlternatingTransformer(cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio)
         self.decoder = DenseDecoder(cfg.embed_dim, (c2, c4, c8), cfg.decoder_dim)
+        self.prior_encoder = (
+            PriorEncoder(cfg.prior_channels, (c2, c4, c8), cfg.embed_dim) if cfg.prior_channels else None
+        )
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
         multi_frame = images.dim() == 5
@@ -48,10 +53,18 @@ class FaceAnythingModel(nn.Module):
         else:
             frames = 1
             flat = images
+        if flat.shape[1] != self.config.input_channels:
+            raise ValueError(
+                f"the model takes {self.config.input_channels} input channels "
+                f"(RGB + {self.config.prior_channels} prior), got {flat.shape[1]}"
+            )
         height, width = flat.shape[-2], flat.shape[-1]
-        x = (flat - INPUT_MEAN) / INPUT_STD
+        x = (flat[:, :IMAGE_CHANNELS] - INPUT_MEAN) / INPUT_STD
         f2, f4, f8, f16 = self.encoder(x)
         tokens = self.token_proj(f16)
+        if self.prior_encoder is not None:
+            p2, p4, p8, p16 = self.prior_encoder(flat[:, IMAGE_CHANNELS:])
+            f2, f4, f8, tokens = f2 + p2, f4 + p4, f8 + p8, tokens + p16
         tokens = tokens + self.pos_conv(tokens)
         bt, c, h, w = tokens.shape
         seq = self.transformer(tokens.flatten(2).transpose(1, 2), frames)

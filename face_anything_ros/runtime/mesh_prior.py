@@ -26,6 +26,7 @@ import numpy as np
 from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.crop import CropBox, crop_affine
 from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.model.config import PRIOR_INPUT_CHANNELS
 from face_anything_ros.runtime.config import MeshPriorConfig
 from face_anything_ros.runtime.detection import Detection
 from face_anything_ros.runtime.landmark_fit import LandmarkFitError, fit_landmarks
@@ -83,6 +84,29 @@ def build_prior_maps(points: np.ndarray, focal_px: float, size: int, config: Mes
         coverage=coverage,
         residual_cm=fit.residual_cm,
     )
+
+
+def prior_input_channels(prior: PriorMaps | None, size: int) -> np.ndarray:
+    """(S, S, PRIOR_INPUT_CHANNELS) float32 model input for one face: canonical xyz, log relative depth,
+    coverage, present flag; off the fitted mesh (and for a face without a prior) all zero."""
+    channels = np.zeros((size, size, PRIOR_INPUT_CHANNELS), np.float32)
+    if prior is None:
+        return channels
+    if prior.coverage.shape != (size, size):
+        raise ValueError(f"prior maps of shape {prior.coverage.shape} for a {size} px crop")
+    covered = prior.coverage & np.isfinite(prior.canonical).all(axis=-1) & (prior.relative_depth > 0)
+    channels[covered, :3] = prior.canonical[covered]
+    channels[covered, 3] = np.log(prior.relative_depth[covered])
+    channels[covered, 4] = 1.0
+    channels[..., 5] = 1.0
+    return channels
+
+
+def with_prior_channels(images: np.ndarray, priors: list[PriorMaps | None]) -> np.ndarray:
+    """(B, 3, S, S) crops → (B, 3 + PRIOR_INPUT_CHANNELS, S, S), the input of a prior-taking model."""
+    size = images.shape[-1]
+    channels = np.stack([prior_input_channels(prior, size) for prior in priors]).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(np.concatenate([images, channels], axis=1), dtype=np.float32)
 
 
 def enclosed_holes(mask: np.ndarray, close_px: int) -> np.ndarray:
@@ -147,19 +171,21 @@ class MeshPrior:
         self.drops: Counter[str] = Counter()  # faces whose prior was dropped, by reason
         self.used = 0  # faces fused with a prior
 
-    def apply(
-        self,
-        crops: list[CropMaps],
-        detections: list[Detection],
-        boxes: list[CropBox],
-        crop_intrinsics: list[Intrinsics],
-    ) -> list[CropMaps]:
-        """The crops, each fused with its prior where the face has landmarks (others unchanged)."""
-        fused = []
-        for crop, detection, box, intrinsics in zip(crops, detections, boxes, crop_intrinsics, strict=True):
-            prior = self.prior_for(detection, box, intrinsics)
-            fused.append(crop if prior is None else fuse_crop_maps(crop, prior, self.config))
-        return fused
+    def priors(
+        self, detections: list[Detection], boxes: list[CropBox], crop_intrinsics: list[Intrinsics]
+    ) -> list[PriorMaps | None]:
+        """Each face's prior maps (None where it has none)."""
+        return [
+            self.prior_for(detection, box, intrinsics)
+            for detection, box, intrinsics in zip(detections, boxes, crop_intrinsics, strict=True)
+        ]
+
+    def apply(self, crops: list[CropMaps], priors: list[PriorMaps | None]) -> list[CropMaps]:
+        """The crops, each fused with its prior where the face has one (others unchanged)."""
+        return [
+            crop if prior is None else fuse_crop_maps(crop, prior, self.config)
+            for crop, prior in zip(crops, priors, strict=True)
+        ]
 
     def prior_for(self, detection: Detection, box: CropBox, intrinsics: Intrinsics) -> PriorMaps | None:
         """The face's prior maps, or None (no landmarks, or dropped and counted)."""

@@ -37,7 +37,7 @@ from face_anything_ros.runtime.geometry import (
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
-from face_anything_ros.runtime.mesh_prior import MeshPrior
+from face_anything_ros.runtime.mesh_prior import MeshPrior, with_prior_channels
 from face_anything_ros.runtime.model_tracking import MIN_CARRIED_COVERAGE, ModelTrackedFaces
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
@@ -172,8 +172,13 @@ class FacePipeline:
         self._filters: dict[int, OneEuroFilter] = {}
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._warned_default_intrinsics = False
+        # The face-mesh prior: an input of models trained with it (option a), and/or fused with the
+        # network's maps after the model when mesh_prior.enabled (option b); one fit per face serves both.
+        self._prior_input = bool(getattr(model_config, "prior_channels", 0))
         self.mesh_prior = (
-            MeshPrior(self.config.mesh_prior, self.input_size) if self.config.mesh_prior.enabled else None
+            MeshPrior(self.config.mesh_prior, self.input_size)
+            if self.config.mesh_prior.enabled or self._prior_input
+            else None
         )
         self._carried = ModelTrackedFaces(self.config.detection.model_track_frames, self._template_canonical)
 
@@ -250,21 +255,28 @@ class FacePipeline:
                 self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)
             ]
             images, boxes = crop_batch(rgb, face_boxes, self.input_size)
+            crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
+            priors = (
+                self.mesh_prior.priors(detections, boxes, crop_intrinsics)
+                if self.mesh_prior is not None
+                else [None] * len(boxes)
+            )
+            if self._prior_input:
+                images = with_prior_channels(images, priors)
             timer.lap("preprocess")
             outputs = self._backend(images)
             timer.lap("model")
             crops = split_crop_maps(outputs, self.config.mask_threshold, self._confidence_reference)
             kept = self._network_sees_face(detections, boxes, crops)
             if not all(kept):
-                detections, tracks, boxes, crops = (
+                detections, tracks, boxes, crops, crop_intrinsics, priors = (
                     [item for item, keep in zip(items, kept, strict=True) if keep]
-                    for items in (detections, tracks, boxes, crops)
+                    for items in (detections, tracks, boxes, crops, crop_intrinsics, priors)
                 )
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
-            crop_intrinsics = [intrinsics.for_crop(box, self.input_size) for box in boxes]
-            if self.mesh_prior is not None:
-                crops = self.mesh_prior.apply(crops, detections, boxes, crop_intrinsics)
+            if self.config.mesh_prior.enabled:
+                crops = self.mesh_prior.apply(crops, priors)
             weights = [self._weight(crop) for crop in crops]
             geometries = [
                 fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)

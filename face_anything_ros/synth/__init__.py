@@ -3,7 +3,7 @@
 ```python
 from face_anything_ros.synth import SynthConfig, FaceSequenceGenerator
 gen = FaceSequenceGenerator(SynthConfig(), seed=0, split="train")
-batch = gen.sample_crops(32, size=128)            # image/depth/canonical/mask/intrinsics
+batch = gen.sample_crops(32, size=128)            # image/depth/canonical/mask/intrinsics/landmarks
 windows = gen.sample_crop_windows(8, 4, size=128)  # same keys, (B, T, ...)
 sequence = gen.sample_sequence(24, image_size=(256, 256))
 ```

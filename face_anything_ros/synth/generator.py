@@ -69,6 +69,15 @@ class Person:
     back_hair: BackHair | None = None
 
 
+def crop_landmark_points(points: np.ndarray, camera: Intrinsics) -> np.ndarray:
+    """(468, 3) face-mesh-style landmarks of camera-frame template vertices in a crop: pixel x, y and
+    the depth offset from the face's median depth in the same pixel units (weak perspective), the form
+    the face mesh reports and the face-mesh prior is fitted to."""
+    z = points[:, 2]
+    median_z = float(np.median(z))
+    return np.column_stack([project(points, camera), (z - median_z) * camera.fx / median_z])
+
+
 class FaceSequenceGenerator:
     """Synthetic faces with exact depth / canonical / mask / track ground truth."""
 
@@ -167,6 +176,7 @@ class FaceSequenceGenerator:
         gaze = np.zeros((n, 1, 2), np.float32)
         lights = np.zeros((n, 1, LIGHT_VECTOR_SIZE), np.float32)
         crop_landmarks = []
+        landmark_points = np.zeros((n, len(self._mesh.landmark_index), 3), np.float32)
         persons, motions, degradations = [], [], []
         for b in range(batch_size):
             person = self._sample_person()
@@ -209,6 +219,7 @@ class FaceSequenceGenerator:
                 gaze[i, 0] = motion.gaze[t]
                 lights[i, 0] = light
                 crop_landmarks.append(project(head[t, : len(self._mesh.landmark_index)], ccam))
+                landmark_points[i] = crop_landmark_points(head[t, : len(self._mesh.landmark_index)], ccam)
                 draw_back_hair(background[i], person.back_hair, crop_landmarks[-1])
                 if border:
                     xs = (np.arange(size) + 0.5) / box.scale_to(size) + box.x0 - 0.5
@@ -244,6 +255,7 @@ class FaceSequenceGenerator:
             "canonical": frames.canonical.reshape(*shape, size, size, 3),
             "mask": frames.mask.reshape(*shape, size, size),
             "intrinsics": intr.reshape(*shape, 4),
+            "landmarks": landmark_points.reshape(*shape, *landmark_points.shape[1:]),
         }
 
     def _lighting(self) -> Lighting:

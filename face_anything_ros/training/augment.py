@@ -72,11 +72,16 @@ def flip_horizontal(batch: dict[str, np.ndarray], which: np.ndarray) -> None:
     """Mirror the samples selected by ``which`` (leading-axis bool) in place."""
     if not which.any():
         return
-    for key in ("image", "depth", "mask", "canonical"):
+    channelled = ("image", "canonical", "prior")
+    for key in ("image", "depth", "mask", *channelled[1:]):
+        if key not in batch:
+            continue
         arr = batch[key]
-        width_axis = arr.ndim - 2 if key in ("image", "canonical") else arr.ndim - 1
+        width_axis = arr.ndim - 2 if key in channelled else arr.ndim - 1
         arr[which] = np.flip(arr[which], axis=width_axis)
     batch["canonical"][which, ..., 0] *= -1.0
+    if "prior" in batch:
+        batch["prior"][which, ..., 0] *= -1.0  # the prior's channel 0 is canonical x too
     if "intrinsics" in batch:
         size = batch["image"].shape[-2]
         batch["intrinsics"][which, ..., 2] = size - 1 - batch["intrinsics"][which, ..., 2]
@@ -133,6 +138,8 @@ def warp_sample(batch: dict[str, np.ndarray], index: int, homography: np.ndarray
                 **nearest,
                 borderValue=(np.nan,) * 4,
             )
+        if "prior" in batch:
+            warp_prior(batch["prior"], key, homography)
     if "intrinsics" in batch:
         fx, fy, cx, cy = np.moveaxis(batch["intrinsics"][index], -1, 0)
         a = homography[:2] / homography[2, 2]
@@ -146,6 +153,21 @@ def warp_sample(batch: dict[str, np.ndarray], index: int, homography: np.ndarray
             ],
             axis=-1,
         )
+
+
+def warp_prior(prior: np.ndarray, key: tuple | int, homography: np.ndarray) -> None:
+    """Warp one crop's prior channels like its image; pixels from outside the crop have no prior, and
+    the present flag stays as it was (at run time it covers the whole crop)."""
+    size = prior.shape[-2]
+    maps = np.ascontiguousarray(prior[key][..., :-1])
+    warped = [
+        cv2.warpPerspective(
+            np.ascontiguousarray(maps[..., c : c + 4]), homography, (size, size),
+            flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=(0.0,) * 4,
+        ).reshape(size, size, -1)
+        for c in range(0, maps.shape[-1], 4)
+    ]  # fmt: skip
+    prior[key][..., :-1] = np.concatenate(warped, axis=-1)
 
 
 def motion_blur_kernel(length: int, angle_deg: float) -> np.ndarray:

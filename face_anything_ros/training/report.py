@@ -5,7 +5,9 @@
 
 The crops come from ``FaceSequenceGenerator(split="test")`` (identities and
 appearances the training split never draws), so the numbers measure
-generalisation inside the synthetic domain, not on real faces.
+generalisation inside the synthetic domain, not on real faces. A model that takes the face-mesh
+prior is scored with simulated priors (training/prior_inputs.py, a fixed draw) and, as ``no_prior``,
+without one.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch
 from face_anything_ros.model.io import WeightsError, load_model
 
 from .augment import AugmentConfig, augment_batch
+from .prior_inputs import add_heldout_prior
 from .uncertainty import uncertainty_metrics
 from .validation import heldout_metrics, make_heldout_batch, predict_numpy, window_mode_comparison
 from .visualize import save_prediction_grid
@@ -65,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
         for start in range(0, args.crops, 64)
     ]
     batch = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    if model.config.prior_channels:  # a prior-taking model: simulated face-mesh priors, and none
+        add_heldout_prior(batch)
     metrics = heldout_metrics(model, batch).to_dict()
+    if "prior" in batch:
+        metrics["no_prior"] = heldout_metrics(model, {k: v for k, v in batch.items() if k != "prior"}).to_dict()
     metrics["seed"] = args.seed
     metrics["uncertainty"] = uncertainty_metrics(model, batch, seed=args.seed)
     if args.degraded:
@@ -82,7 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         with open(args.json, "w", encoding="utf-8") as handle:
             json.dump(metrics, handle, indent=2)
     if args.image:
-        save_prediction_grid(args.image, batch, predict_numpy(model, batch["image"][:6]))
+        prior = batch["prior"][:6] if "prior" in batch else None
+        save_prediction_grid(args.image, batch, predict_numpy(model, batch["image"][:6], prior))
     return 0
 
 

@@ -21,7 +21,8 @@ def relative_log_depth(depth: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def batch_to_tensors(batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, Targets]:
-    """images (…, 3, S, S) float [0, 1] and :class:`Targets` (…, C, S, S).
+    """images (…, 3[+P], S, S) float [0, 1] (then the prior channels, if the batch has them) and
+    :class:`Targets` (…, C, S, S).
 
     Works for single crops (B, S, S, ·) and windows (B, T, S, S, ·).
     """
@@ -31,6 +32,9 @@ def batch_to_tensors(batch: dict[str, np.ndarray]) -> tuple[torch.Tensor, Target
     log_depth = relative_log_depth(np.where(valid, depth, 1.0), valid)
     canonical = np.where(valid[..., None], canonical, 0.0)
     images = torch.from_numpy(np.ascontiguousarray(batch["image"])).movedim(-1, -3).float() / 255.0
+    if "prior" in batch:  # a prior-taking model's extra input channels, after RGB
+        prior = torch.from_numpy(np.ascontiguousarray(batch["prior"], dtype=np.float32)).movedim(-1, -3)
+        images = torch.cat([images, prior], dim=-3)
     targets = Targets(
         log_depth=torch.from_numpy(log_depth).unsqueeze(-3),
         canonical=torch.from_numpy(np.ascontiguousarray(canonical)).movedim(-1, -3),

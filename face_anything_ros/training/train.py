@@ -33,6 +33,12 @@ from face_anything_ros.model.device import resolve_device
 from face_anything_ros.model.encoder import load_imagenet_weights
 from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.training.losses import LossWeights, Targets, compute_losses
+from face_anything_ros.training.prior_inputs import (
+    PriorNoiseConfig,
+    add_heldout_prior,
+    add_prior_channels,
+    with_prior_input,
+)
 from face_anything_ros.training.replay import ReplayPool
 from face_anything_ros.training.targets import batch_to_tensors, targets_to
 
@@ -77,6 +83,10 @@ class TrainConfig:
     # share of crops the generator supersamples (None: SynthConfig's default)
     supersample_probability: float | None = None
     freeze_stages: int = 2  # stem + first encoder stages stay at their ImageNet weights
+    # train a model that takes the face-mesh prior as input (issue 12 option a); weights that already
+    # take it keep it. --init-weights without it gain the prior branch, initialised to change nothing.
+    prior_input: bool = False
+    prior_noise: PriorNoiseConfig = field(default_factory=PriorNoiseConfig)
     frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     losses: LossWeights = field(default_factory=LossWeights)
@@ -188,6 +198,8 @@ def build_model(cfg: TrainConfig) -> FaceAnythingModel:
         model = FaceAnythingModel(model_config)
         if cfg.pretrained:
             load_imagenet_weights(model.encoder)
+    if cfg.prior_input and not model.config.prior_channels:
+        model = with_prior_input(model)
     if cfg.reset_confidence_to:
         reset_confidence_head(model, cfg.reset_confidence_to)
     model.encoder.freeze(cfg.freeze_stages, cfg.frozen_batchnorm)
@@ -311,6 +323,7 @@ class Trainer:
             "data": "face_anything_ros.synth FaceSequenceGenerator(SynthConfig("
             f"supersample_probability={training_synth_config(self.cfg).supersample_probability}), split='train')",
             "heldout": self.heldout[-1] if self.heldout else None,
+            "prior_input": asdict(self.cfg.prior_noise) if self.model.config.prior_channels else None,
             "echo_factor_last_session": round(self.pools["crops"].echo_factor, 2) if self.pools else None,
             "train_config": json.loads(json.dumps(asdict(self.cfg), default=str)),
         }
@@ -343,14 +356,17 @@ class Trainer:
 
     # ---- monitoring --------------------------------------------------------
     def evaluate_heldout(self) -> dict | None:
-        from face_anything_ros.training.validation import heldout_metrics, make_heldout_batch, predict_numpy
+        from face_anything_ros.training.validation import heldout_metrics, predict_numpy
         from face_anything_ros.training.visualize import save_prediction_grid
 
         if self.cfg.heldout_crops <= 0:
             return None
         if self.heldout_batch is None:
-            self.heldout_batch = make_heldout_batch(self.cfg.heldout_crops, self.cfg.image_size)
+            self.heldout_batch = self._heldout_batch()
         metrics = heldout_metrics(self.model, self.heldout_batch).to_dict()
+        if "prior" in self.heldout_batch:  # the same crops without the prior (faces BlazeFace finds)
+            alone = {k: v for k, v in self.heldout_batch.items() if k != "prior"}
+            metrics["canonical_error_no_prior"] = heldout_metrics(self.model, alone).canonical_error
         metrics["step"] = self.step
         metrics["minutes"] = round(self.elapsed_s / 60.0, 2)
         if not self.heldout or self.heldout[-1]["step"] != self.step:
@@ -361,9 +377,17 @@ class Trainer:
         save_prediction_grid(
             self.out / "preview.png",
             self.heldout_batch,
-            predict_numpy(self.model, self.heldout_batch["image"][:6]),
+            predict_numpy(self.model, self.heldout_batch["image"][:6], _first(self.heldout_batch.get("prior"), 6)),
         )
         return metrics
+
+    def _heldout_batch(self) -> dict[str, np.ndarray]:
+        from face_anything_ros.training.validation import make_heldout_batch
+
+        batch = make_heldout_batch(self.cfg.heldout_crops, self.cfg.image_size)
+        if self.model.config.prior_channels:
+            add_heldout_prior(batch, self.cfg.prior_noise)
+        return batch
 
     def _plot(self) -> None:
         import matplotlib
@@ -418,9 +442,7 @@ class Trainer:
         cfg = self.cfg
         if cfg.heldout_crops > 0:
             # render the held-out crops now, with the generator code the workers also import
-            from face_anything_ros.training.validation import make_heldout_batch
-
-            self.heldout_batch = make_heldout_batch(cfg.heldout_crops, cfg.image_size)
+            self.heldout_batch = self._heldout_batch()
         feeder = BatchFeeder(cfg, seed=cfg.seed + self.step)
         pools = {
             "crops": ReplayPool(cfg.pool_size),
@@ -527,6 +549,8 @@ class Trainer:
             batch = pools["windows"].sample(max(1, self.cfg.batch // self.cfg.window_frames), rng)
         else:
             batch = pools["crops"].sample(self.cfg.batch, rng)
+        if self.model.config.prior_channels:
+            add_prior_channels(batch, rng, self.cfg.prior_noise)  # fresh errors on every draw
         augment_batch(batch, rng, self.cfg.augment)
         return batch_to_tensors(batch)
 
@@ -544,3 +568,7 @@ class Trainer:
 def train(cfg: TrainConfig) -> dict:
     """Run (or resume) a training run; returns the closing summary."""
     return Trainer(cfg).run()
+
+
+def _first(array: np.ndarray | None, count: int) -> np.ndarray | None:
+    return None if array is None else array[:count]

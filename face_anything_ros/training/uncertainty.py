@@ -56,7 +56,7 @@ def uncertainty_metrics(
     """The module's numbers on ``batch`` (generator crops with ``image``, ``mask``, ``canonical``)."""
     rng = np.random.default_rng(seed)
     gt_mask = batch["mask"].astype(bool) & np.isfinite(batch["canonical"]).all(-1)
-    clean = predict_numpy(model, batch["image"])
+    clean = predict_numpy(model, batch["image"], batch.get("prior"))
     confidence = clean["confidence"][..., 0]
     error = np.abs(clean["canonical"] - batch["canonical"]).sum(-1)  # L1, canonical units
     reference = float(np.median(confidence[gt_mask]))
@@ -65,7 +65,7 @@ def uncertainty_metrics(
     correlation = spearmanr(1.0 / clear_conf[sample], clear_err[sample]).statistic
     images = batch["image"].copy()
     covered = draw_blocking_objects(images, gt_mask, rng)
-    blocked = predict_numpy(model, images)
+    blocked = predict_numpy(model, images, batch.get("prior"))  # the face mesh sees past a hand
     still_face = covered & (blocked["mask_logits"][..., 0] > 0.0)
     blocked_conf = blocked["confidence"][..., 0]
     clear = gt_mask & ~covered

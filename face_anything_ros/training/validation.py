@@ -38,14 +38,28 @@ def make_heldout_batch(num_crops: int, size: int, seed: int = 1234) -> dict[str,
 
 @torch.inference_mode()
 def predict_numpy(
-    model: FaceAnythingModel, images_uint8: np.ndarray, batch_size: int = 16
+    model: FaceAnythingModel,
+    images_uint8: np.ndarray,
+    prior: np.ndarray | None = None,
+    batch_size: int = 16,
 ) -> dict[str, np.ndarray]:
-    """Run ``model`` on (N, S, S, 3) uint8 crops; returns (N, S, S[, C]) numpy maps."""
+    """Run ``model`` on (N, S, S, 3) uint8 crops; returns (N, S, S[, C]) numpy maps.
+
+    ``prior`` (N, S, S, P): the prior channels of a prior-taking model; without it such a model runs
+    with no prior (all-zero channels), as for a face without face-mesh landmarks.
+    """
     device = next(model.parameters()).device
+    prior_channels = model.config.prior_channels
+    if prior is None and prior_channels:
+        prior = np.zeros((*images_uint8.shape[:3], prior_channels), np.float32)
     outputs: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(images_uint8), batch_size):
         chunk = torch.from_numpy(np.ascontiguousarray(images_uint8[start : start + batch_size]))
-        pred = model(chunk.to(device).movedim(-1, 1).float() / 255.0)
+        inputs = chunk.to(device).movedim(-1, 1).float() / 255.0
+        if prior_channels:
+            extra = torch.from_numpy(np.ascontiguousarray(prior[start : start + batch_size], dtype=np.float32))
+            inputs = torch.cat([inputs, extra.to(device).movedim(-1, 1)], dim=1)
+        pred = model(inputs)
         for key, value in pred.items():
             outputs.setdefault(key, []).append(value.float().movedim(1, -1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in outputs.items()}
@@ -54,7 +68,7 @@ def predict_numpy(
 def heldout_metrics(model: FaceAnythingModel, batch: dict[str, np.ndarray]) -> HeldoutMetrics:
     was_training = model.training
     model.eval()
-    pred = predict_numpy(model, batch["image"])
+    pred = predict_numpy(model, batch["image"], batch.get("prior"))
     model.train(was_training)
     return metrics_from_predictions(batch, pred)
 
@@ -99,6 +113,11 @@ def window_mode_comparison(model: FaceAnythingModel, windows: dict[str, np.ndarr
     images = (
         torch.from_numpy(np.ascontiguousarray(windows["image"])).to(device).movedim(-1, 2).float() / 255.0
     )
+    if model.config.prior_channels:
+        prior = windows.get("prior")
+        if prior is None:
+            prior = np.zeros((*windows["image"].shape[:4], model.config.prior_channels), np.float32)
+        images = torch.cat([images, torch.from_numpy(np.ascontiguousarray(prior)).to(device).movedim(-1, 2)], 2)
     pred = model(images)
     multi_pred = {k: v.flatten(0, 1).movedim(1, -1).cpu().numpy() for k, v in pred.items()}
     multi = metrics_from_predictions(flat, multi_pred).to_dict()

@@ -68,6 +68,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="share of training crops the generator renders at 2x and downsamples (default: the "
         "generator's, 0.5); lower it where many workers must feed a fast GPU",
     )
+    parser.add_argument(
+        "--prior-input",
+        action="store_true",
+        help="train a model that takes the face-mesh prior (the template fitted to the face mesh's "
+        "landmarks) as extra input channels; with --init-weights of an image-only model the prior "
+        "branch is added, starting from the same predictions",
+    )
     parser.set_defaults(func=run)
 
 
@@ -107,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         pretrained=not args.no_pretrained,
         init_weights=args.init_weights,
         reset_confidence_to=args.reset_confidence_to,
+        prior_input=args.prior_input,
     )
     overrides = {
         name: value

@@ -27,6 +27,11 @@ class ExportTarget:
     input_size: int
 
 
+def input_channels(model: torch.nn.Module) -> int:
+    """Channels of the model's input: RGB, plus the face-mesh prior's for models trained with it."""
+    return int(getattr(getattr(model, "config", None), "input_channels", 3))
+
+
 class BackendUnavailable(RuntimeError):
     """The backend cannot be used here (library missing, wrong device, build failed)."""
 
@@ -47,7 +52,8 @@ class TupleOutputs(torch.nn.Module):
 
 
 class InferenceBackend(ABC):
-    """Runs the model on (B, 3, S, S) float32 RGB [0, 1] and returns float32 NumPy maps."""
+    """Runs the model on (B, C, S, S) float32 input (RGB [0, 1], then any prior channels) and returns
+    float32 NumPy maps."""
 
     name: str = "base"
     precision: str = "fp32"

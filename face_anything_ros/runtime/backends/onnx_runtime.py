@@ -22,6 +22,7 @@ from face_anything_ros.runtime.backends.base import (
     ExportTarget,
     InferenceBackend,
     TupleOutputs,
+    input_channels,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ def export_onnx(model: torch.nn.Module, path: Path, input_size: int) -> None:
     """Export ``model`` with a dynamic batch axis to ``path`` (written atomically)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_suffix(".tmp")
-    example = torch.rand(1, 3, input_size, input_size)
+    example = torch.rand(1, input_channels(model), input_size, input_size)
     dynamic_axes = {INPUT_NAME: {0: "batch"}} | {name: {0: "batch"} for name in OUTPUT_NAMES}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation and tracer warnings

@@ -26,6 +26,7 @@ from face_anything_ros.runtime.backends.base import (
     BackendUnavailable,
     ExportTarget,
     InferenceBackend,
+    input_channels,
     model_hash,
 )
 from face_anything_ros.runtime.backends.eager import EagerBackend
@@ -123,7 +124,7 @@ class BackendChain:
         self._digest = model_hash(model)
         self._reference = EagerBackend(model, self.device, config.batch_buckets)
         probe_rng = np.random.default_rng(PROBE_SEED)
-        self._probe = probe_rng.random((2, 3, input_size, input_size), dtype=np.float32)
+        self._probe = probe_rng.random((2, input_channels(model), input_size, input_size), dtype=np.float32)
         self._probe_reference = self._reference(self._probe)
         self._remaining = candidate_order(config.name, self.device)
         self.failures: list[str] = []  # "name: reason" of every backend given up on

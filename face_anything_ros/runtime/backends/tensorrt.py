@@ -25,6 +25,7 @@ from face_anything_ros.runtime.backends.base import (
     ExportTarget,
     InferenceBackend,
     TupleOutputs,
+    input_channels,
     outputs_to_numpy,
 )
 
@@ -82,10 +83,11 @@ class TensorRTBackend(InferenceBackend):
         self.precision = "fp16" if fp16 else "fp32"
         self._device = device
         max_batch = buckets[-1]
+        channels = input_channels(target.model)
         shapes = {
-            "min": (1, 3, input_size, input_size),
-            "opt": (OPTIMAL_BATCH, 3, input_size, input_size),
-            "max": (max_batch, 3, input_size, input_size),
+            "min": (1, channels, input_size, input_size),
+            "opt": (OPTIMAL_BATCH, channels, input_size, input_size),
+            "max": (max_batch, channels, input_size, input_size),
         }
         properties = torch.cuda.get_device_properties(device)
         key = engine_cache_key(

@@ -1,0 +1,41 @@
+"""Encoder of the face-mesh prior input channels (issue 12, option a).
+
+Why a separate branch and not more stem channels: fine-tunes keep the ImageNet stem frozen, and
+the prior (template canonical coordinates and depth rasterised from the face mesh's landmarks) is
+geometry, not texture. A light strided conv stack reads it at strides 2, 4, 8 and 16 and adds it
+to the image encoder's skip features and to the transformer tokens. Every output projection starts
+at zero, so a model that gains the branch predicts exactly what it did without it until training
+teaches it to use the prior; a face without a prior has all-zero prior channels.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+HIDDEN_WIDTHS = (16, 24, 32, 48)  # prior features at strides 2, 4, 8, 16
+
+
+class PriorEncoder(nn.Module):
+    """Prior channels (B, P, S, S) → additive features matching (f2, f4, f8, tokens)."""
+
+    def __init__(self, prior_channels: int, skip_channels: tuple[int, int, int], token_dim: int) -> None:
+        super().__init__()
+        widths = HIDDEN_WIDTHS
+        ins = (prior_channels, *widths[:-1])
+        self.down = nn.ModuleList(nn.Conv2d(i, o, 3, 2, 1) for i, o in zip(ins, widths, strict=True))
+        self.out = nn.ModuleList(
+            nn.Conv2d(w, c, 1) for w, c in zip(widths, (*skip_channels, token_dim), strict=True)
+        )
+        for projection in self.out:
+            nn.init.zeros_(projection.weight)
+            nn.init.zeros_(projection.bias)
+
+    def forward(self, prior: torch.Tensor) -> list[torch.Tensor]:
+        features = []
+        x = prior
+        for down, out in zip(self.down, self.out, strict=True):
+            x = F.relu(down(x))
+            features.append(out(x))
+        return features
