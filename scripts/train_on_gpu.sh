@@ -20,6 +20,8 @@ minutes=${2:-6}
 device=${TRAIN_DEVICE:-cuda}
 batch=${TRAIN_BATCH:-64}
 supersample=${TRAIN_SUPERSAMPLE:-0.5}  # share of crops rendered at 2x (lower it if the workers cannot keep up)
+# TRAIN_PRIOR_INPUT=1 gives image-only shipped weights the face-mesh prior input (weights that take it keep it)
+prior_input=${TRAIN_PRIOR_INPUT:+--prior-input}
 python=${PYTHON:-python3}
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
@@ -38,7 +40,7 @@ echo "[train_on_gpu] $(date -u +%FT%TZ) device=$device batch=$batch workers=$wor
 "$python" -m face_anything_ros.cli.main train --out "$run" --minutes "$minutes" --device "$device" \
     --batch "$batch" --echo 1 --workers "$workers" --threads 2 --checkpoint-minutes 1 --seed 5 \
     --lr 2e-4 --init-weights "$shipped" --confidence-alpha 0.5 --canonical-weight 0.2 \
-    --supersample-probability "$supersample" 2>&1 | tr '\r' '\n' \
+    --supersample-probability "$supersample" $prior_input 2>&1 | tr '\r' '\n' \
     | grep -v "step/s" >> "$out/train.log"
 
 report() {  # weights, json
