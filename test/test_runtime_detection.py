@@ -52,8 +52,26 @@ def test_duplicate_reports_of_one_face_are_merged_into_the_larger_box():
 
 def test_blazeface_box_maps_to_the_landmark_box_convention():
     box = face_box_from_detection_box(np.array([100.0, 100.0, 200.0, 200.0]))
-    # 0.93 x 100 wide, 1.07 x 100 high, centre 5.5 px up
-    np.testing.assert_allclose(box, [103.5, 91.0, 196.5, 198.0], atol=1e-9)
+    # 0.96 x 100 wide, 1.18 x 100 high, centre 6.5 px up
+    np.testing.assert_allclose(box, [102.0, 84.5, 198.0, 202.5], atol=1e-9)
+
+
+def test_the_calibration_tool_inverts_the_mapping_and_measures_it_on_generated_frames():
+    from face_anything_ros.evaluation.detector_calibration import (
+        collect,
+        mapping_of,
+        raw_detection_box,
+        report,
+    )
+
+    raw = np.array([40.0, 60.0, 90.0, 130.0])
+    np.testing.assert_allclose(raw_detection_box(face_box_from_detection_box(raw)), raw, atol=1e-9)
+    exact = mapping_of(raw[None], face_box_from_detection_box(raw)[None])[0]
+    np.testing.assert_allclose(exact, [0.96, 1.18, 0.0, -0.065], atol=1e-9)
+    matches = collect(sequences=2, frames=3, size=256, seed=31)
+    assert len(matches.raw) == len(matches.truth) == len(matches.mesh_found) > 0
+    lines = report(matches)
+    assert lines[0].startswith("BlazeFace boxes matched to a face:") and "crop IoU" in lines[1]
 
 
 @pytest.mark.parametrize("method", ["cascade", "union", "face_mesh", "face_detection"])

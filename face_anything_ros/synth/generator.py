@@ -358,6 +358,7 @@ class FaceSequenceGenerator:
             "queries": queries,
             "tracks": tracks,
             "visible": visible,
+            "landmarks_px": project(verts[:, :, :num_lm], cam).astype(np.float32),  # (T, heads, 468, 2)
             "query_canonical": query_canonical,
         }
 
