@@ -58,18 +58,37 @@ def generator_batch() -> dict[str, np.ndarray]:
 
 
 @torch.no_grad()
-def test_a_grown_model_predicts_what_the_image_only_model_did_until_trained():
+def test_a_grown_model_starts_from_the_image_only_models_predictions():
     torch.manual_seed(0)
     plain = FaceAnythingModel(tiny_config()).eval()
     grown = with_prior_input(plain).eval()
     assert grown.config.prior_channels == PRIOR_INPUT_CHANNELS and grown.config.input_channels == 9
     x = inputs()
-    before, after = plain(x[:, :3]), grown(x)
-    for name in before:
+    before = plain(x[:, :3])
+    absent = grown(torch.cat([x[:, :3], torch.zeros_like(x[:, 3:])], dim=1))
+    for name in before:  # no prior: exactly the image-only model
+        torch.testing.assert_close(absent[name], before[name], atol=0, rtol=0)
+    after = grown(x)
+    for name in ("depth", "mask_logits", "confidence"):  # the prior's branch starts at zero
         torch.testing.assert_close(after[name], before[name], atol=0, rtol=0)
+    # the canonical gate starts almost closed: sigmoid(-3) of the way to the prior, where it covers
+    share = torch.sigmoid(torch.tensor(-3.0)) * x[:, 7:8]
+    expected = before["canonical"] + share * (x[:, 3:6] - before["canonical"])
+    torch.testing.assert_close(after["canonical"], expected, atol=1e-6, rtol=0)
     woken = wake_prior_branch(grown)
-    changed = woken(x)["canonical"]
-    assert (changed - before["canonical"]).abs().max() > 1e-3, "the prior branch does not reach the output"
+    changed = woken(x)["depth"]
+    assert (changed - before["depth"]).abs().max() > 1e-3, "the prior branch does not reach the output"
+
+
+def test_an_open_gate_copies_the_prior_canonical_where_the_prior_covers():
+    model = FaceAnythingModel(tiny_config(PRIOR_INPUT_CHANNELS)).eval()
+    with torch.no_grad():
+        model.prior_encoder.gate.bias.fill_(30.0)
+        x = inputs()
+        x[:, 7] = (torch.arange(SIZE) < SIZE // 2).float()  # coverage: the left half
+        out = model(x)["canonical"]
+    torch.testing.assert_close(out[..., : SIZE // 2], x[:, 3:6, :, : SIZE // 2], atol=1e-6, rtol=0)
+    assert (out[..., SIZE // 2 :] - x[:, 3:6, :, SIZE // 2 :]).abs().max() > 0.1
 
 
 def test_the_wrong_number_of_input_channels_is_a_clear_error():
@@ -225,9 +244,10 @@ def test_the_pipeline_feeds_a_prior_model_the_face_meshs_prior():
     for plain_result, grown_result in zip(results["plain"], results["grown"], strict=True):
         assert len(grown_result.faces) == len(plain_result.faces) >= 1
         assert np.isfinite(plain_result.canonical).all(-1).sum() > 1000
-        np.testing.assert_array_equal(grown_result.canonical, plain_result.canonical)
+        # the same faces and maps, up to the gate's small start (sigmoid(-3) of the way to the prior)
+        np.testing.assert_allclose(grown_result.canonical, plain_result.canonical, atol=0.05)
     woken = FacePipeline(config, model=wake_prior_branch(with_prior_input(plain), std=0.01).eval())
     changed = woken.process(frames[0], intrinsics)
     woken.close()
-    face = np.isfinite(changed.canonical).all(-1) & np.isfinite(results["plain"][0].canonical).all(-1)
-    assert np.abs(changed.canonical[face] - results["plain"][0].canonical[face]).max() > 1e-3
+    face = np.isfinite(changed.canonical).all(-1) & np.isfinite(results["grown"][0].canonical).all(-1)
+    assert np.abs(changed.canonical[face] - results["grown"][0].canonical[face]).max() > 1e-3

@@ -54,12 +54,17 @@ class DenseDecoder(nn.Module):
             nn.Conv2d(half, half, 3, padding=1), nn.ReLU(), nn.Conv2d(half, sum(HEAD_CHANNELS.values()), 1)
         )
 
-    def forward(
-        self, f2: torch.Tensor, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor, size: tuple[int, int]
-    ) -> torch.Tensor:
+    def features(self, f2: torch.Tensor, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor) -> torch.Tensor:
+        """The fused stride-2 features the heads read (also the face-mesh prior's gate)."""
         x = self.project16(f16)
         x = self.fuse8(x, f8)
         x = self.fuse4(x, f4)
-        x = self.fuse2(self.reduce(x), f2)
-        raw = self.head(x)
-        return F.interpolate(raw, size=size, mode="bilinear", align_corners=False)
+        return self.fuse2(self.reduce(x), f2)
+
+    def predict(self, features: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        return F.interpolate(self.head(features), size=size, mode="bilinear", align_corners=False)
+
+    def forward(
+        self, f2: torch.Tensor, f4: torch.Tensor, f8: torch.Tensor, f16: torch.Tensor, size: tuple[int, int]
+    ) -> torch.Tensor:
+        return self.predict(self.features(f2, f4, f8, f16), size)

@@ -42,7 +42,9 @@ class FaceAnythingModel(nn.Module):
         self.transformer = AlternatingTransformer(cfg.embed_dim, cfg.depth, cfg.num_heads, cfg.mlp_ratio)
         self.decoder = DenseDecoder(cfg.embed_dim, (c2, c4, c8), cfg.decoder_dim)
         self.prior_encoder = (
-            PriorEncoder(cfg.prior_channels, (c2, c4, c8), cfg.embed_dim) if cfg.prior_channels else None
+            PriorEncoder(cfg.prior_channels, (c2, c4, c8), cfg.embed_dim, cfg.decoder_dim // 2)
+            if cfg.prior_channels
+            else None
         )
 
     def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -62,15 +64,18 @@ class FaceAnythingModel(nn.Module):
         x = (flat[:, :IMAGE_CHANNELS] - INPUT_MEAN) / INPUT_STD
         f2, f4, f8, f16 = self.encoder(x)
         tokens = self.token_proj(f16)
+        prior = flat[:, IMAGE_CHANNELS:]
         if self.prior_encoder is not None:
-            p2, p4, p8, p16 = self.prior_encoder(flat[:, IMAGE_CHANNELS:])
+            p2, p4, p8, p16 = self.prior_encoder(prior)
             f2, f4, f8, tokens = f2 + p2, f4 + p4, f8 + p8, tokens + p16
         tokens = tokens + self.pos_conv(tokens)
         bt, c, h, w = tokens.shape
         seq = self.transformer(tokens.flatten(2).transpose(1, 2), frames)
         tokens = seq.transpose(1, 2).reshape(bt, c, h, w)
-        raw = self.decoder(f2, f4, f8, tokens, (height, width))
-        outputs = self._activate(raw)
+        features = self.decoder.features(f2, f4, f8, tokens)
+        outputs = self._activate(self.decoder.predict(features, (height, width)))
+        if self.prior_encoder is not None:
+            outputs["canonical"] = self.prior_encoder.blend_canonical(outputs["canonical"], prior, features)
         if multi_frame:
             outputs = {k: v.unflatten(0, (batch, frames)) for k, v in outputs.items()}
         return outputs

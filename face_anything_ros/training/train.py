@@ -87,6 +87,7 @@ class TrainConfig:
     # take it keep it. --init-weights without it gain the prior branch, initialised to change nothing.
     prior_input: bool = False
     prior_noise: PriorNoiseConfig = field(default_factory=PriorNoiseConfig)
+    prior_lr_scale: float = 10.0  # the prior branch's learning rate / lr
     frozen_batchnorm: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     losses: LossWeights = field(default_factory=LossWeights)
@@ -220,16 +221,16 @@ def reset_confidence_head(model: FaceAnythingModel, confidence: float) -> None:
 
 def build_optimizer(model: FaceAnythingModel, cfg: TrainConfig) -> torch.optim.Optimizer:
     encoder = [p for p in model.encoder.parameters() if p.requires_grad]
-    encoder_ids = {id(p) for p in encoder}
-    rest = [p for p in model.parameters() if id(p) not in encoder_ids]
-    return torch.optim.AdamW(
-        [
-            {"params": encoder, "lr_scale": cfg.encoder_lr_scale},
-            {"params": rest, "lr_scale": 1.0},
-        ],
-        lr=cfg.lr,
-        weight_decay=cfg.weight_decay,
-    )
+    prior = list(model.prior_encoder.parameters()) if model.prior_encoder is not None else []
+    grouped = {id(p) for p in encoder + prior}
+    rest = [p for p in model.parameters() if id(p) not in grouped]
+    groups = [
+        {"params": encoder, "lr_scale": cfg.encoder_lr_scale},
+        {"params": rest, "lr_scale": 1.0},
+    ]
+    if prior:  # a new branch next to fine-tuned weights learns faster
+        groups.append({"params": prior, "lr_scale": cfg.prior_lr_scale})
+    return torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def learning_rate(cfg: TrainConfig, step: int, progress: float) -> float:
