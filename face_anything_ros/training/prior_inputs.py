@@ -4,8 +4,11 @@ a face mesh errs, fitted and rasterised by the runtime's own code (runtime/mesh_
 Why simulated errors: at run time the prior comes from MediaPipe's landmarks, which are good on real
 faces and worse on our synthetic ones; the network must learn to follow a good prior and to
 overrule a poor one from the image. Each sample (each window: one draw for all its frames) is
-absent (all-zero channels, as for faces found by BlazeFace) with ``absent_probability``; otherwise
-its errors have a strength drawn log-uniformly from ``strength_range``. At strength 1 the errors,
+absent (all-zero channels, as for faces found by BlazeFace) with ``absent_probability``; otherwise,
+with ``face_mesh_probability`` and where it found the face, the prior comes from the real face mesh
+run on the rendered crop (``face_mesh_landmarks``, in the data worker: the errors the runtime's
+prior really has on these faces, which are larger than on real ones); otherwise it is simulated
+from the exact landmarks, its errors with a strength drawn log-uniformly from ``strength_range``. At strength 1 the errors,
 in units of the landmarks' extent, are: a shift, scale and in-plane rotation of the whole face, a
 smooth low-order warp (mouth, jaw and brows placed a little off), per-point jitter that changes
 every frame, and a wrong depth scale (the face mesh's z is its weakest coordinate). Measured on
@@ -32,6 +35,7 @@ HELDOUT_PRIOR_SEED = 4321
 @dataclass(frozen=True)
 class PriorNoiseConfig:
     absent_probability: float = 0.25
+    face_mesh_probability: float = 0.5  # of the present priors, where the face mesh found the face
     strength_range: tuple[float, float] = (0.25, 4.0)  # log-uniform scale of every error below
     shift: float = 0.009  # σ of the whole-face shift
     scale: float = 0.012  # σ of the relative scale error
@@ -41,8 +45,9 @@ class PriorNoiseConfig:
     depth_scale: tuple[float, float] = (0.8, 1.25)  # range of the depth offsets' scale error
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.absent_probability <= 1.0:
-            raise ValueError("prior noise absent_probability must be in [0, 1]")
+        for name in ("absent_probability", "face_mesh_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"prior noise {name} must be in [0, 1]")
         for name in ("strength_range", "depth_scale"):
             low, high = getattr(self, name)
             if not 0.0 < low <= high:
@@ -77,8 +82,10 @@ def simulated_prior_channels(
     rng: np.random.Generator,
     noise: PriorNoiseConfig,
     fit: MeshPriorConfig,
+    mesh_landmarks: np.ndarray | None = None,
 ) -> np.ndarray:
-    """(B[, T], S, S, PRIOR_INPUT_CHANNELS) prior channels for generator landmarks (B[, T], 468, 3).
+    """(B[, T], S, S, PRIOR_INPUT_CHANNELS) prior channels for generator landmarks (B[, T], 468, 3);
+    ``mesh_landmarks`` (same shape, NaN where the face mesh found no face) are the face mesh's own.
 
     A sample whose fit the runtime would drop (too little of the face in the crop, a poor fit) gets
     an absent prior, as it would at run time.
@@ -86,12 +93,17 @@ def simulated_prior_channels(
     windowed = landmarks.ndim == 4
     windows = landmarks if windowed else landmarks[:, None]
     focal = focal_px if windowed else focal_px[:, None]
+    meshes = None if mesh_landmarks is None else (mesh_landmarks if windowed else mesh_landmarks[:, None])
     out = np.zeros((*windows.shape[:2], size, size, PRIOR_INPUT_CHANNELS), np.float32)
     for b in range(windows.shape[0]):
         if rng.random() < noise.absent_probability:
             continue
-        strength = float(np.exp(rng.uniform(*np.log(noise.strength_range))))
-        noisy = perturb_landmarks(windows[b], rng, noise, strength)
+        found = meshes is not None and bool(np.isfinite(meshes[b]).all())
+        if found and rng.random() < noise.face_mesh_probability:
+            noisy = meshes[b].astype(np.float64)
+        else:
+            strength = float(np.exp(rng.uniform(*np.log(noise.strength_range))))
+            noisy = perturb_landmarks(windows[b], rng, noise, strength)
         for t in range(windows.shape[1]):
             try:
                 prior = build_prior_maps(noisy[t], float(focal[b, t]), size, fit)
@@ -104,16 +116,53 @@ def simulated_prior_channels(
 def add_prior_channels(batch: dict[str, np.ndarray], rng: np.random.Generator, noise: PriorNoiseConfig) -> None:
     """Give a generator batch its ``prior`` channels (from and in place of its ``landmarks``)."""
     landmarks = batch.pop("landmarks")
+    mesh_landmarks = batch.pop("mesh_landmarks", None)
     size = batch["image"].shape[-2]
     batch["prior"] = simulated_prior_channels(
-        landmarks, batch["intrinsics"][..., 0], size, rng, noise, MeshPriorConfig()
+        landmarks, batch["intrinsics"][..., 0], size, rng, noise, MeshPriorConfig(), mesh_landmarks
     )
+
+
+class FaceMeshLandmarks:
+    """The runtime's face mesh on rendered crops: its 468 landmarks in the runtime's (x, y, z) form."""
+
+    def __init__(self) -> None:
+        from face_anything_ros.runtime.config import DetectionConfig
+        from face_anything_ros.runtime.detection import MediaPipeFaceMeshDetector
+
+        self._mesh = MediaPipeFaceMeshDetector(DetectionConfig(max_faces=2), static_images=True)
+
+    def __call__(self, images: np.ndarray, landmarks: np.ndarray) -> np.ndarray:
+        """(…, 468, 3) face-mesh landmarks of the face whose exact ``landmarks`` (…, 468, 3) they match
+        (box IoU > 0.3) in each of ``images`` (…, S, S, 3) uint8; NaN where the mesh missed it."""
+        from face_anything_ros.runtime.ids import iou_matrix
+
+        flat_images = images.reshape(-1, *images.shape[-3:])
+        flat_truth = landmarks.reshape(-1, *landmarks.shape[-2:])
+        out = np.full(flat_truth.shape, np.nan, np.float32)
+        for i, image in enumerate(flat_images):
+            found = self._mesh.detect(image)
+            if not found:
+                continue
+            truth_box = np.concatenate([flat_truth[i, :, :2].min(axis=0), flat_truth[i, :, :2].max(axis=0)])
+            overlaps = iou_matrix(truth_box[None], np.stack([d.box_xyxy for d in found]))[0]
+            best = int(np.argmax(overlaps))
+            if overlaps[best] > 0.3 and found[best].landmarks_z is not None:
+                out[i] = np.column_stack([found[best].landmarks, found[best].landmarks_z])
+        return out.reshape(landmarks.shape)
+
+    def close(self) -> None:
+        self._mesh.close()
 
 
 def add_heldout_prior(batch: dict[str, np.ndarray], noise: PriorNoiseConfig | None = None) -> None:
     """Held-out crops' priors: always present (the no-prior figure is measured beside them), and the
     same draw of errors every time, so checkpoints and weights files are compared on equal terms."""
     present = replace(noise or PriorNoiseConfig(), absent_probability=0.0)
+    if "mesh_landmarks" not in batch and present.face_mesh_probability > 0:
+        mesh = FaceMeshLandmarks()
+        batch["mesh_landmarks"] = mesh(batch["image"], batch["landmarks"])
+        mesh.close()
     add_prior_channels(batch, np.random.default_rng(HELDOUT_PRIOR_SEED), present)
 
 

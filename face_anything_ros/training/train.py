@@ -20,7 +20,7 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +34,7 @@ from face_anything_ros.model.encoder import load_imagenet_weights
 from face_anything_ros.training.augment import AugmentConfig, augment_batch
 from face_anything_ros.training.losses import LossWeights, Targets, compute_losses
 from face_anything_ros.training.prior_inputs import (
+    FaceMeshLandmarks,
     PriorNoiseConfig,
     add_heldout_prior,
     add_prior_channels,
@@ -126,15 +127,19 @@ class SynthBatchStream(torch.utils.data.IterableDataset):
         generator = FaceSequenceGenerator(training_synth_config(self.cfg), seed=seed, split="train")
         rng = np.random.default_rng(seed + 7)
         cfg = self.cfg
+        # a prior-taking model also learns from the real face mesh's landmarks on the rendered crops
+        mesh = FaceMeshLandmarks() if cfg.prior_input and cfg.prior_noise.face_mesh_probability > 0 else None
         while True:
             if rng.random() < cfg.window_prob:
                 windows = max(1, cfg.generate_batch // cfg.window_frames)
-                yield (
-                    "windows",
-                    generator.sample_crop_windows(windows, cfg.window_frames, size=cfg.image_size),
-                )
+                kind = "windows"
+                batch = generator.sample_crop_windows(windows, cfg.window_frames, size=cfg.image_size)
             else:
-                yield "crops", generator.sample_crops(cfg.generate_batch, size=cfg.image_size)
+                kind = "crops"
+                batch = generator.sample_crops(cfg.generate_batch, size=cfg.image_size)
+            if mesh is not None:
+                batch["mesh_landmarks"] = mesh(batch["image"], batch["landmarks"])
+            yield kind, batch
 
 
 class BatchFeeder:
@@ -291,6 +296,8 @@ class Trainer:
         else:
             self.model = build_model(cfg).to(self.device)
             self.optimizer = build_optimizer(self.model, cfg)
+        if self.model.config.prior_channels and not cfg.prior_input:
+            self.cfg = cfg = replace(cfg, prior_input=True)  # weights that take the prior keep it
         self.heldout_batch = None
         self.pools: dict[str, ReplayPool] = {}
 
