@@ -251,3 +251,27 @@ def test_the_pipeline_feeds_a_prior_model_the_face_meshs_prior():
     woken.close()
     face = np.isfinite(changed.canonical).all(-1) & np.isfinite(results["grown"][0].canonical).all(-1)
     assert np.abs(changed.canonical[face] - results["grown"][0].canonical[face]).max() > 1e-3
+
+
+def test_training_priors_can_come_from_the_real_face_mesh_on_the_rendered_crops(generator_batch):
+    from face_anything_ros.training.prior_inputs import FaceMeshLandmarks
+
+    mesh = FaceMeshLandmarks()
+    try:
+        found = mesh(generator_batch["image"], generator_batch["landmarks"])
+        blank = mesh(np.zeros((1, 128, 128, 3), np.uint8), generator_batch["landmarks"][:1])
+    finally:
+        mesh.close()
+    assert found.shape == generator_batch["landmarks"].shape and np.isnan(blank).all()
+    hits = np.isfinite(found).all(axis=(1, 2))
+    assert hits.any(), "the face mesh found none of the generated faces"
+    xy_error = np.linalg.norm(found[hits, :, :2] - generator_batch["landmarks"][hits, :, :2], axis=-1)
+    assert 0.1 < np.median(xy_error) < 15.0  # real landmarks: close, not exact
+    batches = {}
+    for share in (0.0, 1.0):
+        batch = {k: v.copy() for k, v in generator_batch.items()} | {"mesh_landmarks": found}
+        add_prior_channels(batch, np.random.default_rng(0), replace(EXACT, face_mesh_probability=share))
+        batches[share] = batch
+    assert "mesh_landmarks" not in batches[1.0]
+    differs = [not np.array_equal(batches[0.0]["prior"][i], batches[1.0]["prior"][i]) for i in range(6)]
+    np.testing.assert_array_equal(differs, hits)  # the mesh's prior where it found the face, else exact
