@@ -188,3 +188,16 @@ def test_a_fit_error_names_its_reason():
     with pytest.raises(LandmarkFitError) as caught:
         fit_landmarks(np.full((468, 3), np.nan), noise_cm=0.3)
     assert caught.value.reason == "nonfinite"
+
+
+def test_a_face_under_min_face_px_gets_no_prior_and_is_counted():
+    from face_anything_ros.core.crop import CropBox
+
+    detection = detection_with(mesh_landmarks(generator_face(seed=1)[0]))
+    side = float(np.ptp(detection.landmarks, axis=0).max())
+    box = CropBox(cx=SIZE / 2 - 0.5, cy=SIZE / 2 - 0.5, side=SIZE)
+    intrinsics = Intrinsics(fx=FOCAL, fy=FOCAL, cx=SIZE / 2, cy=SIZE / 2, width=SIZE, height=SIZE)
+    for limit, expected in ((side - 1.0, True), (side + 1.0, False)):
+        prior = MeshPrior(MeshPriorConfig(min_face_px=limit), SIZE)
+        assert (prior.priors([detection], [box], [intrinsics])[0] is not None) is expected
+        assert prior.drops == ({} if expected else {"small_face": 1})

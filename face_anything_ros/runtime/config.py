@@ -247,6 +247,9 @@ class MeshPriorConfig:
     max_fit_residual_cm: float = 1.5
     min_inside_fraction: float = 0.8
     min_prior_pixels: int = 64
+    # faces whose landmark box is smaller than this (image pixels, larger side) get no prior: the face
+    # mesh's landmarks of small faces are poor (0 = no limit)
+    min_face_px: float = 0.0
     # per-pixel fusion weights 1/b^2 from expected L1 canonical errors (canonical units): the network's is
     # network_error_scale / confidence, the prior's prior_error. Both are the mean |error|_1 measured on
     # face pixels of the synthetic train split (12 sequences, 159 faces with landmarks): network 0.081,
@@ -267,6 +270,7 @@ class MeshPriorConfig:
         _check(1 <= self.fit_iterations <= 20, "mesh_prior.fit_iterations", "in [1, 20]")
         _check(0.0 <= self.min_inside_fraction <= 1.0, "mesh_prior.min_inside_fraction", "in [0, 1]")
         _check(self.min_prior_pixels >= 1, "mesh_prior.min_prior_pixels", ">= 1")
+        _check(self.min_face_px >= 0.0, "mesh_prior.min_face_px", ">= 0")
         _check(0.0 <= self.hole_close_fraction <= 0.5, "mesh_prior.hole_close_fraction", "in [0, 0.5]")
 
 

@@ -192,6 +192,9 @@ class MeshPrior:
         if detection.landmarks is None or detection.landmarks_z is None:
             return None
         try:
+            side = float(np.ptp(np.asarray(detection.landmarks, dtype=np.float64), axis=0).max())
+            if side < self.config.min_face_px:  # NaN landmarks fail in the fit below, with their reason
+                raise LandmarkFitError("small_face", f"the face is {side:.0f} px, under mesh_prior.min_face_px")
             points = landmarks_in_crop(detection.landmarks, detection.landmarks_z, box, self.input_size)
             prior = build_prior_maps(points, intrinsics.fx, self.input_size, self.config)
         except (ValueError, np.linalg.LinAlgError) as exc:  # LandmarkFitError is a ValueError
