@@ -16,6 +16,7 @@ from face_anything_ros.model.io import (
     read_sidecar,
     save_model,
 )
+from face_anything_ros.training.prior_inputs import add_heldout_prior
 from face_anything_ros.training.uncertainty import uncertainty_metrics
 from face_anything_ros.training.validation import make_heldout_batch
 
@@ -36,9 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     metadata["source"] = f"{Path(args.run).name}/{source.name}"
     # the typical confidence on held-out face pixels: the runtime's unit of confidence (model.io)
-    metadata["confidence_median"] = uncertainty_metrics(
-        model, make_heldout_batch(64, model.config.image_size)
-    )["confidence_median"]
+    batch = make_heldout_batch(64, model.config.image_size)
+    if model.config.prior_channels:  # as at run time: faces the face mesh finds come with their prior
+        add_heldout_prior(batch)
+    metadata["confidence_median"] = uncertainty_metrics(model, batch)["confidence_median"]
     destination = save_model(model, args.out or default_weights_path(), metadata, half=args.half)
     print(f"shipped {source} → {destination} ({destination.stat().st_size / 1e6:.1f} MB)")
     return 0
