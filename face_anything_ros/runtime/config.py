@@ -247,8 +247,8 @@ class MeshPriorConfig:
     max_fit_residual_cm: float = 1.5
     min_inside_fraction: float = 0.8
     min_prior_pixels: int = 64
-    # faces whose landmark box is smaller than this (image pixels, larger side) get no prior: the face
-    # mesh's landmarks of small faces are poor (0 = no limit)
+    # faces whose landmark box is smaller than this (image pixels, larger side) get no prior (0 = no
+    # limit); measured with the prior-input run 5 in BENCHMARKS.md (model block)
     min_face_px: float = 0.0
     # per-pixel fusion weights 1/b^2 from expected L1 canonical errors (canonical units): the network's is
     # network_error_scale / confidence, the prior's prior_error. Both are the mean |error|_1 measured on
