@@ -59,16 +59,9 @@ def mapping_of(raw: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.column_stack([true_w / raw_w, true_h / raw_h, dx, dy])
 
 
-def mapped_box(raw: np.ndarray, scale_x: float, scale_y: float, shift_y: float) -> np.ndarray:
-    x0, y0, x1, y1 = raw
-    width, height = (x1 - x0) * scale_x, (y1 - y0) * scale_y
-    cx, cy = 0.5 * (x0 + x1), 0.5 * (y0 + y1) + shift_y * (y1 - y0)
-    return np.array([cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2])
-
-
 def crop_iou(a: CropBox, b: CropBox) -> float:
-    boxes = [np.array([c.cx - c.side / 2, c.cy - c.side / 2, c.cx + c.side / 2, c.cy + c.side / 2]) for c in (a, b)]
-    return float(iou_matrix(boxes[0][None], boxes[1][None])[0, 0])
+    boxes = np.array([[c.x0, c.y0, c.x0 + c.side, c.y0 + c.side] for c in (a, b)])
+    return float(iou_matrix(boxes[:1], boxes[1:])[0, 0])
 
 
 def collect(sequences: int, frames: int, size: int, seed: int) -> Matches:
@@ -128,7 +121,10 @@ def report(matches: Matches) -> list[str]:
         for label, constants in (("shipped", shipped), ("measured", measured)):
             ious[label] = np.median(
                 [
-                    crop_iou(crop_box_from_face_box(mapped_box(r, *constants)), crop_box_from_face_box(t))
+                    crop_iou(
+                        crop_box_from_face_box(detection.face_box_from_detection_box(r, *constants)),
+                        crop_box_from_face_box(t),
+                    )
                     for r, t in zip(raw[rows], truth[rows], strict=True)
                 ]
             )

@@ -4,8 +4,8 @@ Why a separate branch and not more stem channels: fine-tunes keep the ImageNet s
 the prior (template canonical coordinates and depth rasterised from the face mesh's landmarks) is
 geometry, not texture. A light strided conv stack reads it at strides 2, 4, 8 and 16 and adds it
 to the image encoder's skip features and to the transformer tokens. Every output projection starts
-at zero, so a model that gains the branch predicts exactly what it did without it until training
-teaches it to use the prior; a face without a prior has all-zero prior channels.
+at zero, so a model that gains the branch predicts the same depth, mask and confidence as without
+it until training teaches it to use the prior; a face without a prior has all-zero prior channels.
 
 The canonical map also gets a direct path: a per-pixel gate g, read from the decoder's fused features
 (so it can judge how well the prior agrees with the image), blends the prior's canonical coordinates

@@ -237,13 +237,19 @@ def _overlaps_any(box_xyxy: np.ndarray, faces: list[Detection]) -> bool:
     return bool(overlaps.max() > UNION_DUPLICATE_OVERLAP)
 
 
-def face_box_from_detection_box(box_xyxy: np.ndarray) -> np.ndarray:
-    """Map a BlazeFace box (eyes to mouth) to the crop policy's landmark face box."""
+def face_box_from_detection_box(
+    box_xyxy: np.ndarray,
+    scale_x: float = DETECTION_BOX_SCALE_X,
+    scale_y: float = DETECTION_BOX_SCALE_Y,
+    shift_y: float = DETECTION_BOX_SHIFT_Y,
+) -> np.ndarray:
+    """Map a BlazeFace box (eyes to mouth) to the crop policy's landmark face box (the constants are
+    the calibration's; evaluation/detector_calibration.py tries others)."""
     x0, y0, x1, y1 = (float(v) for v in box_xyxy)
-    side_x = (x1 - x0) * DETECTION_BOX_SCALE_X
-    side_y = (y1 - y0) * DETECTION_BOX_SCALE_Y
+    side_x = (x1 - x0) * scale_x
+    side_y = (y1 - y0) * scale_y
     cx = 0.5 * (x0 + x1)
-    cy = 0.5 * (y0 + y1) + DETECTION_BOX_SHIFT_Y * (y1 - y0)
+    cy = 0.5 * (y0 + y1) + shift_y * (y1 - y0)
     return np.array([cx - side_x / 2, cy - side_y / 2, cx + side_x / 2, cy + side_y / 2])
 
 

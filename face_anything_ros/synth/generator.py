@@ -218,8 +218,9 @@ class FaceSequenceGenerator:
                 people[i, 0] = person.look.to_vector()
                 gaze[i, 0] = motion.gaze[t]
                 lights[i, 0] = light
-                crop_landmarks.append(project(head[t, : len(self._mesh.landmark_index)], ccam))
-                landmark_points[i] = crop_landmark_points(head[t, : len(self._mesh.landmark_index)], ccam)
+                points = crop_landmark_points(head[t, : len(self._mesh.landmark_index)], ccam)
+                landmark_points[i] = points
+                crop_landmarks.append(points[:, :2])
                 draw_back_hair(background[i], person.back_hair, crop_landmarks[-1])
                 if border:
                     xs = (np.arange(size) + 0.5) / box.scale_to(size) + box.x0 - 0.5

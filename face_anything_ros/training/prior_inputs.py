@@ -6,7 +6,7 @@ faces and worse on our synthetic ones; the network must learn to follow a good p
 overrule a poor one from the image. Each sample (each window: one draw for all its frames) is
 absent (all-zero channels, as for faces found by BlazeFace) with ``absent_probability``; otherwise,
 with ``face_mesh_probability`` and where it found the face, the prior comes from the real face mesh
-run on the rendered crop (``face_mesh_landmarks``, in the data worker: the errors the runtime's
+run on the rendered crop (``FaceMeshLandmarks``, in the data worker: the errors the runtime's
 prior really has on these faces, which are larger than on real ones); otherwise it is simulated
 from the exact landmarks, its errors with a strength drawn log-uniformly from ``strength_range``. At strength 1 the errors,
 in units of the landmarks' extent, are: a shift, scale and in-plane rotation of the whole face, a
@@ -167,8 +167,9 @@ def add_heldout_prior(batch: dict[str, np.ndarray], noise: PriorNoiseConfig | No
 
 
 def with_prior_input(model: FaceAnythingModel) -> FaceAnythingModel:
-    """A copy of an image-only model that also takes the prior; it predicts exactly what ``model`` does
-    until trained (the prior branch's outputs start at zero)."""
+    """A copy of an image-only model that also takes the prior. Without a prior it predicts exactly what
+    ``model`` does; with one, depth, mask and confidence are unchanged until trained (the branch's
+    outputs start at zero) and the canonical gate starts almost closed (model/prior_encoder.py)."""
     config = replace(model.config, prior_channels=PRIOR_INPUT_CHANNELS)
     grown = FaceAnythingModel(config)
     missing, unexpected = grown.load_state_dict(model.state_dict(), strict=False)

@@ -36,6 +36,20 @@ def make_heldout_batch(num_crops: int, size: int, seed: int = 1234) -> dict[str,
     return generator.sample_crops(num_crops, size=size)
 
 
+def model_input(model: FaceAnythingModel, images_uint8: np.ndarray, prior: np.ndarray | None) -> torch.Tensor:
+    """(…, C, S, S) float input on the model's device for (…, S, S, 3) uint8 crops (frames or windows):
+    RGB in [0, 1], then a prior-taking model's prior channels (…, S, S, P), all zero when ``prior`` is None."""
+    device = next(model.parameters()).device
+    inputs = torch.from_numpy(np.ascontiguousarray(images_uint8)).to(device).movedim(-1, -3).float() / 255.0
+    channels = model.config.prior_channels
+    if not channels:
+        return inputs
+    if prior is None:
+        prior = np.zeros((*images_uint8.shape[:-1], channels), np.float32)
+    extra = torch.from_numpy(np.ascontiguousarray(prior, dtype=np.float32)).to(device).movedim(-1, -3)
+    return torch.cat([inputs, extra], dim=-3)
+
+
 @torch.inference_mode()
 def predict_numpy(
     model: FaceAnythingModel,
@@ -48,18 +62,10 @@ def predict_numpy(
     ``prior`` (N, S, S, P): the prior channels of a prior-taking model; without it such a model runs
     with no prior (all-zero channels), as for a face without face-mesh landmarks.
     """
-    device = next(model.parameters()).device
-    prior_channels = model.config.prior_channels
-    if prior is None and prior_channels:
-        prior = np.zeros((*images_uint8.shape[:3], prior_channels), np.float32)
     outputs: dict[str, list[np.ndarray]] = {}
     for start in range(0, len(images_uint8), batch_size):
-        chunk = torch.from_numpy(np.ascontiguousarray(images_uint8[start : start + batch_size]))
-        inputs = chunk.to(device).movedim(-1, 1).float() / 255.0
-        if prior_channels:
-            extra = torch.from_numpy(np.ascontiguousarray(prior[start : start + batch_size], dtype=np.float32))
-            inputs = torch.cat([inputs, extra.to(device).movedim(-1, 1)], dim=1)
-        pred = model(inputs)
+        chunk = slice(start, start + batch_size)
+        pred = model(model_input(model, images_uint8[chunk], None if prior is None else prior[chunk]))
         for key, value in pred.items():
             outputs.setdefault(key, []).append(value.float().movedim(1, -1).cpu().numpy())
     return {k: np.concatenate(v) for k, v in outputs.items()}
@@ -106,19 +112,10 @@ def metrics_from_predictions(batch: dict[str, np.ndarray], pred: dict[str, np.nd
 def window_mode_comparison(model: FaceAnythingModel, windows: dict[str, np.ndarray]) -> dict[str, dict]:
     """Held-out metrics of the same (B, T) windows run frame by frame and as multi-frame windows."""
     model.eval()
-    device = next(model.parameters()).device
     b, t = windows["image"].shape[:2]
     flat = {k: v.reshape(b * t, *v.shape[2:]) for k, v in windows.items()}
     single = heldout_metrics(model, flat).to_dict()
-    images = (
-        torch.from_numpy(np.ascontiguousarray(windows["image"])).to(device).movedim(-1, 2).float() / 255.0
-    )
-    if model.config.prior_channels:
-        prior = windows.get("prior")
-        if prior is None:
-            prior = np.zeros((*windows["image"].shape[:4], model.config.prior_channels), np.float32)
-        images = torch.cat([images, torch.from_numpy(np.ascontiguousarray(prior)).to(device).movedim(-1, 2)], 2)
-    pred = model(images)
+    pred = model(model_input(model, windows["image"], windows.get("prior")))
     multi_pred = {k: v.flatten(0, 1).movedim(1, -1).cpu().numpy() for k, v in pred.items()}
     multi = metrics_from_predictions(flat, multi_pred).to_dict()
     return {"single_frame": single, "multi_frame": multi, "windows": b, "frames": t}

@@ -73,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="train a model that takes the face-mesh prior (the template fitted to the face mesh's "
         "landmarks) as extra input channels; with --init-weights of an image-only model the prior "
-        "branch is added, starting from the same predictions",
+        "branch is added, starting from the same predictions (the canonical gate almost closed)",
     )
     parser.set_defaults(func=run)
 
