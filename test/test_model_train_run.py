@@ -95,3 +95,14 @@ def test_supersampling_share_reaches_the_generator_and_bad_values_are_refused(tm
     run = ["train", "--out", str(tmp_path / "run"), "--steps", "1", "--supersample-probability", "1.5"]
     assert main(run) == 2
     assert "--supersample-probability" in capsys.readouterr().err
+
+
+def test_prior_mix_flags_need_the_prior_input_and_valid_values(tmp_path, capsys):
+    run = ["train", "--out", str(tmp_path / "run"), "--steps", "1"]
+    assert main([*run, "--prior-face-mesh-share", "0.9"]) == 2
+    assert "need --prior-input" in capsys.readouterr().err
+    assert main([*run, "--prior-input", "--prior-face-mesh-share", "1.5"]) == 2
+    assert "face_mesh_probability" in capsys.readouterr().err
+    assert main([*run, "--prior-input", "--prior-strength", "4", "1"]) == 2
+    assert "strength_range" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # nothing trained or written on bad flags

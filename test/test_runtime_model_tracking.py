@@ -10,7 +10,11 @@ from face_anything_ros.core.camera import Intrinsics, project
 from face_anything_ros.core.face_template import CANONICAL_UNIT_M, load_face_template
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection
-from face_anything_ros.runtime.face_score import DETECTOR_FACE_MESH, DETECTOR_MODEL_TRACK
+from face_anything_ros.runtime.face_score import (
+    DETECTOR_BLAZEFACE_SHORT,
+    DETECTOR_FACE_MESH,
+    DETECTOR_MODEL_TRACK,
+)
 from face_anything_ros.runtime.ids import iou_matrix
 from face_anything_ros.runtime.model_tracking import ModelTrackedFaces, predicted_face_box
 
@@ -53,16 +57,39 @@ def test_only_faces_no_detection_covers_are_proposed_and_for_a_bounded_run():
     assert off.proposals([]) == []
 
 
+def test_a_fallback_box_moves_towards_the_box_last_frames_pose_predicts():
+    pose = (FACING_CAMERA, AHEAD)
+    predicted = predicted_face_box(*pose, TEMPLATE, CAMERA)
+    centre, side = (predicted[:2] + predicted[2:]) / 2, predicted[2:] - predicted[:2]
+    too_small = np.concatenate([centre - 0.3 * side, centre + 0.3 * side]) + np.array([6.0, 0.0, 6.0, 0.0])
+    blazeface = Detection(too_small, 0.9, detector=DETECTOR_BLAZEFACE_SHORT)
+    mesh = Detection(too_small, float("nan"), detector=DETECTOR_FACE_MESH)
+    elsewhere = Detection(np.array([0.0, 0.0, 20.0, 20.0]), 0.9, detector=DETECTOR_BLAZEFACE_SHORT)
+    for weight in (0.0, 0.5, 1.0):
+        carried = ModelTrackedFaces(30, TEMPLATE, pose_box_weight=weight)
+        assert carried.refine_fallback_boxes([blazeface]) == [blazeface]  # no face last frame
+        far_left = (
+            FACING_CAMERA,
+            AHEAD + np.array([-0.25, 0.0, 0.0]),
+        )  # a second face, which it does not overlap
+        carried.observe([3, 7], [DETECTOR_FACE_MESH] * 2, [far_left, pose], CAMERA)
+        refined, untouched_mesh, untouched_other = carried.refine_fallback_boxes([blazeface, mesh, elsewhere])
+        np.testing.assert_allclose(refined.box_xyxy, weight * predicted + (1 - weight) * too_small)
+        assert refined.detector == DETECTOR_BLAZEFACE_SHORT and refined.score == 0.9
+        assert untouched_mesh is mesh and untouched_other is elsewhere  # the mesh's box is exact
+
+
 class ScriptedDetector:
     """Returns the given boxes frame by frame, then nothing (the detector lost the face)."""
 
-    def __init__(self, boxes: list[np.ndarray]) -> None:
+    def __init__(self, boxes: list[np.ndarray], detector: str = DETECTOR_FACE_MESH) -> None:
         self._boxes = list(boxes)
+        self._detector = detector
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         if not self._boxes:
             return []
-        return [Detection(self._boxes.pop(0), 0.9, detector=DETECTOR_FACE_MESH)]
+        return [Detection(self._boxes.pop(0), 0.9, detector=self._detector)]
 
     def reset(self) -> None:
         pass
@@ -90,14 +117,16 @@ def moving_face():
     return frames, boxes, Intrinsics(**sequence["intrinsics"])
 
 
-def _pipeline(model_track_frames: int, detected_boxes: list[np.ndarray]):
+def _pipeline(model_track_frames: int, detected_boxes: list[np.ndarray], detector=None, pose_box_weight=1.0):
     from face_anything_ros.runtime.pipeline import FacePipeline
 
     config = {
         "backend": {"name": "eager", "device": "cpu"},
-        "detection": {"model_track_frames": model_track_frames},
+        "detection": {"model_track_frames": model_track_frames, "pose_box_weight": pose_box_weight},
     }
-    return FacePipeline(PipelineConfig.from_dict(config), detector=ScriptedDetector(detected_boxes))
+    return FacePipeline(
+        PipelineConfig.from_dict(config), detector=detector or ScriptedDetector(detected_boxes)
+    )
 
 
 def test_a_lost_moving_face_is_carried_at_its_predicted_box_and_ends_on_background(moving_face):
@@ -126,3 +155,42 @@ def test_carrying_switched_off_publishes_no_face_the_detector_lost(moving_face):
     pipeline = _pipeline(0, boxes[:4])
     counts = [len(pipeline.process(frame, camera, t / 30).faces) for t, frame in enumerate(frames)]
     assert counts == [1] * 4 + [0] * (len(frames) - 4)
+
+
+class MeshThenShrunkenBlazeFace:
+    """The face mesh's exact boxes for ``mesh_frames`` frames, then BlazeFace boxes 35 % too small."""
+
+    def __init__(self, boxes: list[np.ndarray], mesh_frames: int) -> None:
+        self._boxes, self._mesh_frames, self._frame = list(boxes), mesh_frames, 0
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        box = self._boxes[self._frame]
+        self._frame += 1
+        if self._frame <= self._mesh_frames:
+            return [Detection(box, float("nan"), detector=DETECTOR_FACE_MESH)]
+        centre, half = (box[:2] + box[2:]) / 2, 0.65 * (box[2:] - box[:2]) / 2
+        return [
+            Detection(np.concatenate([centre - half, centre + half]), 0.9, detector=DETECTOR_BLAZEFACE_SHORT)
+        ]
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_too_small_fallback_box_is_corrected_by_the_pose_and_follows_the_face(moving_face):
+    frames, boxes, camera = moving_face
+    overlaps = {}
+    for weight in (0.0, 1.0):
+        detector = MeshThenShrunkenBlazeFace(boxes, mesh_frames=4)
+        pipeline = _pipeline(30, [], detector=detector, pose_box_weight=weight)
+        overlaps[weight] = []
+        for t, frame in enumerate(frames):
+            (face,) = pipeline.process(frame, camera, t / 30).faces
+            if t >= 4:
+                assert face.detector == DETECTOR_BLAZEFACE_SHORT
+                overlaps[weight].append(iou_matrix(face.box_xyxy, boxes[t][None])[0, 0])
+    assert max(overlaps[0.0]) < 0.45  # the shrunken box as it came
+    assert min(overlaps[1.0]) > 0.6, overlaps[1.0]  # the pose's box, following the face 40 px to the right

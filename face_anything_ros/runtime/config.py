@@ -56,6 +56,10 @@ class DetectionConfig:
     # still sees a face there, for at most this many frames in a row (runtime/model_tracking.py); 0: off.
     # Not used for boxes handed to FacePipeline.process from elsewhere.
     model_track_frames: int = 30
+    # A BlazeFace box (the cascade's fallback) of a face that had a head pose last frame becomes this
+    # blend of the box that pose predicts and its own: BlazeFace boxes cover eyes to mouth and stay too
+    # small and off-centre on a turned face (runtime/model_tracking.py; 0: off, 1: the pose's box).
+    pose_box_weight: float = 1.0
 
     def validate(self) -> None:
         _check(self.model_track_frames >= 0, "detection.model_track_frames", ">= 0")
@@ -66,6 +70,7 @@ class DetectionConfig:
             "min_tracking_confidence",
             "min_visible_fraction",
             "duplicate_iou",
+            "pose_box_weight",
         ):
             _check(0.0 <= getattr(self, name) <= 1.0, f"detection.{name}", "in [0, 1]")
 

@@ -180,7 +180,11 @@ class FacePipeline:
             if self.config.mesh_prior.enabled or self._prior_input
             else None
         )
-        self._carried = ModelTrackedFaces(self.config.detection.model_track_frames, self._template_canonical)
+        self._carried = ModelTrackedFaces(
+            self.config.detection.model_track_frames,
+            self._template_canonical,
+            self.config.detection.pose_box_weight,
+        )
 
     @property
     def backend_name(self) -> str:
@@ -239,7 +243,7 @@ class FacePipeline:
         intrinsics = self._intrinsics_for(intrinsics, width, height)
         carry = detections is None
         if carry:
-            detections = self._detector.detect(rgb)
+            detections = self._carried.refine_fallback_boxes(self._detector.detect(rgb))
             detections = detections + self._carried.proposals(detections)
         detections = detections[: self.config.detection.max_faces]
         tracks = self._ids.update(np.array([d.box_xyxy for d in detections]).reshape(-1, 4))

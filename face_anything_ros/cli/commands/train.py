@@ -75,6 +75,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "landmarks) as extra input channels; with --init-weights of an image-only model the prior "
         "branch is added, starting from the same predictions (the canonical gate almost closed)",
     )
+    parser.add_argument(
+        "--prior-face-mesh-share",
+        type=float,
+        default=None,
+        help="with --prior-input: share of the present training priors taken from the real face mesh run "
+        "on the rendered crop, where it finds the face (the rest simulated; default 0.5)",
+    )
+    parser.add_argument(
+        "--prior-strength",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        default=None,
+        help="with --prior-input: log-uniform range of the simulated priors' error strength (default 0.25 4)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -131,6 +146,23 @@ def run(args: argparse.Namespace) -> int:
             print("error: --supersample-probability must be in [0, 1]", file=sys.stderr)
             return 2
         cfg = replace(cfg, supersample_probability=args.supersample_probability)
+    noise = {
+        name: value
+        for name, value in (
+            ("face_mesh_probability", args.prior_face_mesh_share),
+            ("strength_range", None if args.prior_strength is None else tuple(args.prior_strength)),
+        )
+        if value is not None
+    }
+    if noise:
+        if not args.prior_input:
+            print("error: --prior-face-mesh-share and --prior-strength need --prior-input", file=sys.stderr)
+            return 2
+        try:
+            cfg = replace(cfg, prior_noise=replace(cfg.prior_noise, **noise))
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.basic_augmentation:
         cfg = replace(cfg, augment=basic_augmentation())
     try:
