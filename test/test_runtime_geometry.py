@@ -74,18 +74,38 @@ def render_template_crop(rotation, translation_m, size=128, hfov_deg=50.0, image
     return depth, canonical, k
 
 
-def test_metric_scale_and_pose_of_a_template_face_are_recovered():
+@pytest.mark.parametrize("metric_scale", ["similarity", "pnp"])
+def test_metric_scale_and_pose_of_a_template_face_are_recovered(metric_scale):
     rotation = Rotation.from_euler("y", 20, degrees=True).as_matrix() @ FRONTAL
     translation = np.array([0.05, -0.02, 0.8])
     depth, canonical, k = render_template_crop(rotation, translation)
     median = float(np.nanmedian(depth))
     weight = np.isfinite(depth).astype(np.float32)
-    geometry = fit_face_geometry(depth / median, canonical, weight, k, GeometryConfig())
+    geometry = fit_face_geometry(
+        depth / median, canonical, weight, k, GeometryConfig(metric_scale=metric_scale)
+    )
     assert geometry.pose_valid
     assert geometry.median_depth_m == pytest.approx(median, rel=0.01)
     np.testing.assert_allclose(geometry.rotation, rotation, atol=0.02)
     np.testing.assert_allclose(geometry.translation, translation, atol=0.01)
     assert geometry.scale == pytest.approx(0.1)
+
+
+def test_perspective_refit_takes_the_distance_from_the_image_not_from_a_flattened_relief():
+    """The network's depth relief is too flat on real faces; the similarity's scale then absorbs the
+    missing relief, while perspective-n-point on the same pixels gets the distance from image size."""
+    depth, canonical, k = render_template_crop(FRONTAL, np.array([0.05, -0.02, 0.8]))
+    median = float(np.nanmedian(depth))
+    flattened = 1.0 + 0.3 * (depth / median - 1.0)  # 30 % of the true relief
+    weight = np.isfinite(depth).astype(np.float32)
+    errors = {}
+    for metric_scale in ("similarity", "pnp"):
+        geometry = fit_face_geometry(
+            flattened, canonical, weight, k, GeometryConfig(metric_scale=metric_scale)
+        )
+        assert geometry.pose_valid
+        errors[metric_scale] = abs(geometry.median_depth_m / median - 1.0)
+    assert errors["pnp"] < 0.005 < errors["similarity"], errors  # measured: 0.0003 and 0.0175
 
 
 def test_too_few_face_pixels_give_an_invalid_pose_not_a_guess():

@@ -93,6 +93,9 @@ class IdConfig:
         _check(self.max_missed_frames >= 0, "ids.max_missed_frames", ">= 0")
 
 
+METRIC_SCALES = ("similarity", "pnp")
+
+
 @dataclass
 class GeometryConfig:
     """Intrinsics default and the plausible depth range of a face (the fit's internals are
@@ -101,8 +104,14 @@ class GeometryConfig:
     default_hfov_deg: float = DEFAULT_HFOV_DEG  # pinhole assumed when no intrinsics are given
     min_depth_m: float = 0.05  # fitted median depth outside this range -> pose invalid
     max_depth_m: float = 20.0
+    # similarity: metric scale and pose from the 3-D similarity of canonical coordinates to the face
+    # back-projected with relative depth. pnp: then refined by perspective-n-point on the fit's inlier
+    # pixels (canonical coordinates -> image), so the face's distance follows from its image size alone
+    # and not from the depth relief the network predicts (runtime/geometry.py).
+    metric_scale: str = "pnp"
 
     def validate(self) -> None:
+        _check(self.metric_scale in METRIC_SCALES, "geometry.metric_scale", f"one of {METRIC_SCALES}")
         _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
         _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
 

@@ -6,7 +6,10 @@ camera rays give a face shaped correctly but scaled by ``1 / z_median``. A robus
 similarity (Umeyama inside RANSAC) from the canonical coordinates (x ``CANONICAL_UNIT_M``
 metres for the average adult face) to those points has scale ``s = 1 / z_median``;
 so metric depth = ``d_rel / s``. The same fit gives the head pose (canonical face frame
--> camera frame): ``X_cam = CANONICAL_UNIT_M * R @ c + t``. Metric depth therefore
+-> camera frame): ``X_cam = CANONICAL_UNIT_M * R @ c + t``. ``s`` also absorbs errors of the predicted
+depth relief (a too-flat face fits smaller), so by default (``geometry.metric_scale: pnp``) the pose is
+refined by perspective-n-point on the fit's inlier pixels and the median depth re-read from it: the
+distance then follows from the face's image size. Metric depth therefore
 assumes an average-sized face; its error is proportional to the real head-size deviation.
 """
 
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from face_anything_ros.core.camera import Intrinsics
@@ -183,17 +187,50 @@ def fit_face_geometry(
     pixels = np.stack([cols, rows], axis=1).astype(np.float64)
     points_rel = backproject_pixels(pixels, relative_depth[rows, cols].astype(np.float64), intrinsics)
     src = canonical[rows, cols].astype(np.float64) * CANONICAL_UNIT_M
-    fit = ransac_similarity(
-        src, points_rel, weight[rows, cols].astype(np.float64), RANSAC_INLIER_THRESHOLD_M
-    )
+    fit = ransac_similarity(src, points_rel, weight[rows, cols].astype(np.float64), RANSAC_INLIER_THRESHOLD_M)
     median_depth = 1.0 / fit.scale if fit.scale > 0 else float("nan")
     pose_valid = fit.valid and config.min_depth_m <= median_depth <= config.max_depth_m
     if not pose_valid:
         return invalid_geometry()
+    rotation, translation = fit.rotation, fit.translation * median_depth
+    if config.metric_scale == "pnp":
+        refined = _perspective_refit(src[fit.inliers], pixels[fit.inliers], rotation, translation, intrinsics)
+        if refined is not None:
+            rotation, translation = refined
+            depth = (src[fit.inliers] @ rotation.T + translation)[:, 2]
+            median_depth = float(np.median(depth / relative_depth[rows, cols][fit.inliers]))
+            if not config.min_depth_m <= median_depth <= config.max_depth_m:
+                return invalid_geometry()
     return FaceGeometry(
         median_depth_m=median_depth,
-        rotation=fit.rotation,
-        translation=fit.translation * median_depth,
+        rotation=rotation,
+        translation=translation,
         scale=CANONICAL_UNIT_M,
         pose_valid=True,
     )
+
+
+def _perspective_refit(
+    points_m: np.ndarray,
+    pixels: np.ndarray,
+    rotation: np.ndarray,
+    translation: np.ndarray,
+    intrinsics: Intrinsics,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """Pose (R, t) minimising the reprojection error of ``points_m`` (canonical, metres) at ``pixels``,
+    started from the similarity's pose; None when it fails or leaves the face behind the camera."""
+    camera = intrinsics.matrix
+    rvec, _ = cv2.Rodrigues(np.ascontiguousarray(rotation))
+    ok, rvec, tvec = cv2.solvePnP(
+        points_m.reshape(-1, 1, 3),
+        pixels.reshape(-1, 1, 2),
+        camera,
+        None,
+        rvec,
+        np.asarray(translation, dtype=np.float64).reshape(3, 1).copy(),
+        useExtrinsicGuess=True,
+        flags=cv2.SOLVEPNP_ITERATIVE,
+    )
+    if not ok or not np.isfinite(tvec).all() or tvec[2, 0] <= 0:
+        return None
+    return cv2.Rodrigues(rvec)[0], tvec.ravel()
