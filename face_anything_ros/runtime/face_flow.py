@@ -25,12 +25,6 @@ LK_MAX_LEVEL = 2  # pyramid levels above the base; the face box's motion gives t
 LK_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)
 DIS_PRESETS = {"dis": cv2.DISOPTICAL_FLOW_PRESET_FAST, "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 MIN_REGION_SIDE_PX = 8  # smaller regions carry no usable texture for flow
-# DIS's backward field (the forward-backward check only) runs at this fraction of the region's working
-# resolution when the region is at least BACKWARD_MIN_SIDE_PX: about a quarter of the cost (256 px:
-# 0.86 -> 0.19 ms), the check being a threshold test (BENCHMARKS.md, "Session 7": tracking accuracy on
-# the train splits); 1.0: full resolution
-BACKWARD_SCALE = 0.5
-BACKWARD_MIN_SIDE_PX = 96
 
 
 @dataclass(frozen=True)
@@ -67,21 +61,12 @@ def face_region(
 class FaceFlow:
     """Moves points between two grey frames inside a face region (one instance per stream)."""
 
-    def __init__(
-        self,
-        method: str = "lk",
-        max_side: int = 128,
-        fb_threshold_px: float = 1.0,
-        backward_scale: float = BACKWARD_SCALE,
-    ) -> None:
+    def __init__(self, method: str = "lk", max_side: int = 128, fb_threshold_px: float = 1.0) -> None:
         if method not in FLOW_METHODS:
             raise ValueError(f"unknown flow method {method!r}; choose from {FLOW_METHODS}")
-        if not 0.0 < backward_scale <= 1.0:
-            raise ValueError(f"backward_scale must be in (0, 1], got {backward_scale}")
         self.method = method
         self.max_side = int(max_side)
         self.fb_threshold_px = float(fb_threshold_px)
-        self.backward_scale = float(backward_scale)
         self._dis = cv2.DISOpticalFlow_create(DIS_PRESETS[method]) if method in DIS_PRESETS else None
 
     def __call__(
@@ -151,18 +136,11 @@ class FaceFlow:
         initial = np.empty((*before.shape, 2), np.float32)
         initial[:] = shift
         forward_field = self._dis.calc(before, after, initial)
-        moved = points + _sample(forward_field, points)
-        scale = self.backward_scale if min(before.shape) >= BACKWARD_MIN_SIDE_PX else 1.0
-        if scale < 1.0:
-            size = (max(round(before.shape[1] * scale), 1), max(round(before.shape[0] * scale), 1))
-            after, before = (
-                cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in (after, before)
-            )
-        initial = np.empty((*before.shape, 2), np.float32)
-        initial[:] = -shift * scale
+        initial = np.empty_like(initial)
+        initial[:] = -shift
         backward_field = self._dis.calc(after, before, initial)
-        # pixel centres map as in __call__: x_small = (x + 0.5) * scale - 0.5
-        back = moved + _sample(backward_field, (moved + 0.5) * scale - 0.5) / scale
+        moved = points + _sample(forward_field, points)
+        back = moved + _sample(backward_field, moved)
         return moved, np.linalg.norm(back - points, axis=1)
 
 
