@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -9,6 +10,7 @@ from face_anything_ros.runtime.config import HARD_MAX_FACES, DetectionConfig
 from face_anything_ros.runtime.detection import (
     CascadeDetector,
     Detection,
+    TiledSearch,
     face_box_from_detection_box,
     make_detector,
     select_faces,
@@ -171,3 +173,59 @@ def test_union_drops_offset_and_enclosing_boxes_of_a_face_already_found():
     blaze = _ScriptedDetector([det(77, 85, 178, 201), det(20, -40, 240, 200), det(300, 100, 340, 150)])
     found = CascadeDetector([mesh, blaze], merge=True).detect(frame)
     assert [f.box_xyxy[0] for f in found] == [62.0, 300.0]
+
+
+class _TileRecorder:
+    """Records the tiles it is shown and reports one face at the same tile position on each."""
+
+    def __init__(self) -> None:
+        self.tiles: list[tuple[int, int]] = []
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        self.tiles.append(rgb.shape[:2])
+        return [det(4, 6, 14, 16)]
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_tiled_search_runs_every_n_frames_on_four_overlapping_tiles_and_adds_only_new_faces():
+    frame = np.zeros((160, 320, 3), dtype=np.uint8)
+    base = _ScriptedDetector([det(4, 6, 14, 16)])  # the base detector already has the top-left tile's face
+    recorder = _TileRecorder()
+    search = TiledSearch(base, DetectionConfig(max_faces=3), every=3, searchers=[recorder])
+    found = search.detect(frame)
+    assert recorder.tiles == [(100, 200)] * 4  # 5/8 of each side
+    # tiles start at x 0 / 120 and y 0 / 60; the face at the first tile's origin is the base's own
+    assert [tuple(f.box_xyxy[:2]) for f in found] == [(4.0, 6.0), (124.0, 6.0), (4.0, 66.0)]  # capped at 3
+    for _ in range(2):
+        assert len(search.detect(frame)) == 1  # frames 1 and 2: the base detector only
+    search.detect(frame)
+    assert len(recorder.tiles) == 8  # frame 3 searches again
+    search.reset()
+    search.detect(frame)
+    assert len(recorder.tiles) == 12 and base.resets == 1  # a reset starts the count again
+    with pytest.raises(ValueError, match="every"):
+        TiledSearch(base, DetectionConfig(), every=0, searchers=[recorder])
+
+
+def test_tiled_search_finds_a_small_face_beside_a_big_one_that_the_cascade_never_looks_for():
+    from face_anything_ros.devtools.bench import compose_frames, detectable_face_patches
+
+    big, other = detectable_face_patches(2, max_sequences=12)
+    frame = compose_frames([big], 1, 640, 480, num_frames=1)[0].copy()
+    frame[40:120, 40:120] = cv2.resize(other, (80, 80), interpolation=cv2.INTER_AREA)  # found from 56 to 112 px
+    found = {}
+    for every in (0, 1):
+        detector = make_detector(DetectionConfig(tile_search_every=every), static_images=True)
+        try:
+            found[every] = detector.detect(frame)
+        finally:
+            detector.close()
+    assert len(found[0]) == 1  # the face mesh found the big face, so the cascade stopped
+    assert len(found[1]) == 2 and found[1][0].box_xyxy.tolist() == found[0][0].box_xyxy.tolist()
+    small = found[1][1].box_xyxy
+    assert 40 <= (small[0] + small[2]) / 2 <= 120 and 40 <= (small[1] + small[3]) / 2 <= 120

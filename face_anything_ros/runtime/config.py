@@ -60,9 +60,16 @@ class DetectionConfig:
     # blend of the box that pose predicts and its own: BlazeFace boxes cover eyes to mouth and stay too
     # small and off-centre on a turned face (runtime/model_tracking.py; 0: off, 1: the pose's box).
     pose_box_weight: float = 1.0
+    # Every this many frames (0: never) BlazeFace, short and full range, also searches 2 x 2 overlapping
+    # tiles of the frame (each 5/8 of its side) and adds the faces no detection covers: faces too small
+    # for a whole-frame pass, and the small faces beside a big one that the cascade never looks for. Faces
+    # found so are then carried (model_track_frames) and found again at the next search
+    # (runtime/detection.py, TiledSearch).
+    tile_search_every: int = 10
 
     def validate(self) -> None:
         _check(self.model_track_frames >= 0, "detection.model_track_frames", ">= 0")
+        _check(self.tile_search_every >= 0, "detection.tile_search_every", ">= 0")
         _check(self.method in DETECTION_METHODS, "detection.method", f"one of {DETECTION_METHODS}")
         _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
         for name in (
