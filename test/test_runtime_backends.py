@@ -88,6 +88,24 @@ def test_onnx_export_is_cached_by_model_hash_and_leaves_the_model_in_eval_mode(s
     assert files[0].stat().st_mtime_ns == stamp
 
 
+def test_onnxruntime_threads_sleep_between_runs_unless_spin_wait_is_asked_for(small_model, config):
+    from dataclasses import replace
+
+    def allows_spinning(backend_config: BackendConfig) -> str:
+        digest = model_hash(small_model)
+        backend = build_backend(
+            "onnxruntime", small_model, torch.device("cpu"), backend_config, SMALL_SIZE, digest
+        )
+        options = backend._session.get_session_options()
+        try:
+            return options.get_session_config_entry("session.intra_op.allow_spinning")
+        except Exception:  # not set: onnxruntime's own default, which spins
+            return "default"
+
+    assert allows_spinning(config) == "0"
+    assert allows_spinning(replace(config, cpu_spin_wait=True)) == "default"
+
+
 def test_model_hash_changes_with_any_weight(small_model):
     other = FaceAnythingModel(SMALL).eval()
     other.load_state_dict(small_model.state_dict())

@@ -309,6 +309,10 @@ class BackendConfig:
     # 0 keeps the libraries' defaults. On a CPU shared with other busy processes torch's spinning
     # thread barrier can make eager inference ~70x slower with 2 threads than with 1 (BENCHMARKS.md).
     cpu_threads: int = 0
+    # ONNX Runtime's CPU threads busy-wait for the next run after each one (its default). Off here: on the
+    # dev CPU that wait took ~26 % of the process's CPU time (bench, 1 face: 16.1 -> 11.9 CPU-s for 300
+    # frames) for the same frame time, CPU the robot's other nodes and the tracker after the model need.
+    cpu_spin_wait: bool = False
     # Offline accuracy option: average the canonical map with that of the mirrored crop
     # (model/flip_average.py). Costs ~1.5x model time; off for live streams.
     flip_average: bool = False

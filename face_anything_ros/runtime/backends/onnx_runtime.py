@@ -59,7 +59,7 @@ def choose_providers(available: list[str], device: torch.device) -> list[str]:
 class OnnxRuntimeBackend(InferenceBackend):
     name = "onnxruntime"
 
-    def __init__(self, target: ExportTarget, cpu_threads: int = 0) -> None:
+    def __init__(self, target: ExportTarget, cpu_threads: int = 0, spin_wait: bool = False) -> None:
         super().__init__(target.buckets)
         model, device, input_size = target.model, target.device, target.input_size
         try:
@@ -79,6 +79,8 @@ class OnnxRuntimeBackend(InferenceBackend):
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3
         options.intra_op_num_threads = cpu_threads  # 0: onnxruntime's default (one per core)
+        if not spin_wait:  # idle threads sleep instead of busy-waiting (BackendConfig.cpu_spin_wait)
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(str(path), sess_options=options, providers=providers)
         self.providers = self._session.get_providers()
         self.precision = "fp32"

@@ -75,7 +75,9 @@ def build_backend(
         from face_anything_ros.runtime.backends.onnx_runtime import OnnxRuntimeBackend
 
         return OnnxRuntimeBackend(
-            ExportTarget(model, device, buckets, config.cache_path, digest, input_size), config.cpu_threads
+            ExportTarget(model, device, buckets, config.cache_path, digest, input_size),
+            config.cpu_threads,
+            config.cpu_spin_wait,
         )
     if name == "tensorrt":
         from face_anything_ros.runtime.backends.tensorrt import TensorRTBackend
