@@ -71,8 +71,9 @@ def locate_canonical_distances(
     coarse pixel is then refined to the nearest full-resolution pixel around it.
     """
     queries = np.asarray(queries, dtype=np.float64).reshape(-1, 3)
-    weight = np.nan_to_num(np.asarray(weight_map, dtype=np.float64), nan=0.0)
-    valid = (weight > 0) & np.isfinite(canonical_map).all(axis=-1)
+    with np.errstate(invalid="ignore"):  # NaN weights compare False: invalid, no copy needed
+        valid = np.asarray(weight_map) > 0
+    valid &= np.isfinite(canonical_map).all(axis=-1)
     pixels = np.full((len(queries), 2), np.nan)
     if len(queries) == 0 or not valid.any():
         return pixels, np.full(len(queries), np.inf)
