@@ -322,9 +322,13 @@ def face_box_from_detection_box(
 
 def make_detector(config: DetectionConfig, static_images: bool | None = None) -> FaceDetector:
     """The detector named by ``config.method`` (with the tiled search when ``tile_search_every``);
-    ``static_images`` (default: the config's) disables frame-to-frame tracking."""
+    ``static_images`` (default: the config's) disables frame-to-frame tracking. Unrelated still images
+    are searched every one: nothing found on one image carries over to the next."""
     base = _method_detector(config, static_images)
-    return TiledSearch(base, config, config.tile_search_every) if config.tile_search_every else base
+    if not config.tile_search_every:
+        return base
+    static = config.static_images if static_images is None else static_images
+    return TiledSearch(base, config, 1 if static else config.tile_search_every)
 
 
 def _method_detector(config: DetectionConfig, static_images: bool | None) -> FaceDetector:
