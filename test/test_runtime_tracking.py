@@ -112,3 +112,16 @@ def test_pixel_weight_is_the_inverse_variance_of_a_laplace_head_and_zero_where_u
     }
     (crop,) = split_crop_maps(outputs, 0.5, confidence_reference=4.5)
     np.testing.assert_allclose(crop.confidence, 2.0)
+
+
+def test_symmetric_inverse_matches_numpy_on_normal_matrices_of_the_lookup():
+    """The adjugate inverse the sub-pixel fit uses equals LAPACK's on 3x3-grid normal matrices."""
+    from face_anything_ros.runtime.tracking import _DESIGN, _symmetric_inverse_3x3
+
+    rng = np.random.default_rng(3)
+    weights = (rng.random((200, 9)) < 0.7) * rng.uniform(0.2, 2.0, size=(200, 9))
+    weights[weights.astype(bool).sum(axis=1) < 4] = 1.0  # the fit needs 4 pixels; never collinear then
+    matrices = np.einsum("nk,ki,kj->nij", weights, _DESIGN, _DESIGN)
+    np.testing.assert_allclose(
+        _symmetric_inverse_3x3(matrices), np.linalg.inv(matrices), rtol=1e-9, atol=1e-12
+    )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from face_anything_ros.core.fast_reductions import finite_vectors
+
 
 def sample_bilinear(image: np.ndarray, points: np.ndarray, snap_radius_px: int = 0) -> np.ndarray:
     """Values of an (H, W) or (H, W, C) map at (N, 2) x, y positions: (N,) or (N, C) float64.
@@ -25,7 +27,7 @@ def sample_bilinear(image: np.ndarray, points: np.ndarray, snap_radius_px: int =
     height, width = channels.shape[:2]
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     out = np.full((len(points), channels.shape[2]), np.nan)
-    finite = np.isfinite(points).all(axis=1)
+    finite = finite_vectors(points)
     if finite.any():
         x = np.clip(points[finite, 0], 0, width - 1)
         y = np.clip(points[finite, 1], 0, height - 1)
@@ -42,7 +44,7 @@ def sample_bilinear(image: np.ndarray, points: np.ndarray, snap_radius_px: int =
             (x1, y1, fx * fy),
         ):
             values = channels[ys, xs].astype(np.float64)
-            known = np.isfinite(values).all(axis=1, keepdims=True) & (weight > 0)
+            known = finite_vectors(values)[:, None] & (weight > 0)
             total += np.where(known, values * weight, 0.0)
             weight_sum += np.where(known, weight, 0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -62,7 +64,7 @@ def _nearest_known(channels: np.ndarray, point: np.ndarray, radius: int) -> np.n
         max(y0 - radius, 0) : min(y0 + radius + 2, height), max(x0 - radius, 0) : min(x0 + radius + 2, width)
     ]
     window = channels[ys, xs]
-    known = np.isfinite(window).all(axis=-1)
+    known = finite_vectors(window)
     if not known.any():
         return np.full(channels.shape[2], np.nan)
     d2 = np.where(known, (xs - point[0]) ** 2 + (ys - point[1]) ** 2, np.inf)
@@ -80,7 +82,7 @@ def sample_nearest(image: np.ndarray, points: np.ndarray, fill: float = np.nan) 
     height, width = channels.shape[:2]
     points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     out = np.full((len(points), channels.shape[2]), fill, dtype=np.float64)
-    finite = np.isfinite(points).all(axis=1)
+    finite = finite_vectors(points)
     xy = np.zeros((len(points), 2), dtype=np.int64)
     xy[finite] = np.rint(points[finite]).astype(np.int64)
     inside = finite & (xy[:, 0] >= 0) & (xy[:, 0] < width) & (xy[:, 1] >= 0) & (xy[:, 1] < height)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from face_anything_ros.core.fast_reductions import finite_vectors
 from face_anything_ros.core.sampling import sample_nearest
 
 
@@ -28,7 +29,7 @@ def anchor_canonical(
 ) -> tuple[np.ndarray, int]:
     """The anchored canonical map (NaN stays NaN) and the number of landmarks used (0: unchanged)."""
     residual = landmark_canonical - sample_nearest(canonical, landmark_pixels)
-    usable = np.isfinite(residual).all(axis=1) & (np.linalg.norm(residual, axis=1) < max_residual)
+    usable = finite_vectors(residual) & (np.linalg.norm(residual, axis=1) < max_residual)
     count = int(usable.sum())
     if count < min_landmarks:
         return canonical, 0

@@ -184,7 +184,7 @@ class FusionConfig:
     enabled: bool = True
     flow_method: str = "dis"  # lk (pyramidal Lucas-Kanade on the points) | dis | dis_medium (DIS dense flow,
     # OpenCV's fast or medium preset, sampled at the points)
-    region_margin: float = 0.25  # face region = both frames' face boxes grown by this fraction
+    region_margin: float = 0.15  # face region = both frames' face boxes grown by this fraction (was 0.25)
     max_region_side: int = 256  # flow runs on the region resampled to at most this side (pixels)
     fb_threshold_px: float = 2.0  # forward-backward round trip above this (image px) = flow failed
     # flow step noise: sigma^2 = flow_sigma_px^2 + (flow_sigma_per_px * |motion|)^2 + fb error^2

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from face_anything_ros.core.fast_reductions import finite_vectors
 from face_anything_ros.runtime.config import FLOW_METHODS
 
 LK_WINDOW_PX = 9  # at the region's working resolution
@@ -93,7 +94,7 @@ class FaceFlow:
         origin = np.array([left, top], dtype=np.float64)
         local = (points - origin + 0.5) * scale - 0.5
         shift = np.zeros(2) if guess_shift is None else np.nan_to_num(np.asarray(guess_shift, float)) * scale
-        finite = np.isfinite(local).all(axis=1)
+        finite = finite_vectors(local)
         moved = np.full((count, 2), np.nan)
         error = np.full(count, np.inf)
         if finite.any():
@@ -107,7 +108,7 @@ class FaceFlow:
             & (moved[:, 1] >= top)
             & (moved[:, 1] <= bottom - 1)
         )
-        ok = np.isfinite(moved).all(axis=1) & inside & (error <= self.fb_threshold_px)
+        ok = finite_vectors(moved) & inside & (error <= self.fb_threshold_px)
         return FlowResult(points=np.where(ok[:, None], moved, np.nan), ok=ok, fb_error_px=error)
 
     @staticmethod

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from face_anything_ros.core.fast_reductions import finite_vectors, median
 from face_anything_ros.runtime.config import FusionConfig
 from face_anything_ros.runtime.face_flow import FaceFlow, FlowResult, face_region
 
@@ -68,7 +69,7 @@ class Measurement:
     @property
     def usable(self) -> np.ndarray:
         """(N,) points this measurement saw, with a finite position and variance."""
-        return self.valid & np.isfinite(self.positions).all(axis=1) & np.isfinite(self.variance)
+        return self.valid & finite_vectors(self.positions) & np.isfinite(self.variance)
 
     @classmethod
     def none(cls, count: int) -> Measurement:
@@ -88,7 +89,7 @@ def lookup_measurement(
     pixels = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
     distance = np.asarray(distance, dtype=np.float64)
     weight = np.nan_to_num(np.asarray(weight, dtype=np.float64), nan=0.0)
-    valid = np.isfinite(pixels).all(axis=1) & (distance <= max_distance)
+    valid = finite_vectors(pixels) & (distance <= max_distance)
     sigma_crop = (
         config.lookup_sigma_crop_px
         * (1.0 + np.nan_to_num(distance, nan=np.inf, posinf=1e6) / config.lookup_distance_scale)
@@ -118,7 +119,7 @@ def mesh_measurement(
     on_mesh = (corners >= 0).all(axis=1)
     safe = np.where(on_mesh[:, None], corners, 0)
     positions = np.einsum("nk,nkd->nd", barycentric, np.asarray(landmarks, dtype=np.float64)[safe, :2])
-    valid = on_mesh & np.isfinite(positions).all(axis=1)
+    valid = on_mesh & finite_vectors(positions)
     if front_facing is not None:
         valid &= front_facing
     variance = np.where(valid, (config.mesh_sigma_fraction * box_side_px) ** 2, np.inf)
@@ -165,7 +166,7 @@ class FusedPoints:
     def start(self, positions: np.ndarray, variance: np.ndarray | None = None) -> None:
         """Set points to known positions (query pixels), e.g. when a point starts being tracked."""
         positions = np.asarray(positions, dtype=np.float64).reshape(-1, 2)
-        known = np.isfinite(positions).all(axis=1)
+        known = finite_vectors(positions)
         given = np.full(len(positions), MIN_VARIANCE_PX2) if variance is None else np.asarray(variance, float)
         self.positions = positions.copy()
         self._forget_positions(np.ones(len(positions), dtype=bool))
@@ -250,7 +251,7 @@ class FusedPoints:
             sources = np.arange(1, 1 + self.bias.shape[1])
             self.covariance[:, sources, sources] += config.bias_walk_fraction**2
         side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
-        placed = np.isfinite(self.positions).all(axis=1)
+        placed = finite_vectors(self.positions)
         self.positions[~placed] = 0.0  # no position yet: any finite start (its variance is unbounded)
         usable = [m.usable for m in measurements]
         measured = np.logical_or.reduce(usable) if usable else np.zeros(count, dtype=bool)
@@ -303,7 +304,7 @@ class FusedPoints:
                 self._update(k, np.where(valid[:, None], m.positions, 0.0), noise, valid, side)
         self.frames_since_agreement = np.where(agreed, 0, self.frames_since_agreement + 1)
         for m in measurements:  # no position yet: a best-effort one (not visible, infinite variance)
-            fill = ~placed & np.isfinite(m.positions).all(axis=1)
+            fill = ~placed & finite_vectors(m.positions)
             self.positions[fill] = m.positions[fill]
             placed |= fill
         self.positions[~placed] = np.nan
@@ -370,8 +371,8 @@ class FusedPoints:
         if not config.adapt_noise or usable.sum() < MIN_POINTS_FOR_NOISE:
             return
         squared = (innovation[usable] ** 2).sum(axis=1)
-        estimate = np.median(squared) / (2 * np.log(2)) - np.median(spread[usable])
-        ratio = np.clip(estimate / np.median(noise[usable]), config.noise_scale_min, config.noise_scale_max)
+        estimate = median(squared) / (2 * np.log(2)) - median(spread[usable])
+        ratio = np.clip(estimate / median(noise[usable]), config.noise_scale_min, config.noise_scale_max)
         rate = config.noise_adapt_rate
         self.noise_scale[source] = float((1 - rate) * self.noise_scale[source] + rate * ratio)
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.face_template import CANONICAL_UNIT_M
+from face_anything_ros.core.fast_reductions import finite_vectors, median
 from face_anything_ros.runtime.config import GeometryConfig
 
 # Similarity-fit internals (not settings). Chosen with the first runtime (64 minimal samples give a
@@ -176,7 +177,7 @@ def fit_face_geometry(
         (weight > 0)
         & np.isfinite(relative_depth)
         & (relative_depth > 0)
-        & np.isfinite(canonical).all(axis=-1)
+        & finite_vectors(canonical)
     )
     rows, cols = np.nonzero(valid)
     if len(rows) < MIN_FIT_POINTS:
@@ -198,7 +199,7 @@ def fit_face_geometry(
         if refined is not None:
             rotation, translation = refined
             depth = (src[fit.inliers] @ rotation.T + translation)[:, 2]
-            median_depth = float(np.median(depth / relative_depth[rows, cols][fit.inliers]))
+            median_depth = median(depth / relative_depth[rows, cols][fit.inliers])
             if not config.min_depth_m <= median_depth <= config.max_depth_m:
                 return invalid_geometry()
     return FaceGeometry(

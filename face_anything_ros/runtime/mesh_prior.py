@@ -26,6 +26,7 @@ import numpy as np
 from face_anything_ros.core.camera import Intrinsics
 from face_anything_ros.core.crop import CropBox, crop_affine
 from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.core.fast_reductions import finite_vectors
 from face_anything_ros.model.config import PRIOR_INPUT_CHANNELS
 from face_anything_ros.runtime.config import MeshPriorConfig
 from face_anything_ros.runtime.detection import Detection
@@ -94,7 +95,7 @@ def prior_input_channels(prior: PriorMaps | None, size: int) -> np.ndarray:
         return channels
     if prior.coverage.shape != (size, size):
         raise ValueError(f"prior maps of shape {prior.coverage.shape} for a {size} px crop")
-    covered = prior.coverage & np.isfinite(prior.canonical).all(axis=-1) & (prior.relative_depth > 0)
+    covered = prior.coverage & finite_vectors(prior.canonical) & (prior.relative_depth > 0)
     channels[covered, :3] = prior.canonical[covered]
     channels[covered, 3] = np.log(prior.relative_depth[covered])
     channels[covered, 4] = 1.0
@@ -125,8 +126,8 @@ def fuse_crop_maps(crop: CropMaps, prior: PriorMaps, config: MeshPriorConfig) ->
     """Inverse-variance per-pixel fusion of the network's maps with the prior (a new CropMaps)."""
     net_weight = (crop.confidence.astype(np.float64) / config.network_error_scale) ** 2
     prior_weight = 1.0 / config.prior_error**2
-    prior_ok = prior.coverage & np.isfinite(prior.canonical).all(axis=-1)
-    both = crop.mask & prior_ok & np.isfinite(crop.canonical).all(axis=-1)
+    prior_ok = prior.coverage & finite_vectors(prior.canonical)
+    both = crop.mask & prior_ok & finite_vectors(crop.canonical)
     share = np.where(both, prior_weight / (net_weight + prior_weight), 0.0)
     canonical = crop.canonical.astype(np.float64)
     if config.fuse_canonical:

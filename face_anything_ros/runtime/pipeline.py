@@ -20,6 +20,7 @@ import torch
 from face_anything_ros.core.camera import Intrinsics, resolve_intrinsics
 from face_anything_ros.core.crop import CropBox, crop_affine, crop_to_image_pixels, image_to_crop_pixels
 from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.core.fast_reductions import finite_vectors
 from face_anything_ros.core.sampling import sample_bilinear, sample_nearest
 from face_anything_ros.runtime.anchoring import anchor_canonical
 from face_anything_ros.runtime.backends import BackendChain
@@ -421,7 +422,7 @@ class FacePipeline:
             metric_depth = sample_bilinear(crop.relative_depth, crop_pixels) * geometry.median_depth_m
         points = backproject_pixels(crop_pixels, metric_depth, crop_intrinsics)
         if geometry.pose_valid:  # a point on the face must have a depth; without a pose none has
-            visible &= np.isfinite(points).all(axis=1)
+            visible &= finite_vectors(points)
         rows = self._row_of  # distinct points -> query rows, then mesh rows
         image_pixels, uncertainty, visible, points = (
             a[rows] for a in (image_pixels, uncertainty, visible, points)

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from face_anything_ros.core.crop import CropBox, image_from_crop_affine
+from face_anything_ros.core.fast_reductions import finite_vectors
 
 
 @dataclass
@@ -115,7 +116,7 @@ def paste_faces(
             borderValue=np.nan,
         )
         depth, canonical = warped[..., 0], warped[..., 1:4]
-        on_face = (warped[..., 4] > mask_threshold) & np.isfinite(canonical).all(axis=-1)
+        on_face = (warped[..., 4] > mask_threshold) & finite_vectors(canonical)
         existing = frame.depth[y0:y1, x0:x1]
         nearer = on_face & ~(existing <= depth)  # NaN compares False: empty pixels are always taken
         if math.isnan(scale):
