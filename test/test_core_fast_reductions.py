@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from face_anything_ros.core.fast_reductions import finite_vectors, median
+from face_anything_ros.core.fast_reductions import finite_vectors, median, norms, squared_norms
 
 
 @pytest.mark.parametrize("shape", [(128, 128, 3), (481, 2), (7, 1), (0, 2), (5, 4, 3, 2)])
@@ -32,3 +32,11 @@ def test_median_with_inf_matches_numpy_and_nan_or_empty_gives_nan():
     assert median(values) == float(np.median(values))
     assert np.isnan(median(np.array([1.0, np.nan, 2.0])))
     assert np.isnan(median(np.array([])))
+
+
+@pytest.mark.parametrize("shape", [(481, 2), (468, 9, 3), (0, 2)])
+def test_norms_equal_numpy(shape):
+    vectors = np.random.default_rng(1).normal(size=shape)
+    vectors.flat[:3] = [np.nan, np.inf, 0.0] if vectors.size else []
+    np.testing.assert_array_equal(squared_norms(vectors), (vectors**2).sum(axis=-1))
+    np.testing.assert_array_equal(norms(vectors), np.linalg.norm(vectors, axis=-1))

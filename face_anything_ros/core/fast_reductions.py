@@ -1,4 +1,4 @@
-"""Two reductions of the per-frame path, written so numpy does not take its slow route.
+"""Reductions of the per-frame path, written so numpy does not take its slow route.
 
 numpy reduces a short last axis (``np.isfinite(a).all(axis=-1)`` over x, y or x, y, z) about 15x slower
 than the same test done component by component (0.2 ms against 14 us on a 128 x 128 x 3 crop map, 10
@@ -20,6 +20,20 @@ def finite_vectors(values: np.ndarray) -> np.ndarray:
     for component in range(1, values.shape[-1]):
         finite &= np.isfinite(values[..., component])
     return finite
+
+
+def squared_norms(vectors: np.ndarray) -> np.ndarray:
+    """(..., C) -> (...): the squared Euclidean length of each vector (``(v**2).sum(axis=-1)``)."""
+    vectors = np.asarray(vectors)
+    total = np.zeros(vectors.shape[:-1], dtype=np.result_type(vectors.dtype, np.float32))
+    for component in range(vectors.shape[-1]):
+        total += vectors[..., component] ** 2
+    return total
+
+
+def norms(vectors: np.ndarray) -> np.ndarray:
+    """(..., C) -> (...): the Euclidean length of each vector (``np.linalg.norm(v, axis=-1)``)."""
+    return np.sqrt(squared_norms(vectors))
 
 
 def median(values: np.ndarray) -> float:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from face_anything_ros.core.fast_reductions import finite_vectors
+from face_anything_ros.core.fast_reductions import finite_vectors, norms
 from face_anything_ros.runtime.config import FLOW_METHODS
 
 LK_WINDOW_PX = 9  # at the region's working resolution
@@ -125,7 +125,7 @@ class FaceFlow:
         step = shift.astype(np.float32)
         forward, status_f, _ = cv2.calcOpticalFlowPyrLK(before, after, start, start + step, **params)
         backward, status_b, _ = cv2.calcOpticalFlowPyrLK(after, before, forward, forward - step, **params)
-        error = np.linalg.norm(backward.reshape(-1, 2) - points, axis=1)
+        error = norms(backward.reshape(-1, 2) - points)
         good = (status_f.ravel() == 1) & (status_b.ravel() == 1)
         return forward.reshape(-1, 2).astype(np.float64), np.where(good, error, np.inf)
 
@@ -142,7 +142,7 @@ class FaceFlow:
         backward_field = self._dis.calc(after, before, initial)
         moved = points + _sample(forward_field, points)
         back = moved + _sample(backward_field, moved)
-        return moved, np.linalg.norm(back - points, axis=1)
+        return moved, norms(back - points)
 
 
 def _sample(field: np.ndarray, points: np.ndarray) -> np.ndarray:

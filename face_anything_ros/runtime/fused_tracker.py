@@ -39,11 +39,12 @@ another size or a timestamp going backwards, each logged once per event.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from face_anything_ros.core.fast_reductions import finite_vectors, median
+from face_anything_ros.core.fast_reductions import finite_vectors, median, norms, squared_norms
 from face_anything_ros.runtime.config import FusionConfig
 from face_anything_ros.runtime.face_flow import FaceFlow, FlowResult, face_region
 
@@ -211,7 +212,7 @@ class FusedPoints:
         if flow is None:
             self._forget_positions(np.ones(len(self.positions), dtype=bool))
             return
-        motion = np.linalg.norm(flow.points - self.positions, axis=1)
+        motion = norms(flow.points - self.positions)
         noise = (
             config.flow_sigma_px**2
             + (config.flow_sigma_per_px * np.nan_to_num(motion, nan=0.0)) ** 2
@@ -272,9 +273,9 @@ class FusedPoints:
             innovation, spread, ph = self._innovation(k, z, side)
             self._learn_noise_factor(k, innovation, spread, noise, valid & predicted)
             noise = noise * self.noise_scale[k]
-            squared = (innovation**2).sum(axis=1) / (spread + noise)
+            squared = squared_norms(innovation) / (spread + noise)
             # a reappearing point is gated as if its prediction were exact: only the measurement's noise
-            squared = np.where(reappeared, (innovation**2).sum(axis=1) / noise, squared)
+            squared = np.where(reappeared, squared_norms(innovation) / noise, squared)
             has_prior = placed & (self.covariance[:, 0, 0] < 0.1 * NO_PREDICTION_PX2)
             inside_gate = valid & has_prior & (squared <= config.gate_chi2)
             fresh = valid & ~has_prior  # nothing to disagree with: take the measurement
@@ -370,7 +371,7 @@ class FusedPoints:
         config = self.config
         if not config.adapt_noise or usable.sum() < MIN_POINTS_FOR_NOISE:
             return
-        squared = (innovation[usable] ** 2).sum(axis=1)
+        squared = squared_norms(innovation[usable])
         estimate = median(squared) / (2 * np.log(2)) - median(spread[usable])
         ratio = np.clip(estimate / median(noise[usable]), config.noise_scale_min, config.noise_scale_max)
         rate = config.noise_adapt_rate
@@ -398,6 +399,16 @@ class _TrackState:
     coasted_frames: int = 0  # frames in a row carried by flow alone (face not detected)
 
 
+@dataclass
+class _PendingFlow:
+    """A face's flow into this frame, running in the worker thread (``FusedTracker.prefetch_flow``)."""
+
+    future: Future
+    state: _TrackState  # the state it moves (used only if the track still has exactly this one)
+    gray: np.ndarray
+    box_xyxy: np.ndarray
+
+
 class FusedTracker:
     """Per face track fused point state for one stream (the pipeline owns one)."""
 
@@ -409,9 +420,63 @@ class FusedTracker:
         self._frame_shape: tuple[int, int] | None = None
         self._last_stamp: float | None = None
         self._warned_empty_region = False
+        self._worker: ThreadPoolExecutor | None = None
+        self._pending: dict[int, _PendingFlow] = {}
+
+    def prefetch_flow(self, track_id: int, gray: np.ndarray, box_xyxy: np.ndarray) -> None:
+        """Start the flow of face ``track_id`` into this frame (``gray``, its box ``box_xyxy``) in a worker
+        thread; ``update`` with the same frame and box takes its result instead of computing it.
+
+        OpenCV's flow releases the GIL and gains little from a second core, while the rest of a frame
+        (head pose, canonical lookup: numpy) runs on one, so on a 2-core CPU the flow costs almost no
+        wall time this way. The result is the same as ``update`` computing it (one flow at a time)."""
+        state = self._tracks.get(track_id)
+        if state is None or track_id in self._pending or not self._continues(state, track_id, log=False):
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="face-flow")
+        box = np.asarray(box_xyxy, dtype=np.float64)
+        future = self._worker.submit(self._face_flow, track_id, state, gray, box)
+        self._pending[track_id] = _PendingFlow(future, state, gray, box)
+
+    def _finish_pending(self) -> None:
+        """Wait for every prefetched flow (the flow engine serves one call at a time) and drop them."""
+        for pending in self._pending.values():
+            pending.future.exception()  # waits; an error is re-raised only where the result is used
+        self._pending.clear()
+
+    def _continues(self, state: _TrackState, track_id: int, log: bool = True) -> bool:
+        """Whether a track's state carries on into this frame (not unseen for more than the gap)."""
+        unseen = self._frame_number - state.frame_number - 1
+        if unseen <= self.config.max_gap_frames:
+            return True
+        if log:
+            LOGGER.info(
+                "track %d seen again after %d frames: its points restart from the absolute measurements",
+                track_id,
+                unseen,
+            )
+        return False
+
+    def _face_flow(
+        self, track_id: int, state: _TrackState, gray: np.ndarray, box_xyxy: np.ndarray
+    ) -> FlowResult:
+        """The flow of a track's points from its last frame into ``gray`` on the face region."""
+        height, width = gray.shape[:2]
+        region = face_region([state.box_xyxy, box_xyxy], self.config.region_margin, width, height)
+        if region is None and not self._warned_empty_region:
+            LOGGER.warning(
+                "face %d: empty face region (box %s): no flow, absolute measurements only",
+                track_id,
+                np.round(box_xyxy, 1).tolist(),
+            )
+            self._warned_empty_region = True
+        shift = _centre(box_xyxy) - _centre(state.box_xyxy)
+        return self._flow(state.gray, gray, state.points.positions, region, shift)
 
     def begin_frame(self, gray: np.ndarray, stamp_s: float) -> None:
         """Start a frame: forget every track on a frame-size change or a timestamp going backwards."""
+        self._finish_pending()
         self._frame_number += 1
         shape = tuple(gray.shape[:2])
         if self._frame_shape is not None and shape != self._frame_shape:
@@ -438,6 +503,7 @@ class FusedTracker:
             self._last_stamp = stamp_s
 
     def reset(self) -> None:
+        self._finish_pending()
         self._tracks.clear()
         self._frame_shape = None
         self._last_stamp = None
@@ -457,15 +523,12 @@ class FusedTracker:
     ) -> FusedPoints:
         """Fuse one face's measurements in this frame (call ``begin_frame`` first)."""
         count = len(measurements[0].positions) if measurements else 0
+        box = np.asarray(box_xyxy, dtype=np.float64)
+        pending = self._pending.pop(track_id, None)
         state = self._tracks.get(track_id)
         if state is not None and len(state.points.positions) != count:
             state = None
-        if state is not None and self._frame_number - state.frame_number - 1 > self.config.max_gap_frames:
-            LOGGER.info(
-                "track %d seen again after %d frames: its points restart from the absolute measurements",
-                track_id,
-                self._frame_number - state.frame_number - 1,
-            )
+        if state is not None and not self._continues(state, track_id):
             state = None
         side = box_side_px(box_xyxy)
         if state is None:
@@ -473,21 +536,20 @@ class FusedTracker:
             points.step(None, measurements, facing, side)
         else:
             points = state.points
-            height, width = gray.shape[:2]
-            region = face_region([state.box_xyxy, box_xyxy], self.config.region_margin, width, height)
-            if region is None and not self._warned_empty_region:
-                LOGGER.warning(
-                    "face %d: empty face region (box %s): no flow, absolute measurements only",
-                    track_id,
-                    np.round(box_xyxy, 1).tolist(),
-                )
-                self._warned_empty_region = True
-            shift = _centre(box_xyxy) - _centre(state.box_xyxy)
-            flow = self._flow(state.gray, gray, points.positions, region, shift)
+            if (
+                pending is not None
+                and pending.state is state
+                and pending.gray is gray
+                and np.array_equal(pending.box_xyxy, box)
+            ):
+                flow = pending.future.result()
+            else:
+                if pending is not None:
+                    pending.future.exception()  # not this frame's: let it finish, unused
+                self._finish_pending()  # the flow engine serves one call at a time
+                flow = self._face_flow(track_id, state, gray, box)
             points.step(flow, measurements, facing, side)
-        self._tracks[track_id] = _TrackState(
-            points, gray, np.asarray(box_xyxy, dtype=np.float64), self._frame_number
-        )
+        self._tracks[track_id] = _TrackState(points, gray, box, self._frame_number)
         return points
 
     def coast_undetected(self, gray: np.ndarray) -> dict[int, tuple[FusedPoints, np.ndarray]]:
@@ -499,6 +561,7 @@ class FusedTracker:
         points and moved boxes by id. A coasted track whose face is detected again continues as usual.
         """
         coasted: dict[int, tuple[FusedPoints, np.ndarray]] = {}
+        self._finish_pending()
         if self.config.max_coast_frames <= 0:
             return coasted
         height, width = gray.shape[:2]

@@ -278,6 +278,9 @@ class FacePipeline:
                     [item for item, keep in zip(items, kept, strict=True) if keep]
                     for items in (detections, tracks, boxes, crops, crop_intrinsics, priors)
                 )
+            if self._fusion is not None:  # each face's flow runs in a worker thread during its head pose fit
+                for detection, track in zip(detections, tracks, strict=True):
+                    self._fusion.prefetch_flow(track.track_id, self._gray, detection.box_xyxy)
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
             if self.config.mesh_prior.enabled:

@@ -29,6 +29,8 @@ _DESIGN = np.concatenate(
     [np.ones((9, 1)), _NEIGHBOUR_OFFSETS.astype(np.float64)], axis=1
 )  # (9, 3): 1, dx, dy
 _DESIGN_OUTER = np.einsum("ki,kj->kij", _DESIGN, _DESIGN).reshape(9, 9)
+# least squares on all 9 pixels (orthogonal columns): c0 = mean, dc/dx = sum(dx c) / 6, dc/dy = sum(dy c) / 6
+_FULL_GRID_FIT = _DESIGN / np.array([9.0, 6.0, 6.0])
 
 
 def pixel_weight(mask: np.ndarray, confidence: np.ndarray, min_confidence: float) -> np.ndarray:
@@ -134,32 +136,50 @@ def _subpixel_offsets(
     nx = px[:, None] + _NEIGHBOUR_OFFSETS[None, :, 0]
     ny = py[:, None] + _NEIGHBOUR_OFFSETS[None, :, 1]
     inside = (nx >= 0) & (nx < width) & (ny >= 0) & (ny < height)
-    nxc, nyc = np.clip(nx, 0, width - 1), np.clip(ny, 0, height - 1)
-    flat = nyc * width + nxc
+    flat = np.clip(ny, 0, height - 1) * width + np.clip(nx, 0, width - 1)
     use = inside & np.take(valid.ravel(), flat)
-    neighbours = np.take(canonical_map.reshape(-1, 3), flat, axis=0).astype(np.float64)
-    weighted = np.where(use[..., None], neighbours, 0.0)  # (N, 9, 3)
-    w = use.astype(np.float64)
-    # Normal equations of c(dx, dy) = c0 + J [dx, dy] over the valid neighbours, as two GEMMs:
-    # A^T W A = w @ (outer products of the fixed design rows), A^T W b = design^T @ (w * b).
-    ata = (w @ _DESIGN_OUTER).reshape(-1, 3, 3)
-    atb = np.matmul(_DESIGN.T, weighted)  # (N, 3, 3): rows 1, dx, dy; columns canonical xyz
-    enough = use.sum(axis=1) >= 4
-    ata[~enough] = np.eye(3)
-    coeffs = np.matmul(_symmetric_inverse_3x3(ata + 1e-9 * np.eye(3)), atb)  # (N, 3, 3): rows c0, d/dx, d/dy
-    c0, jac = coeffs[:, 0, :], coeffs[:, 1:, :].transpose(0, 2, 1)  # jac (N, 3, 2)
+    neighbours = np.take(canonical_map.reshape(-1, 3), flat, axis=0).astype(np.float64)  # (N, 9, 3)
+    count = use.sum(axis=1)
+    c0, jac_x, jac_y = _linear_fits(neighbours, use, count)
     rhs = queries - c0
-    jtj = np.matmul(jac.transpose(0, 2, 1), jac) + 1e-9 * np.eye(2)
-    jtr = np.einsum("nck,nc->nk", jac, rhs)
-    # the 2x2 normal equations in closed form (a batched solve costs more than the arithmetic)
-    a, b, d = jtj[:, 0, 0], jtj[:, 0, 1], jtj[:, 1, 1]
+    # Gauss-Newton step of |c0 + J [dx, dy] - query|: the 2x2 normal equations in closed form
+    a, b, d = _dot3(jac_x, jac_x) + 1e-9, _dot3(jac_x, jac_y), _dot3(jac_y, jac_y) + 1e-9
+    rx, ry = _dot3(jac_x, rhs), _dot3(jac_y, rhs)
     with np.errstate(divide="ignore", invalid="ignore"):
         det = a * d - b * b
-        offset = (
-            np.stack([d * jtr[:, 0] - b * jtr[:, 1], a * jtr[:, 1] - b * jtr[:, 0]], axis=1) / det[:, None]
-        )
-    offset[~enough | ~finite_vectors(offset)] = 0.0
+        offset = np.stack([d * rx - b * ry, a * ry - b * rx], axis=1) / det[:, None]
+    offset[(count < 4) | ~finite_vectors(offset)] = 0.0
     return np.clip(offset, -1.0, 1.0)
+
+
+def _linear_fits(
+    neighbours: np.ndarray, use: np.ndarray, count: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """c0, dc/dx, dc/dy (each (N, 3)) of c(dx, dy) = c0 + J [dx, dy], least squares over the used pixels
+    of each 3x3 neighbourhood (rows with fewer than 4: anything, the caller drops them).
+
+    A full neighbourhood (most points) has orthogonal design columns 1, dx, dy, so the fit is the mean
+    and two central differences over 6 pixels; the rest solve their weighted normal equations.
+    """
+    c0, jac_x, jac_y = (np.zeros((len(neighbours), 3)) for _ in range(3))
+    full = count == 9
+    # one GEMM: (M x 3 components, 9 pixels) @ (9 pixels, [mean, x difference, y difference])
+    fits = (neighbours[full].transpose(0, 2, 1).reshape(-1, 9) @ _FULL_GRID_FIT).reshape(-1, 3, 3)
+    c0[full], jac_x[full], jac_y[full] = fits[..., 0], fits[..., 1], fits[..., 2]
+    partial = np.flatnonzero(~full & (count >= 4))
+    if partial.size:
+        w = use[partial].astype(np.float64)
+        weighted = np.where(use[partial, :, None], neighbours[partial], 0.0)  # unused pixels may be NaN
+        # A^T W A = w @ (outer products of the fixed design rows), A^T W b = design^T @ (w * b)
+        ata = (w @ _DESIGN_OUTER).reshape(-1, 3, 3) + 1e-9 * np.eye(3)
+        coeffs = np.matmul(_symmetric_inverse_3x3(ata), np.matmul(_DESIGN.T, weighted))  # rows c0, d/dx, d/dy
+        c0[partial], jac_x[partial], jac_y[partial] = coeffs[:, 0], coeffs[:, 1], coeffs[:, 2]
+    return c0, jac_x, jac_y
+
+
+def _dot3(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of (N, 3) arrays (component by component: see core/fast_reductions)."""
+    return u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1] + u[:, 2] * v[:, 2]
 
 
 def _symmetric_inverse_3x3(matrices: np.ndarray) -> np.ndarray:
