@@ -190,6 +190,50 @@ def test_two_faces_keep_separate_state(tracker):
         assert pa.visible.all() and pb.visible.all() != lost_b
 
 
+@pytest.mark.parametrize("mode", ["prefetched", "prefetched with another box"])
+def test_prefetched_flow_gives_the_same_tracks_as_flow_in_place(mode, monkeypatch):
+    """Two faces moving 3 px/frame: flows started in the worker thread (``prefetch_flow``) give the same
+    positions to the bit as flows computed in ``update``; a prefetch for another box is not used."""
+    calls: list[str] = []
+    original = FaceFlow.__call__
+
+    def counted(self, *args, **kwargs):
+        import threading
+
+        calls.append(threading.current_thread().name)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(FaceFlow, "__call__", counted)
+    face_b = texture(5, PATCH, PATCH)
+
+    def run(prefetch: bool) -> list[np.ndarray]:
+        tracker, rng, out = FusedTracker(FusionConfig()), np.random.default_rng(9), []
+        for t in range(12):
+            a, b = np.array([20.0 + 3 * t, 20.0]), np.array([200.0 - 3 * t, 130.0])
+            frame = render(a)
+            frame[int(b[1]) : int(b[1]) + PATCH, int(b[0]) : int(b[0]) + PATCH] = face_b
+            tracker.begin_frame(frame, t / 30)
+            if prefetch:
+                shifted = 5.0 if mode == "prefetched with another box" else 0.0
+                tracker.prefetch_flow(1, frame, box(a) + shifted)
+                tracker.prefetch_flow(2, frame, box(b))
+            found = [measured(GRID + a, rng)], [measured(GRID + b, rng)]
+            out.append(tracker.update(1, frame, box(a), found[0], None).positions.copy())
+            out.append(tracker.update(2, frame, box(b), found[1], None).positions.copy())
+        return out
+
+    in_place = run(prefetch=False)
+    assert calls and all(name == "MainThread" for name in calls)
+    calls.clear()
+    for got, expected in zip(run(prefetch=True), in_place, strict=True):
+        np.testing.assert_array_equal(got, expected)
+    workers = sum(name.startswith("face-flow") for name in calls)
+    if mode == "prefetched":
+        assert workers == len(calls) == 22  # 11 frames with a previous one, 2 faces: all in the worker
+    else:
+        assert calls.count("MainThread") == 11  # face 1's prefetch (wrong box) was redone in place
+
+
 def test_a_gap_of_five_dropped_frames_still_tracks():
     config = FusionConfig()
     tracker = FusedTracker(config)
@@ -398,7 +442,9 @@ def test_pipeline_fills_uncertainty_and_messages_and_survives_bad_input_mid_stre
     # the lookup's own uncertainty plus that of its still unknown bias (its prior, in face box sides)
     bias_px = fused.config.fusion.bias_prior_fraction * box_side_px(2 * FACE_BOX)
     np.testing.assert_allclose(
-        resized.query_uncertainty_px[both], np.hypot(resized_ref.query_uncertainty_px[both], bias_px), rtol=1e-6
+        resized.query_uncertainty_px[both],
+        np.hypot(resized_ref.query_uncertainty_px[both], bias_px),
+        rtol=1e-6,
     )
 
 

@@ -439,10 +439,14 @@ class FusedTracker:
         future = self._worker.submit(self._face_flow, track_id, state, gray, box)
         self._pending[track_id] = _PendingFlow(future, state, gray, box)
 
-    def _finish_pending(self) -> None:
-        """Wait for every prefetched flow (the flow engine serves one call at a time) and drop them."""
+    def _wait_for_pending(self) -> None:
+        """Wait until no prefetched flow runs (the flow engine serves one call at a time); keep their results."""
         for pending in self._pending.values():
             pending.future.exception()  # waits; an error is re-raised only where the result is used
+
+    def _finish_pending(self) -> None:
+        """Wait for every prefetched flow and drop them (a new frame, a reset, or this frame's updates done)."""
+        self._wait_for_pending()
         self._pending.clear()
 
     def _continues(self, state: _TrackState, track_id: int, log: bool = True) -> bool:
@@ -545,8 +549,8 @@ class FusedTracker:
                 flow = pending.future.result()
             else:
                 if pending is not None:
-                    pending.future.exception()  # not this frame's: let it finish, unused
-                self._finish_pending()  # the flow engine serves one call at a time
+                    pending.future.exception()  # not for this state, frame or box: let it finish, unused
+                self._wait_for_pending()  # the flow engine serves one call at a time
                 flow = self._face_flow(track_id, state, gray, box)
             points.step(flow, measurements, facing, side)
         self._tracks[track_id] = _TrackState(points, gray, box, self._frame_number)
