@@ -72,7 +72,7 @@ def locate_canonical_distances(
     canonical distance (N,) of the nearest predicted coordinate (inf: none). The k-d tree holds every
     ``coarse_stride``-th pixel (``coarse_stride**2`` times fewer to index); the nearest
     coarse pixel is then refined to the nearest full-resolution pixel within ``coarse_stride - 1`` of it
-    (a 5x5 window at stride 2 gave the same tracking to the digit on both synthetic train splits, at
+    (a 5x5 window at stride 2 tracked within 0.001 δ_avg of it on both synthetic train splits, at about
     twice the cost).
     """
     queries = np.asarray(queries, dtype=np.float64).reshape(-1, 3)
