@@ -234,6 +234,42 @@ def test_prefetched_flow_gives_the_same_tracks_as_flow_in_place(mode, monkeypatc
         assert calls.count("MainThread") == 11  # face 1's prefetch (wrong box) was redone in place
 
 
+def test_a_prefetched_flow_that_goes_unused_is_waited_for_before_the_next_flow(monkeypatch):
+    """Track 1 restarts (another point count) so its prefetched flow is dropped; track 2's flow, computed in
+    place, must not run while that one still does (one flow engine, one call at a time)."""
+    import threading
+    import time
+
+    active, overlaps = [0], []
+    lock = threading.Lock()
+    original = FaceFlow.__call__
+
+    def slow(self, *args, **kwargs):
+        with lock:
+            active[0] += 1
+            overlaps.append(active[0] > 1)
+        time.sleep(0.05)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(FaceFlow, "__call__", slow)
+    tracker, rng = FusedTracker(FusionConfig()), np.random.default_rng(2)
+    a, b = np.array([20.0, 20.0]), np.array([180.0, 120.0])
+    frame = render(a)
+    tracker.begin_frame(frame, 0.0)
+    tracker.update(1, frame, box(a), [measured(GRID + a, rng)], None)
+    tracker.update(2, frame, box(b), [measured(GRID + b, rng)], None)
+    tracker.begin_frame(frame, 1 / 30)
+    tracker.prefetch_flow(1, frame, box(a))
+    restarted = tracker.update(1, frame, box(a), [measured(GRID[:10] + a, rng)], None)
+    tracker.update(2, frame, box(b), [measured(GRID + b, rng)], None)
+    assert len(restarted.positions) == 10
+    assert len(overlaps) == 2 and not any(overlaps)
+
+
 def test_a_gap_of_five_dropped_frames_still_tracks():
     config = FusionConfig()
     tracker = FusedTracker(config)

@@ -534,22 +534,24 @@ class FusedTracker:
             state = None
         if state is not None and not self._continues(state, track_id):
             state = None
+        prefetched = (
+            pending is not None
+            and state is not None
+            and pending.state is state
+            and pending.gray is gray
+            and np.array_equal(pending.box_xyxy, box)
+        )
+        if pending is not None and not prefetched:
+            pending.future.exception()  # not for this state, frame or box: let it finish, unused
         side = box_side_px(box_xyxy)
         if state is None:
             points = FusedPoints(count, self.config)
             points.step(None, measurements, facing, side)
         else:
             points = state.points
-            if (
-                pending is not None
-                and pending.state is state
-                and pending.gray is gray
-                and np.array_equal(pending.box_xyxy, box)
-            ):
+            if prefetched:
                 flow = pending.future.result()
             else:
-                if pending is not None:
-                    pending.future.exception()  # not for this state, frame or box: let it finish, unused
                 self._wait_for_pending()  # the flow engine serves one call at a time
                 flow = self._face_flow(track_id, state, gray, box)
             points.step(flow, measurements, facing, side)

@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from face_anything_ros.core.face_template import NAMED_LANDMARKS, load_face_template
-from face_anything_ros.core.fast_reductions import finite_vectors
+from face_anything_ros.core.fast_reductions import finite_vectors, squared_norms
 from face_anything_ros.runtime.config import TrackingConfig
 
 DEFAULT_MAX_CANONICAL_DISTANCE = 0.05  # canonical units (5 mm on an average face)
@@ -117,11 +117,11 @@ def _nearest_in_window(
     ny = np.clip(py[:, None] + dy.ravel()[None], 0, height - 1)
     flat = ny * width + nx
     # in the map's own float32: the candidates' distances differ by far more than its rounding
-    # (np.take and the per-component sum: the same values at a third of fancy indexing's and einsum's cost)
+    # (np.take and squared_norms: the same values at a third of fancy indexing's and einsum's cost)
     difference = (
         np.take(canonical_map.reshape(-1, 3), flat, axis=0) - queries.astype(canonical_map.dtype)[:, None, :]
     )
-    squared = difference[..., 0] ** 2 + difference[..., 1] ** 2 + difference[..., 2] ** 2
+    squared = squared_norms(difference)
     squared[~np.take(valid.ravel(), flat)] = np.inf
     best = np.argmin(squared, axis=1)
     index = np.arange(len(queries))
