@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -87,3 +88,25 @@ def test_the_recorded_typical_confidence_becomes_the_models_confidence_reference
         FaceAnythingModel(ModelConfig(depth=1, embed_dim=48, num_heads=2)), tmp_path / "w.pt", recorded
     )
     assert load_model(path).confidence_reference == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("recorded", "expected"),
+    [
+        ({"relief_distance_m": 0.84, "relief_exponent": 0.6}, (0.84, 0.6)),
+        ({}, None),
+        ({"relief_distance_m": 0.84}, None),  # half a calibration is none
+        ({"relief_distance_m": "far", "relief_exponent": 0.6}, None),
+        ({"relief_distance_m": 0, "relief_exponent": 0.6}, None),
+        ({"relief_distance_m": 0.84, "relief_exponent": 7}, None),
+    ],
+)
+def test_the_recorded_relief_calibration_reaches_the_model_and_bad_values_mean_unknown(
+    tmp_path, recorded, expected
+):
+    path = save_model(
+        FaceAnythingModel(ModelConfig(depth=1, embed_dim=48, num_heads=2)), tmp_path / "w.pt", recorded
+    )
+    model = load_model(path)
+    value = (model.relief_distance_m, model.relief_exponent)
+    assert value == pytest.approx(expected) if expected is not None else all(map(math.isnan, value))

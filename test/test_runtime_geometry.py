@@ -13,9 +13,11 @@ from face_anything_ros.core.crop import crop_box_from_face_box
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.runtime.config import GeometryConfig
 from face_anything_ros.runtime.geometry import (
+    RELIEF_FACTOR_RANGE,
     backproject,
     fit_face_geometry,
     ransac_similarity,
+    rescale_relief,
     umeyama,
 )
 
@@ -116,3 +118,33 @@ def test_too_few_face_pixels_give_an_invalid_pose_not_a_guess():
     geometry = fit_face_geometry(depth, canonical, weight, Intrinsics(20, 20, 8, 8, 16, 16), GeometryConfig())
     assert not geometry.pose_valid
     assert math.isnan(geometry.median_depth_m) and np.isnan(geometry.rotation).all()
+
+
+def test_relief_rescaling_scales_the_relief_about_the_median_and_keeps_nan():
+    depth = np.array([[0.98, 1.0, np.nan], [1.02, 1.04, 1.0]], dtype=np.float32)
+    # a face at half the reference distance, a network that misses all of the 1/D law: twice the relief
+    rescaled = rescale_relief(depth, reference_m=0.8, exponent=1.0, distance_m=0.4)
+    np.testing.assert_allclose(rescaled[np.isfinite(depth)], [0.96, 1.0, 1.04, 1.08, 1.0], rtol=1e-6)
+    assert np.isnan(rescaled[0, 2])
+    assert np.nanmedian(rescaled) == pytest.approx(np.nanmedian(depth))  # the metric scale is kept
+    partly = rescale_relief(depth, reference_m=0.8, exponent=0.5, distance_m=0.4)  # misses half of it
+    assert np.nanmax(partly) - np.nanmin(partly) == pytest.approx(np.sqrt(2) * 0.06, rel=1e-4)
+    far = rescale_relief(depth, reference_m=0.8, exponent=1.0, distance_m=100.0)  # a bad fit: bounded
+    assert np.nanmax(far) - np.nanmin(far) == pytest.approx(RELIEF_FACTOR_RANGE[0] * 0.06, rel=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("reference", "exponent", "distance"),
+    [
+        (float("nan"), 0.6, 0.5),
+        (0.8, float("nan"), 0.5),
+        (0.8, 0.6, float("nan")),
+        (0.0, 0.6, 0.5),
+        (0.8, 0.6, -1),
+    ],
+)
+def test_relief_is_left_as_predicted_when_the_calibration_or_the_distance_is_unknown(
+    reference, exponent, distance
+):
+    depth = np.array([0.97, 1.0, 1.03], dtype=np.float32)
+    assert rescale_relief(depth, reference, exponent, distance) is depth

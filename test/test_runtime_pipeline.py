@@ -250,7 +250,10 @@ def test_landmark_anchoring_pulls_the_map_to_the_landmarks_at_their_pixels():
         ((canonical[ys, xs, None, :2] - template[None, :, :2]) ** 2).sum(axis=-1), axis=0
     )  # for each vertex, the pixel whose predicted (x, y) is closest
     landmarks = np.column_stack([xs[nearest], ys[nearest]]).astype(np.float64)
-    config = {"backend": {"name": "eager"}, "tracking": {"landmark_anchoring": True, "anchor_max_residual": 0.3}}
+    config = {
+        "backend": {"name": "eager"},
+        "tracking": {"landmark_anchoring": True, "anchor_max_residual": 0.3},
+    }
     anchored_pipeline = FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
     detection = Detection(box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=landmarks)
     anchored = anchored_pipeline.process(frame(), INTRINSICS, 0.0, detections=[detection]).canonical
@@ -295,3 +298,32 @@ def test_mesh_prior_fuses_faces_with_landmarks_and_drops_bad_ones_without_failin
     assert (
         np.abs(result.canonical[changed] - baseline.canonical[changed]).max() > 1e-3
     )  # the prior moved the map
+
+
+def _relief_span(result) -> float:
+    depth = result.depth[np.isfinite(result.depth)]
+    return float(depth.max() - depth.min())
+
+
+def test_depth_relief_follows_the_weights_relief_calibration_except_for_faces_cut_by_the_border():
+    """A network whose relief is right at 0.25 m (exponent 1) must get 0.25 / D of it at distance D,
+    the same median depth, and no change where the face box leaves the image or the option is off."""
+    base = {"backend": {"name": "eager", "device": "cpu"}}
+    calibrated = EllipsoidFace()
+    calibrated.relief_distance_m, calibrated.relief_exponent = 0.25, 1.0
+    plain = FacePipeline(PipelineConfig.from_dict(base), model=EllipsoidFace())
+    corrected = FacePipeline(PipelineConfig.from_dict(base), model=calibrated)
+    switched_off = FacePipeline(
+        PipelineConfig.from_dict({**base, "geometry": {"relief_correction": False}}), model=calibrated
+    )
+    results = [
+        p.process(frame(), INTRINSICS, 0.0, detections=[face()]) for p in (plain, corrected, switched_off)
+    ]
+    reference, halved, off = (_relief_span(r) for r in results)
+    distance = results[0].faces[0].median_depth_m  # ~0.46 m: the face's median, not its origin
+    assert halved == pytest.approx(0.25 / distance * reference, rel=0.02)
+    assert off == pytest.approx(reference, rel=1e-6)
+    assert results[1].faces[0].median_depth_m == pytest.approx(results[0].faces[0].median_depth_m)
+    border = FACE_BOX + np.array([WIDTH / 2, 0, WIDTH / 2, 0])
+    cut = [p.process(frame(), INTRINSICS, 0.0, detections=[face(border)]) for p in (plain, corrected)]
+    assert _relief_span(cut[1]) == pytest.approx(_relief_span(cut[0]), rel=1e-6)

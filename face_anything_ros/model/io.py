@@ -120,6 +120,7 @@ def load_model(
     _check_shapes(model, state, path)
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
     model.confidence_reference = confidence_reference(info["metadata"])
+    model.relief_distance_m, model.relief_exponent = relief_calibration(info["metadata"])
     log.info("loaded %s model from %s (sha256 %s…)", config.name, path, actual[:12])
     return model.to(device).eval()
 
@@ -134,6 +135,21 @@ def confidence_reference(metadata: dict) -> float:
     except (TypeError, ValueError):
         return 1.0
     return value if np.isfinite(value) and value > 0 else 1.0
+
+
+def relief_calibration(metadata: dict) -> tuple[float, float]:
+    """(``relief_distance_m``, ``relief_exponent``): how these weights' depth relief follows distance
+    (written by ``training.relief``; the runtime rescales each face's relief to its fitted distance).
+    (NaN, NaN) for weights without a valid pair: their relief is left as predicted."""
+    unknown = (float("nan"), float("nan"))
+    if not isinstance(metadata, dict):
+        return unknown
+    try:
+        distance, exponent = float(metadata["relief_distance_m"]), float(metadata["relief_exponent"])
+    except (KeyError, TypeError, ValueError):
+        return unknown
+    valid = np.isfinite(distance) and np.isfinite(exponent) and distance > 0 and 0 < exponent <= 2
+    return (distance, exponent) if valid else unknown
 
 
 def _check_shapes(model: FaceAnythingModel, state: object, path: Path) -> None:

@@ -33,6 +33,9 @@ class FaceAnythingModel(nn.Module):
         self.config = config or ModelConfig()
         # typical confidence on held-out face pixels (set by model.io.load_model from the sidecar)
         self.confidence_reference = 1.0
+        # how the predicted depth relief follows distance (model.io, training/relief.py); NaN: unknown
+        self.relief_distance_m = float("nan")
+        self.relief_exponent = float("nan")
         cfg = self.config
         self.encoder = EfficientNetLiteEncoder(cfg.encoder)
         c2, c4, c8, c16 = self.encoder.channels

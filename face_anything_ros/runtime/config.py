@@ -116,6 +116,9 @@ class GeometryConfig:
     # pixels (canonical coordinates -> image), so the face's distance follows from its image size alone
     # and not from the depth relief the network predicts (runtime/geometry.py).
     metric_scale: str = "pnp"
+    # rescale each face's depth relief from the distance the weights' relief stands for (their
+    # relief_distance_m) to the face's fitted distance (runtime/geometry.py rescale_relief)
+    relief_correction: bool = True
 
     def validate(self) -> None:
         _check(self.metric_scale in METRIC_SCALES, "geometry.metric_scale", f"one of {METRIC_SCALES}")

@@ -173,12 +173,7 @@ def fit_face_geometry(
     config: GeometryConfig,
 ) -> FaceGeometry:
     """Metric scale and pose from crop-resolution maps (weight 0 = not a face pixel)."""
-    valid = (
-        (weight > 0)
-        & np.isfinite(relative_depth)
-        & (relative_depth > 0)
-        & finite_vectors(canonical)
-    )
+    valid = (weight > 0) & np.isfinite(relative_depth) & (relative_depth > 0) & finite_vectors(canonical)
     rows, cols = np.nonzero(valid)
     if len(rows) < MIN_FIT_POINTS:
         return invalid_geometry()
@@ -235,3 +230,30 @@ def _perspective_refit(
     if not ok or not np.isfinite(tvec).all() or tvec[2, 0] <= 0:
         return None
     return cv2.Rodrigues(rvec)[0], tvec.ravel()
+
+
+# Bounds of the relief factor: a wrong distance (a bad pose fit) or a face far outside the training
+# distances changes the predicted relief at most this much.
+RELIEF_FACTOR_RANGE = (0.5, 2.0)
+
+
+def rescale_relief(
+    relative_depth: np.ndarray, reference_m: float, exponent: float, distance_m: float
+) -> np.ndarray:
+    """Relative depth whose relief (``d - median``) is scaled by ``(reference_m / distance_m) ** exponent``.
+
+    Why: relative depth is ``1 + Δz / D``; a crop barely shows the distance D, so the network predicts
+    a relief that follows D only partly, too flat up close and too deep far away. ``reference_m`` and
+    ``exponent`` are the weights' measured calibration (``relief_distance_m``, ``relief_exponent``:
+    training/relief.py); the head-pose fit knows D. The median (and so the metric scale) is kept and
+    NaN pixels stay NaN; unchanged when the calibration or the distance is unknown.
+    """
+    known = np.isfinite([reference_m, exponent, distance_m]).all()
+    if not (known and reference_m > 0 and distance_m > 0):
+        return relative_depth
+    face = relative_depth[np.isfinite(relative_depth)]
+    if face.size == 0:
+        return relative_depth
+    center = np.float32(median(face))
+    factor = np.float32(np.clip((reference_m / distance_m) ** exponent, *RELIEF_FACTOR_RANGE))
+    return center + (relative_depth - center) * factor

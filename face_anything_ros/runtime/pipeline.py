@@ -11,7 +11,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ from face_anything_ros.runtime.geometry import (
     backproject_pixels,
     fit_face_geometry,
     invalid_geometry,
+    rescale_relief,
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
@@ -133,6 +134,15 @@ class FacePipeline:
             model = load_model(self.config.weights, device="cpu")
         # the weights' typical confidence (model/io.py): confidence maps are relative to it
         self._confidence_reference = float(getattr(model, "confidence_reference", 1.0))
+        # how the network's depth relief follows distance (NaN: unknown, relief left as predicted)
+        self._relief = (
+            (
+                float(getattr(model, "relief_distance_m", "nan")),
+                float(getattr(model, "relief_exponent", "nan")),
+            )
+            if self.config.geometry.relief_correction
+            else (float("nan"), float("nan"))
+        )
         if self.config.backend.flip_average:
             from face_anything_ros.model.flip_average import FlipAveragedCanonical
 
@@ -291,6 +301,12 @@ class FacePipeline:
                 if w.any()
                 else invalid_geometry()
                 for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
+            ]
+            crops = [
+                replace(c, relative_depth=rescale_relief(c.relative_depth, *self._relief, g.median_depth_m))
+                if _whole_face_in_image(d, width, height)
+                else c  # a face cut by the image border gives no trustworthy distance
+                for c, g, d in zip(crops, geometries, detections, strict=True)
             ]
             timer.lap("geometry")
             paste_faces(
@@ -500,3 +516,9 @@ def _box_in_crop(detection: Detection, box: CropBox, size: int) -> np.ndarray:
     """The detection's face box (x0, y0, x1, y1) in the crop's pixel coordinates."""
     affine = crop_affine(box, size)
     return (np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]).ravel()
+
+
+def _whole_face_in_image(detection: Detection, width: int, height: int) -> bool:
+    """Whether the detection's face box lies inside the image (not cut by its border)."""
+    x0, y0, x1, y1 = np.asarray(detection.box_xyxy, np.float64)
+    return bool(x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height)

@@ -1,0 +1,138 @@
+"""How a network's depth relief follows distance: ``relief_distance_m`` and ``relief_exponent`` in the sidecar.
+
+Why: a square face crop hides how far away the face is (the crop is scaled to the face), yet the
+relief of relative depth, ``z / z_median = 1 + Δz / D``, shrinks with the distance D. A network
+trained on crops at 0.3–1.6 m therefore predicts the relief of a face at one typical distance, and
+its faces come out too flat up close and too deep far away; perspective cues let it follow the
+distance only partly. Per crop, the factor k that maps the predicted relief onto the true one behaves
+as ``k = (relief_distance_m / D) ** relief_exponent``. The runtime knows each face's distance from the
+head-pose fit and rescales the relief by that factor (``runtime.geometry.rescale_relief``).
+
+Measured here, on synthetic **train**-split crops (never the test split or real photos): per crop the
+least-squares k on face pixels against the crop's true median depth D, and a robust (Theil-Sen) line
+through ``log k`` against ``log D``: its slope is ``-relief_exponent``.
+
+    python -m face_anything_ros.training.relief [--weights W.pt] [--crops 512] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import theilslopes
+
+from face_anything_ros.model.io import (
+    WeightsError,
+    default_weights_path,
+    load_model,
+    read_sidecar,
+    sidecar_path,
+)
+from face_anything_ros.model.network import FaceAnythingModel
+from face_anything_ros.synth import FaceSequenceGenerator, SynthConfig
+
+from .prior_inputs import add_heldout_prior
+from .validation import predict_numpy
+
+MIN_FACE_PIXELS = 200  # crops with fewer ground-truth face pixels say little about the relief
+MIN_RELIEF = 1e-4  # mean squared predicted relief below this: a flat prediction, no factor to fit
+MIN_FACTOR = 0.05  # a factor near or below 0 (relief predicted upside down) has no logarithm to fit
+MIN_CROPS = 16
+CALIBRATION_SEED = 4242
+
+
+def relief_factors(model: FaceAnythingModel, batch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per crop: least-squares factor k (true relief ≈ k x predicted) and the true median depth (m)."""
+    predicted = predict_numpy(model, batch["image"], batch.get("prior"))
+    factors, distances = [], []
+    for index, truth in enumerate(batch["depth"]):
+        face = batch["mask"][index].astype(bool) & np.isfinite(truth) & (truth > 0)
+        depth = predicted["depth"][index, ..., 0].astype(np.float64)
+        face &= np.isfinite(depth) & (depth > 0)
+        if face.sum() < MIN_FACE_PIXELS:
+            continue
+        true_face, predicted_face = truth[face].astype(np.float64), depth[face]
+        distance = float(np.median(true_face))
+        true_relief = true_face / distance - 1.0
+        predicted_relief = predicted_face / np.median(predicted_face) - 1.0
+        power = float(np.mean(predicted_relief**2))
+        if power < MIN_RELIEF:
+            continue
+        factors.append(float(np.mean(predicted_relief * true_relief)) / power)
+        distances.append(distance)
+    return np.asarray(factors), np.asarray(distances)
+
+
+@dataclass(frozen=True)
+class ReliefCalibration:
+    distance_m: float  # the distance at which the predicted relief is right (factor 1)
+    exponent: float  # how much of the 1/D dependence the network misses (0: none, 1: all)
+    crops: int  # crops the line was fitted to
+
+
+def calibrate_relief(
+    model: FaceAnythingModel, crops: int = 512, seed: int = CALIBRATION_SEED
+) -> ReliefCalibration:
+    """The relief calibration of ``model`` on ``crops`` train-split crops; ValueError if it cannot be fitted."""
+    batch = FaceSequenceGenerator(SynthConfig(), seed=seed, split="train").sample_crops(
+        crops, size=model.config.image_size
+    )
+    if model.config.prior_channels:  # as at run time, faces the face mesh finds come with a prior
+        add_heldout_prior(batch)
+    factors, distances = relief_factors(model, batch)
+    usable = factors > MIN_FACTOR
+    if usable.sum() < MIN_CROPS:
+        raise ValueError(f"only {int(usable.sum())} crops with a usable relief factor (need {MIN_CROPS})")
+    line = theilslopes(np.log(factors[usable]), np.log(distances[usable]))
+    exponent = float(-line.slope)
+    if not 0.05 < exponent <= 2.0:
+        raise ValueError(f"relief factor does not fall with distance as expected (exponent {exponent:.2f})")
+    return ReliefCalibration(float(np.exp(line.intercept / exponent)), exponent, int(usable.sum()))
+
+
+def relief_metadata(calibration: ReliefCalibration) -> dict[str, float]:
+    """The sidecar entries the runtime reads (``model.io.relief_calibration``)."""
+    return {
+        "relief_distance_m": round(calibration.distance_m, 4),
+        "relief_exponent": round(calibration.exponent, 4),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
+    parser.add_argument("--crops", type=int, default=512, help="train-split crops to measure on")
+    parser.add_argument("--write", action="store_true", help="store the result in the weights' sidecar")
+    args = parser.parse_args(argv)
+    path = Path(args.weights) if args.weights else default_weights_path()
+    if args.crops < 16:
+        parser.error("--crops must be at least 16")
+    try:
+        model = load_model(path)
+        info = read_sidecar(path)
+    except WeightsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        calibration = calibrate_relief(model, args.crops)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"relief_distance_m = {calibration.distance_m:.3f}, relief_exponent = {calibration.exponent:.3f} "
+        f"({path.name}, {calibration.crops} of {args.crops} train-split crops)"
+    )
+    if args.write:  # metadata only: the weights file and its sha256 stay as they are
+        info["metadata"].update(relief_metadata(calibration))
+        sidecar_path(path).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        print(f"written to {sidecar_path(path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
