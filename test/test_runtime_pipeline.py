@@ -324,6 +324,10 @@ def test_depth_relief_follows_the_weights_relief_calibration_except_for_faces_cu
     assert halved == pytest.approx(0.25 / distance * reference, rel=0.02)
     assert off == pytest.approx(reference, rel=1e-6)
     assert results[1].faces[0].median_depth_m == pytest.approx(results[0].faces[0].median_depth_m)
-    border = FACE_BOX + np.array([WIDTH / 2, 0, WIDTH / 2, 0])
-    cut = [p.process(frame(), INTRINSICS, 0.0, detections=[face(border)]) for p in (plain, corrected)]
-    assert _relief_span(cut[1]) == pytest.approx(_relief_span(cut[0]), rel=1e-6)
+    half_out = FACE_BOX + np.array([WIDTH / 2, 0, WIDTH / 2, 0])
+    clipped = FACE_BOX + np.array(
+        [WIDTH / 2 - FACE_SIDE / 2, 0, WIDTH / 2 - FACE_SIDE / 2, 0]
+    )  # ends at the edge
+    for box in (half_out, clipped):
+        cut = [p.process(frame(), INTRINSICS, 0.0, detections=[face(box)]) for p in (plain, corrected)]
+        assert _relief_span(cut[1]) == pytest.approx(_relief_span(cut[0]), rel=1e-6)

@@ -304,9 +304,9 @@ class FacePipeline:
             ]
             crops = [
                 replace(c, relative_depth=rescale_relief(c.relative_depth, *self._relief, g.median_depth_m))
-                if _whole_face_in_image(d, width, height)
+                if not _face_cut_by_border(d, c.mask, b, self.input_size, width, height)
                 else c  # a face cut by the image border gives no trustworthy distance
-                for c, g, d in zip(crops, geometries, detections, strict=True)
+                for c, g, b, d in zip(crops, geometries, boxes, detections, strict=True)
             ]
             timer.lap("geometry")
             paste_faces(
@@ -518,7 +518,19 @@ def _box_in_crop(detection: Detection, box: CropBox, size: int) -> np.ndarray:
     return (np.asarray(detection.box_xyxy, np.float64).reshape(2, 2) * affine[0, 0] + affine[:, 2]).ravel()
 
 
-def _whole_face_in_image(detection: Detection, width: int, height: int) -> bool:
-    """Whether the detection's face box lies inside the image (not cut by its border)."""
+def _face_cut_by_border(
+    detection: Detection, mask: np.ndarray, box: CropBox, size: int, width: int, height: int
+) -> bool:
+    """Whether the image border cuts the face: its detection box leaves the image, or its crop mask
+    reaches the border (within a pixel; boxes from elsewhere are often clipped to the image)."""
     x0, y0, x1, y1 = np.asarray(detection.box_xyxy, np.float64)
-    return bool(x0 >= 0 and y0 >= 0 and x1 <= width and y1 <= height)
+    if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+        return True
+    rows, cols = np.nonzero(mask)
+    if rows.size == 0:
+        return False
+    corners = crop_to_image_pixels(
+        np.array([[cols.min(), rows.min()], [cols.max(), rows.max()]], dtype=np.float64), box, size
+    )
+    (x0, y0), (x1, y1) = corners
+    return bool(x0 <= 1.0 or y0 <= 1.0 or x1 >= width - 2.0 or y1 >= height - 2.0)
