@@ -331,3 +331,37 @@ def test_depth_relief_follows_the_weights_relief_calibration_except_for_faces_cu
     for box in (half_out, clipped):
         cut = [p.process(frame(), INTRINSICS, 0.0, detections=[face(box)]) for p in (plain, corrected)]
         assert _relief_span(cut[1]) == pytest.approx(_relief_span(cut[0]), rel=1e-6)
+
+
+def test_relief_rescaling_leaves_the_mesh_priors_relief_alone():
+    """The landmark fit's relief is right at any distance: where the prior dominates the fusion the
+    depth must not change with the network's relief calibration, while without a prior it does."""
+    from face_anything_ros.core.face_template import load_face_template
+
+    vertices = load_face_template().vertices_cm
+    scale = FACE_SIDE / np.ptp(vertices[:, 1])
+    centre = 0.5 * (FACE_BOX[:2] + FACE_BOX[2:])
+    xy = np.column_stack([centre[0] + scale * vertices[:, 0], centre[1] - scale * (vertices[:, 1] - 1.0)])
+    with_landmarks = Detection(
+        box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=xy, landmarks_z=-scale * vertices[:, 2]
+    )
+    calibrated = EllipsoidFace()
+    calibrated.relief_distance_m, calibrated.relief_exponent = 0.25, 1.0
+
+    def depth(model, prior: bool) -> np.ndarray:
+        config = {"backend": {"name": "eager"}, "mesh_prior": {"enabled": prior, "prior_error": 1e-4}}
+        return (
+            FacePipeline(PipelineConfig.from_dict(config), model=model)
+            .process(frame(), INTRINSICS, 0.0, detections=[with_landmarks])
+            .depth
+        )
+
+    def share_unchanged(a: np.ndarray, b: np.ndarray) -> float:
+        """Share of face pixels whose depth ratio a / b is the frame's common one (the final median
+        normalisation may scale the whole face; a changed relief changes the ratio pixel by pixel)."""
+        both = np.isfinite(a) & np.isfinite(b)
+        ratio = np.log(a[both] / b[both])
+        return float(np.mean(np.abs(ratio - np.median(ratio)) < 1e-5))
+
+    assert share_unchanged(depth(calibrated, False), depth(EllipsoidFace(), False)) < 0.1
+    assert share_unchanged(depth(calibrated, True), depth(EllipsoidFace(), True)) > 0.5  # the prior's pixels

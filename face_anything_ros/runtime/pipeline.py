@@ -293,6 +293,7 @@ class FacePipeline:
                     self._fusion.prefetch_flow(track.track_id, self._gray, detection.box_xyxy)
             if self.config.tracking.landmark_anchoring:
                 self._anchor_to_landmarks(crops, detections, boxes)
+            network_crops = crops
             if self.config.mesh_prior.enabled:
                 crops = self.mesh_prior.apply(crops, priors)
             weights = [self._weight(crop) for crop in crops]
@@ -302,12 +303,9 @@ class FacePipeline:
                 else invalid_geometry()
                 for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
             ]
-            crops = [
-                replace(c, relative_depth=rescale_relief(c.relative_depth, *self._relief, g.median_depth_m))
-                if not _face_cut_by_border(d, c.mask, b, self.input_size, width, height)
-                else c  # a face cut by the image border gives no trustworthy distance
-                for c, g, b, d in zip(crops, geometries, boxes, detections, strict=True)
-            ]
+            crops = self._distance_reliefs(
+                network_crops, crops, priors, geometries, boxes, detections, width, height
+            )
             timer.lap("geometry")
             paste_faces(
                 maps, crops, boxes, [g.median_depth_m for g in geometries], self.config.mask_threshold
@@ -392,6 +390,39 @@ class FacePipeline:
             or mask_coverage(c.mask_probability, _box_in_crop(d, b, self.input_size)) >= MIN_CARRIED_COVERAGE
             for d, b, c in zip(detections, boxes, crops, strict=True)
         ]
+
+    def _distance_reliefs(
+        self,
+        network_crops: list[CropMaps],
+        crops: list[CropMaps],
+        priors: list,
+        geometries: list[FaceGeometry],
+        boxes: list[CropBox],
+        detections: list[Detection],
+        width: int,
+        height: int,
+    ) -> list[CropMaps]:
+        """The crops with each face's network relief rescaled to its fitted distance (``rescale_relief``).
+
+        A face with a mesh prior is fused again from its rescaled network maps: the prior's relief,
+        from the landmark fit, is right at any distance and must not be rescaled with it. A face cut by
+        the image border keeps its relief: the distance fitted to a partial face is not trustworthy.
+        """
+        out = []
+        for network, crop, prior, geometry, box, detection in zip(
+            network_crops, crops, priors, geometries, boxes, detections, strict=True
+        ):
+            depth = rescale_relief(network.relative_depth, *self._relief, geometry.median_depth_m)
+            if depth is network.relative_depth or _face_cut_by_border(
+                detection, network.mask, box, self.input_size, width, height
+            ):
+                out.append(crop)
+            elif crop is network:  # no prior fused into this face
+                out.append(replace(network, relative_depth=depth))
+            else:
+                (fused,) = self.mesh_prior.apply([replace(network, relative_depth=depth)], [prior])
+                out.append(fused)
+        return out
 
     def _weight(self, crop: CropMaps) -> np.ndarray:
         """Per-pixel weight of the pose fit and the lookup (``tracking.pixel_weight``)."""
