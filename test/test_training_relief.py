@@ -26,7 +26,12 @@ def weights_copy(tmp_path):
 
 def test_write_records_the_calibration_in_the_sidecar_and_leaves_the_weights_file_alone(weights_copy, capsys):
     digest = file_sha256(weights_copy)
-    assert relief.main(["--weights", str(weights_copy), "--crops", "48", "--write"]) == 0
+    figure = weights_copy.parent / "relief.png"
+    assert (
+        relief.main(["--weights", str(weights_copy), "--crops", "48", "--write", "--figure", str(figure)])
+        == 0
+    )
+    assert figure.stat().st_size > 10_000  # a drawn plot, not an empty canvas
     assert "relief_exponent" in capsys.readouterr().out
     model = load_model(weights_copy)  # still verifies: the sha256 is of the .pt file, unchanged
     assert file_sha256(weights_copy) == digest

@@ -12,7 +12,7 @@ Measured here, on synthetic **train**-split crops (never the test split or real 
 least-squares k on face pixels against the crop's true median depth D, and a robust (Theil-Sen) line
 through ``log k`` against ``log D``: its slope is ``-relief_exponent``.
 
-    python -m face_anything_ros.training.relief [--weights W.pt] [--crops 512] [--write]
+    python -m face_anything_ros.training.relief [--weights W.pt] [--crops 512] [--write] [--figure F.png]
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -73,6 +73,8 @@ class ReliefCalibration:
     distance_m: float  # the distance at which the predicted relief is right (factor 1)
     exponent: float  # how much of the 1/D dependence the network misses (0: none, 1: all)
     crops: int  # crops the line was fitted to
+    factors: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # per usable crop
+    distances: np.ndarray = field(default_factory=lambda: np.zeros(0), repr=False)  # m, per usable crop
 
 
 def calibrate_relief(
@@ -92,7 +94,52 @@ def calibrate_relief(
     exponent = float(-line.slope)
     if not 0.05 < exponent <= 2.0:
         raise ValueError(f"relief factor does not fall with distance as expected (exponent {exponent:.2f})")
-    return ReliefCalibration(float(np.exp(line.intercept / exponent)), exponent, int(usable.sum()))
+    return ReliefCalibration(
+        float(np.exp(line.intercept / exponent)),
+        exponent,
+        int(usable.sum()),
+        factors[usable],
+        distances[usable],
+    )
+
+
+def draw_relief_figure(calibration: ReliefCalibration, path: Path) -> None:
+    """Per-crop relief factor against distance (log-log), the fitted law and the full 1/D law."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    axes.scatter(calibration.distances, calibration.factors, s=8, alpha=0.45, label="train-split crops")
+    span = np.geomspace(calibration.distances.min(), calibration.distances.max(), 50)
+    law = (calibration.distance_m / span) ** calibration.exponent
+    axes.plot(
+        span, law, "C1", lw=2, label=f"fit: ({calibration.distance_m:.2f} m / D) ^ {calibration.exponent:.2f}"
+    )
+    axes.plot(
+        span,
+        calibration.distance_m / span,
+        "C2--",
+        lw=1.5,
+        label=f"a network that ignored D: {calibration.distance_m:.2f} m / D",
+    )
+    axes.axhline(1.0, color="0.5", lw=0.8)
+    axes.set(
+        xscale="log", yscale="log", xlabel="face distance D (m)", ylabel="true relief / predicted relief"
+    )
+    for axis in (axes.xaxis, axes.yaxis):
+        axis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        axis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    axes.set_xticks([0.25, 0.5, 1.0, 1.5])
+    axes.set_yticks([0.25, 0.5, 1.0, 2.0, 4.0])
+    axes.set_title("How the network's depth relief follows distance")
+    axes.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+    plt.close(figure)
 
 
 def relief_metadata(calibration: ReliefCalibration) -> dict[str, float]:
@@ -108,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped model)")
     parser.add_argument("--crops", type=int, default=512, help="train-split crops to measure on")
     parser.add_argument("--write", action="store_true", help="store the result in the weights' sidecar")
+    parser.add_argument("--figure", type=Path, default=None, help="also draw the factors and the fit (.png)")
     args = parser.parse_args(argv)
     path = Path(args.weights) if args.weights else default_weights_path()
     if args.crops < 16:
@@ -127,6 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         f"relief_distance_m = {calibration.distance_m:.3f}, relief_exponent = {calibration.exponent:.3f} "
         f"({path.name}, {calibration.crops} of {args.crops} train-split crops)"
     )
+    if args.figure is not None:
+        draw_relief_figure(calibration, args.figure)
+        print(f"figure: {args.figure}")
     if args.write:  # metadata only: the weights file and its sha256 stay as they are
         info["metadata"].update(relief_metadata(calibration))
         sidecar_path(path).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
