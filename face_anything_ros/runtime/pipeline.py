@@ -39,7 +39,7 @@ from face_anything_ros.runtime.geometry import (
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
-from face_anything_ros.runtime.mesh_prior import MeshPrior, with_prior_channels
+from face_anything_ros.runtime.mesh_prior import MeshPrior, PriorMaps, with_prior_channels
 from face_anything_ros.runtime.model_tracking import MIN_CARRIED_COVERAGE, ModelTrackedFaces
 from face_anything_ros.runtime.postprocess import CropMaps, FrameMaps, paste_faces, split_crop_maps
 from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
@@ -395,7 +395,7 @@ class FacePipeline:
         self,
         network_crops: list[CropMaps],
         crops: list[CropMaps],
-        priors: list,
+        priors: list[PriorMaps | None],
         geometries: list[FaceGeometry],
         boxes: list[CropBox],
         detections: list[Detection],
