@@ -125,15 +125,24 @@ def load_model(
     return model.to(device).eval()
 
 
+# The sidecar's relief calibration (written by training.relief and training.ship, read here)
+RELIEF_METADATA_KEYS = ("relief_distance_m", "relief_exponent")
+MAX_RELIEF_EXPONENT = 2.0  # beyond: a relief that follows distance more steeply than 1/D^2 is no calibration
+
+
+def _metadata_number(metadata: dict, key: str) -> float:
+    """``metadata[key]`` as a float; NaN when it is missing or not a number."""
+    try:
+        return float(metadata[key])
+    except (KeyError, TypeError, ValueError):
+        return float("nan")
+
+
 def confidence_reference(metadata: dict) -> float:
     """The typical confidence of these weights on held-out face pixels (``confidence_median``, written
     by ``training.ship``): the runtime divides the confidence map by it, so 1 = a typical face pixel
     whatever the head's scale. 1.0 for weights shipped before it was recorded (their head sat at 1)."""
-    value = metadata.get("confidence_median", 1.0) if isinstance(metadata, dict) else 1.0
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return 1.0
+    value = _metadata_number(metadata, "confidence_median") if isinstance(metadata, dict) else float("nan")
     return value if np.isfinite(value) and value > 0 else 1.0
 
 
@@ -144,11 +153,8 @@ def relief_calibration(metadata: dict) -> tuple[float, float]:
     unknown = (float("nan"), float("nan"))
     if not isinstance(metadata, dict):
         return unknown
-    try:
-        distance, exponent = float(metadata["relief_distance_m"]), float(metadata["relief_exponent"])
-    except (KeyError, TypeError, ValueError):
-        return unknown
-    valid = np.isfinite(distance) and np.isfinite(exponent) and distance > 0 and 0 < exponent <= 2
+    distance, exponent = (_metadata_number(metadata, key) for key in RELIEF_METADATA_KEYS)
+    valid = distance > 0 and 0 < exponent <= MAX_RELIEF_EXPONENT and np.isfinite(distance)
     return (distance, exponent) if valid else unknown
 
 

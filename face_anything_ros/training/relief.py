@@ -27,6 +27,8 @@ import numpy as np
 from scipy.stats import theilslopes
 
 from face_anything_ros.model.io import (
+    MAX_RELIEF_EXPONENT,
+    RELIEF_METADATA_KEYS,
     WeightsError,
     default_weights_path,
     load_model,
@@ -92,7 +94,7 @@ def calibrate_relief(
         raise ValueError(f"only {int(usable.sum())} crops with a usable relief factor (need {MIN_CROPS})")
     line = theilslopes(np.log(factors[usable]), np.log(distances[usable]))
     exponent = float(-line.slope)
-    if not 0.05 < exponent <= 2.0:
+    if not 0.05 < exponent <= MAX_RELIEF_EXPONENT:
         raise ValueError(f"relief factor does not fall with distance as expected (exponent {exponent:.2f})")
     return ReliefCalibration(
         float(np.exp(line.intercept / exponent)),
@@ -144,10 +146,8 @@ def draw_relief_figure(calibration: ReliefCalibration, path: Path) -> None:
 
 def relief_metadata(calibration: ReliefCalibration) -> dict[str, float]:
     """The sidecar entries the runtime reads (``model.io.relief_calibration``)."""
-    return {
-        "relief_distance_m": round(calibration.distance_m, 4),
-        "relief_exponent": round(calibration.exponent, 4),
-    }
+    distance_key, exponent_key = RELIEF_METADATA_KEYS
+    return {distance_key: round(calibration.distance_m, 4), exponent_key: round(calibration.exponent, 4)}
 
 
 def main(argv: list[str] | None = None) -> int:

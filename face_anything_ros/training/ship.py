@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from face_anything_ros.model.io import (
+    RELIEF_METADATA_KEYS,
     WeightsError,
     default_weights_path,
     load_model,
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         metadata.update(relief_metadata(calibrate_relief(model, args.relief_crops)))
     except ValueError as exc:
-        for key in ("relief_distance_m", "relief_exponent"):
+        for key in RELIEF_METADATA_KEYS:
             metadata.pop(key, None)
         print(f"warning: no relief calibration recorded ({exc}); the runtime keeps the predicted relief")
     destination = save_model(model, args.out or default_weights_path(), metadata, half=args.half)
