@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from face_anything_ros.core.fast_reductions import finite_vectors, median, norms, squared_norms
+from face_anything_ros.core.fast_reductions import finite_vectors, median, norms, row_dots, squared_norms
 
 
 @pytest.mark.parametrize("shape", [(128, 128, 3), (481, 2), (7, 1), (0, 2), (5, 4, 3, 2)])
@@ -40,3 +40,12 @@ def test_norms_equal_numpy(shape):
     vectors.flat[:3] = [np.nan, np.inf, 0.0] if vectors.size else []
     np.testing.assert_array_equal(squared_norms(vectors), (vectors**2).sum(axis=-1))
     np.testing.assert_array_equal(norms(vectors), np.linalg.norm(vectors, axis=-1))
+
+
+@pytest.mark.parametrize("shape", [(481, 3), (481, 2), (0, 3)])
+def test_row_dots_equal_numpy_summed_in_component_order(shape):
+    rng = np.random.default_rng(2)
+    u, v = rng.normal(size=shape), rng.normal(size=shape)
+    expected = sum(u[..., c] * v[..., c] for c in range(shape[-1]))  # numpy's sum may pair them otherwise
+    np.testing.assert_array_equal(row_dots(u, v), expected)
+    np.testing.assert_allclose(row_dots(u, v), (u * v).sum(axis=-1), rtol=1e-12, atol=1e-12)

@@ -31,6 +31,15 @@ def squared_norms(vectors: np.ndarray) -> np.ndarray:
     return total
 
 
+def row_dots(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(..., C), (..., C) -> (...), C >= 1: the dot product of each pair of vectors (``(u * v).sum(axis=-1)``,
+    summed in component order)."""
+    total = u[..., 0] * v[..., 0]
+    for component in range(1, u.shape[-1]):
+        total = total + u[..., component] * v[..., component]
+    return total
+
+
 def norms(vectors: np.ndarray) -> np.ndarray:
     """(..., C) -> (...): the Euclidean length of each vector (``np.linalg.norm(v, axis=-1)``)."""
     return np.sqrt(squared_norms(vectors))

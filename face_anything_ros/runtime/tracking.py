@@ -17,7 +17,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from face_anything_ros.core.face_template import NAMED_LANDMARKS, load_face_template
-from face_anything_ros.core.fast_reductions import finite_vectors, squared_norms
+from face_anything_ros.core.fast_reductions import finite_vectors, row_dots, squared_norms
 from face_anything_ros.runtime.config import TrackingConfig
 
 DEFAULT_MAX_CANONICAL_DISTANCE = 0.05  # canonical units (5 mm on an average face)
@@ -143,8 +143,8 @@ def _subpixel_offsets(
     c0, jac_x, jac_y = _linear_fits(neighbours, use, count)
     rhs = queries - c0
     # Gauss-Newton step of |c0 + J [dx, dy] - query|: the 2x2 normal equations in closed form
-    a, b, d = _dot3(jac_x, jac_x) + 1e-9, _dot3(jac_x, jac_y), _dot3(jac_y, jac_y) + 1e-9
-    rx, ry = _dot3(jac_x, rhs), _dot3(jac_y, rhs)
+    a, b, d = row_dots(jac_x, jac_x) + 1e-9, row_dots(jac_x, jac_y), row_dots(jac_y, jac_y) + 1e-9
+    rx, ry = row_dots(jac_x, rhs), row_dots(jac_y, rhs)
     with np.errstate(divide="ignore", invalid="ignore"):
         det = a * d - b * b
         offset = np.stack([d * rx - b * ry, a * ry - b * rx], axis=1) / det[:, None]
@@ -175,11 +175,6 @@ def _linear_fits(
         coeffs = np.matmul(_symmetric_inverse_3x3(ata), np.matmul(_DESIGN.T, weighted))  # rows c0, d/dx, d/dy
         c0[partial], jac_x[partial], jac_y[partial] = coeffs[:, 0], coeffs[:, 1], coeffs[:, 2]
     return c0, jac_x, jac_y
-
-
-def _dot3(u: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """Row-wise dot products of (N, 3) arrays (component by component: see core/fast_reductions)."""
-    return u[:, 0] * v[:, 0] + u[:, 1] * v[:, 1] + u[:, 2] * v[:, 2]
 
 
 def _symmetric_inverse_3x3(matrices: np.ndarray) -> np.ndarray:
