@@ -274,18 +274,24 @@ def test_crop_dead_band_holds_the_crop_of_a_jittering_box_and_follows_a_real_mov
     assert moved.crop_box != first
 
 
-def test_mesh_prior_fuses_faces_with_landmarks_and_drops_bad_ones_without_failing_the_frame():
+def _template_landmark_face() -> Detection:
+    """FACE_BOX with face-mesh landmarks: the template's vertices, its height filling the box."""
     from face_anything_ros.core.face_template import load_face_template
 
     vertices = load_face_template().vertices_cm
-    scale = FACE_SIDE / np.ptp(vertices[:, 1])  # template height fills the face box
+    scale = FACE_SIDE / np.ptp(vertices[:, 1])
     centre = 0.5 * (FACE_BOX[:2] + FACE_BOX[2:])
     xy = np.column_stack([centre[0] + scale * vertices[:, 0], centre[1] - scale * (vertices[:, 1] - 1.0)])
-    z = -scale * vertices[:, 2]
-    good = Detection(box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=xy, landmarks_z=z)
-    nan_xy = xy.copy()
+    return Detection(
+        box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=xy, landmarks_z=-scale * vertices[:, 2]
+    )
+
+
+def test_mesh_prior_fuses_faces_with_landmarks_and_drops_bad_ones_without_failing_the_frame():
+    good = _template_landmark_face()
+    nan_xy = good.landmarks.copy()
     nan_xy[5] = np.nan
-    bad = Detection(box_xyxy=FACE_BOX + 100.0, score=0.9, landmarks=nan_xy, landmarks_z=z)
+    bad = Detection(box_xyxy=FACE_BOX + 100.0, score=0.9, landmarks=nan_xy, landmarks_z=good.landmarks_z)
     config = {"backend": {"name": "eager"}, "mesh_prior": {"enabled": True}}
     pipeline = FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
     result = pipeline.process(frame(), INTRINSICS, 0.0, detections=[good, bad])
@@ -336,15 +342,7 @@ def test_depth_relief_follows_the_weights_relief_calibration_except_for_faces_cu
 def test_relief_rescaling_leaves_the_mesh_priors_relief_alone():
     """The landmark fit's relief is right at any distance: where the prior dominates the fusion the
     depth must not change with the network's relief calibration, while without a prior it does."""
-    from face_anything_ros.core.face_template import load_face_template
-
-    vertices = load_face_template().vertices_cm
-    scale = FACE_SIDE / np.ptp(vertices[:, 1])
-    centre = 0.5 * (FACE_BOX[:2] + FACE_BOX[2:])
-    xy = np.column_stack([centre[0] + scale * vertices[:, 0], centre[1] - scale * (vertices[:, 1] - 1.0)])
-    with_landmarks = Detection(
-        box_xyxy=FACE_BOX.astype(np.float64), score=0.9, landmarks=xy, landmarks_z=-scale * vertices[:, 2]
-    )
+    with_landmarks = _template_landmark_face()
     calibrated = EllipsoidFace()
     calibrated.relief_distance_m, calibrated.relief_exponent = 0.25, 1.0
 
