@@ -189,3 +189,40 @@ def test_shared_depth_rows_score_ours_and_the_template_on_the_same_pixels_only()
         assert np.isnan(depth[:, :, [0, 3]]).all()  # only one of the two predicts there
         assert (depth[:, :, 1:3] == value).all()
     assert shared_depth_rows({OURS: SequencePredictions(depth=ours)}) == {}
+
+
+def _two_face_frame(left_scale: float, right_scale: float, right_depth: float = 2.0) -> M.DepthSamples:
+    """A frame with face 0 (left half, true depth 1 m) and face 1 (right half) at the given metric scales."""
+    gt = np.ones((4, 8))
+    gt[:, 4:] = right_depth
+    labels = np.zeros((4, 8), dtype=np.int32)
+    labels[:, 4:] = 1
+    pred = gt * np.where(labels == 0, left_scale, right_scale)
+    return M.depth_frame_samples(pred, gt, face_labels=labels)
+
+
+def test_depth_flicker_is_the_frame_to_frame_change_of_each_face_metric_scale():
+    frames = [_two_face_frame(1.00, 0.9), _two_face_frame(1.05, 0.9), _two_face_frame(1.00, 0.9)]
+    steps = M.depth_scale_steps(frames)
+    # face 0 jumps by 5 % twice, face 1 is steadily 10 % short: bias is not flicker
+    assert sorted(steps) == pytest.approx([0.0, 0.0, np.log(1.05), np.log(1.05)])
+    pooled = M.DepthSamples.concat(frames)
+    pooled.scale_steps = steps
+    assert M.summarize_depth(pooled)["depth_flicker_pct"] == pytest.approx(100 * np.log(1.05) / 2)
+
+
+def test_depth_flicker_does_not_pair_a_label_that_became_another_face():
+    # face 1's true depth moves from 2 m to 3 m: per-frame labels now name another face, not a flicker
+    frames = [_two_face_frame(1.0, 0.8, right_depth=2.0), _two_face_frame(1.0, 1.2, right_depth=3.0)]
+    assert M.depth_scale_steps(frames).tolist() == [0.0]
+
+
+def test_depth_flicker_is_nan_without_face_labels_and_pooled_over_sequences():
+    gt = np.ones((3, 3))
+    unlabelled = [M.depth_frame_samples(gt, gt), M.depth_frame_samples(1.1 * gt, gt)]
+    assert M.depth_scale_steps(unlabelled).size == 0
+    assert np.isnan(M.summarize_depth(M.DepthSamples.concat(unlabelled))["depth_flicker_pct"])
+    first, second = M.DepthSamples(scale_steps=np.array([0.01])), M.DepthSamples(scale_steps=np.array([0.03]))
+    assert M.summarize_depth(M.DepthSamples.concat([first, second]))["depth_flicker_pct"] == pytest.approx(
+        2.0
+    )

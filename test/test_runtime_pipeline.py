@@ -363,3 +363,30 @@ def test_relief_rescaling_leaves_the_mesh_priors_relief_alone():
 
     assert share_unchanged(depth(calibrated, False), depth(EllipsoidFace(), False)) < 0.1
     assert share_unchanged(depth(calibrated, True), depth(EllipsoidFace(), True)) > 0.5  # the prior's pixels
+
+
+def test_distance_smoothing_steadies_a_flickering_distance_and_moves_the_points_with_it():
+    """A face box that flickers in size (as a noisy fit would) gives a flickering distance; smoothed, it
+    flickers less, and the pose and the 3D points follow the smoothed distance."""
+    base = {"backend": {"name": "eager", "device": "cpu"}, "tracking": {"extra_queries": [[0.0, 0.0, 0.5]]}}
+    pipelines = {
+        on: FacePipeline(
+            PipelineConfig.from_dict({**base, "geometry": {"distance_smoothing": on}}), model=EllipsoidFace()
+        )
+        for on in (True, False)
+    }
+    centre = FACE_BOX.reshape(2, 2).mean(axis=0)
+    distances: dict[bool, list[float]] = {True: [], False: []}
+    for index in range(12):
+        half = (FACE_SIDE + (6.0 if index % 2 else 0.0)) / 2
+        box = np.concatenate([centre - half, centre + half])
+        for on, pipeline in pipelines.items():
+            (found,) = pipeline.process(frame(), INTRINSICS, index / 30.0, detections=[face(box)]).faces
+            distances[on].append(found.median_depth_m)
+            # the pose moved along its ray with the distance; the nose-tip query lies on the moved face
+            assert found.translation[2] / found.median_depth_m == pytest.approx(1.085, abs=0.02)
+            assert found.query_points[-1, 2] == pytest.approx(found.translation[2] - 0.05, rel=0.02)
+    steps = {on: np.abs(np.diff(np.log(d[4:]))).mean() for on, d in distances.items()}
+    assert steps[False] > 0.05  # the fit itself flickers
+    assert steps[True] < 0.5 * steps[False]
+    assert np.mean(distances[True][4:]) == pytest.approx(np.mean(distances[False][4:]), rel=0.02)

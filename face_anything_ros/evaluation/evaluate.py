@@ -103,15 +103,15 @@ class SequencePredictions:
 
 def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
     """Depth ratios of every frame, aligned per ground-truth face (``EvalSequence.face_labels``) where a
-    mask exists."""
+    mask exists, and the faces' frame-to-frame depth flicker."""
     masks = seq.mask if seq.mask is not None else [None] * len(depth)
     labels = seq.face_labels if seq.face_labels is not None else [None] * len(depth)
-    return M.DepthSamples.concat(
-        [
-            M.depth_frame_samples(d, g, m, f)
-            for d, g, m, f in zip(depth, seq.depth, masks, labels, strict=True)
-        ]
-    )
+    frames = [
+        M.depth_frame_samples(d, g, m, f) for d, g, m, f in zip(depth, seq.depth, masks, labels, strict=True)
+    ]
+    pooled = M.DepthSamples.concat(frames)
+    pooled.scale_steps = M.depth_scale_steps(frames)
+    return pooled
 
 
 def score(

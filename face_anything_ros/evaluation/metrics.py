@@ -11,6 +11,7 @@ measured after scaling the image to 256 x 256.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,9 @@ TAPVID_IMAGE_SIZE = 256
 DEPTH_DELTA_THRESHOLD = 1.05
 # A ground-truth point is "static" between two frames when it moves less than this (px).
 STATIC_MOTION_PX = 0.1
+# A labelled face whose true median depth changes more than this between two frames is taken for
+# another face (labels are per frame), so the pair is not scored for depth flicker.
+SAME_FACE_DEPTH_CHANGE = 0.1
 
 
 # ----------------------------------------------------------------------------- depth
@@ -33,9 +37,14 @@ class DepthSamples:
     ratio_aligned: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     gt_pixels: int = 0  # face pixels with valid ground truth
     predicted_pixels: int = 0  # of those, pixels the method predicted a finite depth for
+    # one frame's faces (face_labels given): label -> (log(median pred / median gt), log median gt)
+    face_scales: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # |change of a face's log metric scale error| between consecutive frames (``depth_scale_steps``)
+    scale_steps: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @staticmethod
     def concat(parts: list[DepthSamples]) -> DepthSamples:
+        """Pooled samples (``face_scales`` belong to one frame and are not kept)."""
         if not parts:
             return DepthSamples()
         return DepthSamples(
@@ -43,6 +52,7 @@ class DepthSamples:
             ratio_aligned=np.concatenate([p.ratio_aligned for p in parts]),
             gt_pixels=sum(p.gt_pixels for p in parts),
             predicted_pixels=sum(p.predicted_pixels for p in parts),
+            scale_steps=np.concatenate([p.scale_steps for p in parts]),
         )
 
 
@@ -81,13 +91,34 @@ def depth_frame_samples(
     aligned = np.empty_like(ratio)
     for label in np.unique(labels):  # pixels outside every labelled face form one group (label -1)
         face = labels == label
-        aligned[face] = ratio[face] * np.median(gt_face[face]) / np.median(pred_face[face])
+        gt_median, pred_median = np.median(gt_face[face]), np.median(pred_face[face])
+        aligned[face] = ratio[face] * gt_median / pred_median
+        if label >= 0:
+            out.face_scales[int(label)] = (float(np.log(pred_median / gt_median)), float(np.log(gt_median)))
     out.ratio_aligned = aligned
     return out
 
 
+def depth_scale_steps(frames: list[DepthSamples]) -> np.ndarray:
+    """Depth flicker of one sequence's consecutive frames: per face in both, |Δ log(median pred / median gt)|.
+
+    Why: a face whose metric scale jumps by a few per cent from frame to frame makes its point cloud
+    breathe although the face does not move; AbsRel alone does not show it. A face is paired by its
+    label in both frames, unless its true median depth moved by more than ``SAME_FACE_DEPTH_CHANGE``
+    (labels are per frame: another face).
+    """
+    steps = []
+    for previous, current in itertools.pairwise(frames):
+        for label, (log_error, log_gt) in current.face_scales.items():
+            before = previous.face_scales.get(label)
+            if before is not None and abs(log_gt - before[1]) < np.log1p(SAME_FACE_DEPTH_CHANGE):
+                steps.append(abs(log_error - before[0]))
+    return np.asarray(steps, dtype=np.float64)
+
+
 def summarize_depth(samples: DepthSamples) -> dict[str, float]:
-    """AbsRel = mean |pred - gt| / gt, δ<1.05 = share with max(pred/gt, gt/pred) < 1.05."""
+    """AbsRel = mean |pred - gt| / gt, δ<1.05 = share with max(pred/gt, gt/pred) < 1.05, depth flicker =
+    mean ``scale_steps`` in per cent."""
     result: dict[str, float] = {
         "depth_coverage": samples.predicted_pixels / samples.gt_pixels if samples.gt_pixels else float("nan")
     }
@@ -98,6 +129,8 @@ def summarize_depth(samples: DepthSamples) -> dict[str, float]:
             continue
         result[f"absrel_{name}"] = float(np.mean(np.abs(ratio - 1.0)))
         result[f"delta105_{name}"] = float(np.mean(np.maximum(ratio, 1.0 / ratio) < DEPTH_DELTA_THRESHOLD))
+    steps = samples.scale_steps
+    result["depth_flicker_pct"] = float(100.0 * np.mean(steps)) if steps.size else float("nan")
     return result
 
 

@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("absrel_metric", "AbsRel metric ↓", "{:.4f}"),
     ("delta105_metric", "δ<1.05 metric ↑", "{:.3f}"),
     ("depth_coverage", "depth coverage ↑", "{:.3f}"),
+    ("depth_flicker_pct", "depth flicker % ↓", "{:.2f}"),
     ("ms_per_frame", "ms/frame ↓", "{:.1f}"),
     ("fps", "fps ↑", "{:.1f}"),
 )

@@ -119,9 +119,20 @@ class GeometryConfig:
     # rescale each face's depth relief from the distance the weights' relief stands for (their
     # relief_distance_m) to the face's fitted distance (runtime/geometry.py rescale_relief)
     relief_correction: bool = True
+    # per face track, a One-Euro filter on the log of the fitted distance (runtime/distance_smoothing.py):
+    # the fit's distance flickers by a few per cent from frame to frame, so point clouds breathe; the
+    # filter's cutoff rises with the speed of the distance change (log units per second) for little lag
+    # when the face moves in depth. Chosen on the synthetic train splits (BENCHMARKS.md, session 10).
+    distance_smoothing: bool = True
+    distance_min_cutoff_hz: float = 3.0
+    distance_beta: float = 2.0
+    distance_d_cutoff_hz: float = 1.0
 
     def validate(self) -> None:
         _check(self.metric_scale in METRIC_SCALES, "geometry.metric_scale", f"one of {METRIC_SCALES}")
+        for name in ("distance_min_cutoff_hz", "distance_d_cutoff_hz"):
+            _check(getattr(self, name) > 0, f"geometry.{name}", "> 0")
+        _check(self.distance_beta >= 0, "geometry.distance_beta", ">= 0")
         _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
         _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
 

@@ -15,7 +15,7 @@ assumes an average-sized face; its error is proportional to the real head-size d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -163,6 +163,12 @@ def invalid_geometry() -> FaceGeometry:
         scale=CANONICAL_UNIT_M,
         pose_valid=False,
     )
+
+
+def rescale_distance(geometry: FaceGeometry, distance_m: float) -> FaceGeometry:
+    """The face moved along its camera rays to median depth ``distance_m`` (rotation and relief kept)."""
+    ratio = distance_m / geometry.median_depth_m
+    return replace(geometry, median_depth_m=float(distance_m), translation=geometry.translation * ratio)
 
 
 def fit_face_geometry(

@@ -28,6 +28,7 @@ from face_anything_ros.runtime.backends.base import InferenceBackend
 from face_anything_ros.runtime.backends.selection import build_backend
 from face_anything_ros.runtime.config import PipelineConfig
 from face_anything_ros.runtime.detection import Detection, FaceDetector, make_detector
+from face_anything_ros.runtime.distance_smoothing import DistanceSmoother
 from face_anything_ros.runtime.face_score import DETECTOR_MODEL_TRACK, face_score, mask_coverage
 from face_anything_ros.runtime.fused_tracker import FusedTracker, lookup_measurement, mesh_measurement
 from face_anything_ros.runtime.geometry import (
@@ -182,6 +183,7 @@ class FacePipeline:
         self._gray: np.ndarray | None = None
         self._filters: dict[int, OneEuroFilter] = {}
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
+        self._distances = DistanceSmoother(self.config.geometry)
         self._warned_default_intrinsics = False
         # The face-mesh prior: an input of models trained with it (option a), and/or fused with the
         # network's maps after the model when mesh_prior.enabled (option b); one fit per face serves both.
@@ -228,6 +230,7 @@ class FacePipeline:
         self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
         self._filters.clear()
         self._stabilizer.forget_all_but(set())
+        self._distances.forget_all_but(set())
         self._carried.reset()
         if self._fusion is not None:
             self._fusion.reset()
@@ -298,10 +301,14 @@ class FacePipeline:
                 crops = self.mesh_prior.apply(crops, priors)
             weights = [self._weight(crop) for crop in crops]
             geometries = [
-                fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
-                if w.any()
-                else invalid_geometry()
-                for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
+                self._distances(
+                    t.track_id,
+                    fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
+                    if w.any()
+                    else invalid_geometry(),
+                    stamp_s,
+                )
+                for t, c, w, k in zip(tracks, crops, weights, crop_intrinsics, strict=True)
             ]
             crops = self._distance_reliefs(
                 network_crops, crops, priors, geometries, boxes, detections, width, height
@@ -536,6 +543,7 @@ class FacePipeline:
         """Drop the crop and point-filter state of tracks the id assigner no longer holds."""
         live = {t.track_id for t in self._ids.tracks}
         self._stabilizer.forget_all_but(live)
+        self._distances.forget_all_but(live)
         for track_id in list(self._filters):
             if track_id not in live:
                 del self._filters[track_id]
