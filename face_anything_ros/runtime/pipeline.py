@@ -268,6 +268,7 @@ class FacePipeline:
         timer.lap("detect")
         maps = FrameMaps.empty(height, width)
         faces: list[FaceResult] = []
+        carried_poses: list[tuple[np.ndarray, np.ndarray] | None] = []
         if detections:
             face_boxes = [
                 self._stabilizer(t.track_id, d.box_xyxy) for d, t in zip(detections, tracks, strict=True)
@@ -300,15 +301,17 @@ class FacePipeline:
             if self.config.mesh_prior.enabled:
                 crops = self.mesh_prior.apply(crops, priors)
             weights = [self._weight(crop) for crop in crops]
+            fitted = [
+                fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
+                if w.any()
+                else invalid_geometry()
+                for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
+            ]
+            # the outputs get each track's smoothed distance; carrying lost faces predicts their boxes
+            # from the fitted pose of this frame (a lagging distance would misplace them)
+            carried_poses = [(g.rotation, g.translation) if g.pose_valid else None for g in fitted]
             geometries = [
-                self._distances(
-                    t.track_id,
-                    fit_face_geometry(c.relative_depth, c.canonical, w, k, self.config.geometry)
-                    if w.any()
-                    else invalid_geometry(),
-                    stamp_s,
-                )
-                for t, c, w, k in zip(tracks, crops, weights, crop_intrinsics, strict=True)
+                self._distances(t.track_id, g, stamp_s) for t, g in zip(tracks, fitted, strict=True)
             ]
             crops = self._distance_reliefs(
                 network_crops, crops, priors, geometries, boxes, detections, width, height
@@ -329,7 +332,7 @@ class FacePipeline:
             self._carried.observe(
                 [f.track_id for f in faces],
                 [f.detector for f in faces],
-                [(f.rotation, f.translation) if f.pose_valid else None for f in faces],
+                carried_poses,
                 intrinsics,
             )
         if self._fusion is not None:
