@@ -390,3 +390,45 @@ def test_distance_smoothing_steadies_a_flickering_distance_and_moves_the_points_
     assert steps[False] > 0.05  # the fit itself flickers
     assert steps[True] < 0.5 * steps[False]
     assert np.mean(distances[True][4:]) == pytest.approx(np.mean(distances[False][4:]), rel=0.02)
+
+
+class _ScriptedDetector:
+    """A detector that reports the boxes it is given, one list per frame."""
+
+    def __init__(self, boxes) -> None:
+        self._boxes = list(boxes)
+
+    def detect(self, rgb):
+        return [face(self._boxes.pop(0))]
+
+    def reset(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_carrying_lost_faces_uses_the_fitted_pose_not_the_smoothed_distance():
+    """The box a lost face is carried at comes from this frame's fitted pose: smoothing the published
+    distance must not change where the carried box goes (a lagging distance would misplace it)."""
+    centre = FACE_BOX.reshape(2, 2).mean(axis=0)
+    boxes = [np.concatenate([centre - h, centre + h]) for h in (40.0, 43.0, 40.0, 43.0, 40.0)]
+    observed: dict[bool, list] = {}
+    published: dict[bool, list] = {}
+    for on in (True, False):
+        config = PipelineConfig.from_dict(
+            {"backend": {"name": "eager", "device": "cpu"}, "geometry": {"distance_smoothing": on}}
+        )
+        pipeline = FacePipeline(config, model=EllipsoidFace(), detector=_ScriptedDetector(boxes))
+        poses = observed[on] = []
+        original = pipeline._carried.observe
+        pipeline._carried.observe = lambda ids, kinds, p, k, original=original, poses=poses: (
+            poses.append(p[0][1].copy()),
+            original(ids, kinds, p, k),
+        )
+        published[on] = [
+            pipeline.process(frame(), INTRINSICS, i / 30.0).faces[0].translation for i in range(len(boxes))
+        ]
+    np.testing.assert_allclose(observed[True], observed[False])
+    np.testing.assert_allclose(observed[False], published[False])
+    assert not np.allclose(published[True][1:], published[False][1:])  # the outputs are smoothed
