@@ -9,6 +9,7 @@ from face_anything_ros.core.face_template import NAMED_LANDMARKS, load_face_temp
 from face_anything_ros.runtime.config import TrackingConfig
 from face_anything_ros.runtime.tracking import (
     OneEuroFilter,
+    TrackFilters,
     build_query_set,
     locate_canonical,
     template_vertex_normals,
@@ -93,6 +94,17 @@ def test_one_euro_with_high_beta_follows_fast_motion():
     for k in range(30):
         out = smoother(np.array([10.0 * k]), k / 30)
     assert out[0] == pytest.approx(290.0, abs=10.0)
+
+
+def test_track_filters_keep_one_filter_per_track_until_the_track_is_forgotten():
+    filters = TrackFilters(min_cutoff_hz=1.0, beta=0.0, d_cutoff_hz=1.0)
+    assert filters(0, np.array([0.0]), 0.0)[0] == 0.0
+    assert filters(1, np.array([10.0]), 0.0)[0] == 10.0  # its own filter: the first value passes
+    held = filters(0, np.array([1.0]), 1 / 30)[0]
+    assert 0.0 < held < 1.0  # track 0 kept its state
+    filters.forget_all_but({1})
+    assert filters(0, np.array([1.0]), 2 / 30)[0] == 1.0  # forgotten: starts again
+    assert filters(1, np.array([0.0]), 1 / 30)[0] > 0.0  # track 1 still filtered
 
 
 def test_pixel_weight_is_the_inverse_variance_of_a_laplace_head_and_zero_where_unusable():

@@ -15,15 +15,17 @@ import numpy as np
 
 from face_anything_ros.runtime.config import GeometryConfig
 from face_anything_ros.runtime.geometry import FaceGeometry, rescale_distance
-from face_anything_ros.runtime.tracking import OneEuroFilter
+from face_anything_ros.runtime.tracking import TrackFilters
 
 
 class DistanceSmoother:
     """Per track id, the filtered distance of its face (``geometry.distance_smoothing``)."""
 
     def __init__(self, config: GeometryConfig) -> None:
-        self._config = config
-        self._filters: dict[int, OneEuroFilter] = {}
+        self._enabled = config.distance_smoothing
+        self._filters = TrackFilters(
+            config.distance_min_cutoff_hz, config.distance_beta, config.distance_d_cutoff_hz
+        )
 
     def __call__(self, track_id: int, geometry: FaceGeometry, stamp_s: float) -> FaceGeometry:
         """The geometry at the track's filtered distance (unchanged without a valid pose or when off).
@@ -32,18 +34,10 @@ class DistanceSmoother:
         stamps); a face without a pose in this frame leaves its filter as it was.
         """
         distance = geometry.median_depth_m
-        if not (self._config.distance_smoothing and geometry.pose_valid and np.isfinite(distance)):
+        if not (self._enabled and geometry.pose_valid and np.isfinite(distance)):
             return geometry
-        config = self._config
-        smoother = self._filters.get(track_id)
-        if smoother is None:
-            smoother = self._filters[track_id] = OneEuroFilter(
-                config.distance_min_cutoff_hz, config.distance_beta, config.distance_d_cutoff_hz
-            )
-        smoothed = float(np.exp(smoother(np.array([np.log(distance)]), stamp_s)[0]))
+        smoothed = float(np.exp(self._filters(track_id, np.array([np.log(distance)]), stamp_s)[0]))
         return rescale_distance(geometry, smoothed)
 
     def forget_all_but(self, live_track_ids: set[int]) -> None:
-        for track_id in list(self._filters):
-            if track_id not in live_track_ids:
-                del self._filters[track_id]
+        self._filters.forget_all_but(live_track_ids)

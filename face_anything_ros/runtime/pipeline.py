@@ -47,7 +47,7 @@ from face_anything_ros.runtime.preprocess import crop_batch, to_rgb_uint8
 from face_anything_ros.runtime.stabilize import BoxStabilizer
 from face_anything_ros.runtime.track_uuid import TrackUuids
 from face_anything_ros.runtime.tracking import (
-    OneEuroFilter,
+    TrackFilters,
     build_query_set,
     locate_canonical_distances,
     pixel_weight,
@@ -181,7 +181,10 @@ class FacePipeline:
         self._lookup_corners, self._lookup_barycentric = template_barycentric(self._lookup_canonical)
         self._fusion = FusedTracker(self.config.fusion) if self.config.fusion.enabled else None
         self._gray: np.ndarray | None = None
-        self._filters: dict[int, OneEuroFilter] = {}
+        tracking = self.config.tracking  # optional One-Euro smoothing of the query pixels
+        self._filters = TrackFilters(
+            tracking.one_euro_min_cutoff_hz, tracking.one_euro_beta, tracking.one_euro_d_cutoff_hz
+        )
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._distances = DistanceSmoother(self.config.geometry)
         self._warned_default_intrinsics = False
@@ -228,7 +231,7 @@ class FacePipeline:
             reset_detector()
         self._ids.reset()
         self._track_uuids = TrackUuids()  # the numbers restart: new UUIDs
-        self._filters.clear()
+        self._filters.forget_all_but(set())
         self._stabilizer.forget_all_but(set())
         self._distances.forget_all_but(set())
         self._carried.reset()
@@ -490,12 +493,7 @@ class FacePipeline:
         n = self._num_queries
         query_pixels = image_pixels[:n]
         if tracking.smoothing:
-            query_pixels = self._filters.setdefault(
-                track.track_id,
-                OneEuroFilter(
-                    tracking.one_euro_min_cutoff_hz, tracking.one_euro_beta, tracking.one_euro_d_cutoff_hz
-                ),
-            )(query_pixels, stamp_s)
+            query_pixels = self._filters(track.track_id, query_pixels, stamp_s)
         return FaceResult(
             track_id=track.track_id,
             track_uuid=self._track_uuids.uuid(track.track_id),
@@ -547,9 +545,7 @@ class FacePipeline:
         live = {t.track_id for t in self._ids.tracks}
         self._stabilizer.forget_all_but(live)
         self._distances.forget_all_but(live)
-        for track_id in list(self._filters):
-            if track_id not in live:
-                del self._filters[track_id]
+        self._filters.forget_all_but(live)
         if self._fusion is not None:
             self._fusion.forget_all_but(live)
 

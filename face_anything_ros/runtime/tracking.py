@@ -282,3 +282,22 @@ class OneEuroFilter:
         filtered = np.where(np.isfinite(self._previous), a * value + (1 - a) * self._previous, value)
         self._previous, self._stamp = filtered, stamp_s
         return filtered
+
+
+class TrackFilters:
+    """One ``OneEuroFilter`` per track id: made on a track's first value, dropped with the track."""
+
+    def __init__(self, min_cutoff_hz: float, beta: float, d_cutoff_hz: float) -> None:
+        self._settings = (min_cutoff_hz, beta, d_cutoff_hz)
+        self._filters: dict[int, OneEuroFilter] = {}
+
+    def __call__(self, track_id: int, value: np.ndarray, stamp_s: float) -> np.ndarray:
+        smoother = self._filters.get(track_id)
+        if smoother is None:
+            smoother = self._filters[track_id] = OneEuroFilter(*self._settings)
+        return smoother(value, stamp_s)
+
+    def forget_all_but(self, live_track_ids: set[int]) -> None:
+        for track_id in list(self._filters):
+            if track_id not in live_track_ids:
+                del self._filters[track_id]
