@@ -79,6 +79,23 @@ def test_a_fallback_box_moves_towards_the_box_last_frames_pose_predicts():
         assert untouched_mesh is mesh and untouched_other is elsewhere  # the mesh's box is exact
 
 
+def test_a_fallback_box_takes_the_predicted_box_most_like_it_not_a_large_one_that_contains_it():
+    """A face carried off a false detection can predict a box that wholly contains a real face's box;
+    the real face's BlazeFace box must still take its own face's predicted box (by IoU)."""
+    pose = (FACING_CAMERA, AHEAD)
+    predicted = predicted_face_box(*pose, TEMPLATE, CAMERA)
+    near = (FACING_CAMERA, AHEAD * np.array([1.0, 1.0, 0.4]))  # the same line of sight, 2.5x closer: larger
+    large = predicted_face_box(*near, TEMPLATE, CAMERA)
+    assert (large[:2] < predicted[:2]).all() and (large[2:] > predicted[2:]).all()  # contains the face's box
+    blazeface = Detection(
+        predicted + np.array([2.0, 3.0, -2.0, -1.0]), 0.9, detector=DETECTOR_BLAZEFACE_SHORT
+    )
+    carried = ModelTrackedFaces(30, TEMPLATE, pose_box_weight=1.0)
+    carried.observe([5, 7], [DETECTOR_MODEL_TRACK, DETECTOR_FACE_MESH], [near, pose], CAMERA)  # large first
+    (refined,) = carried.refine_fallback_boxes([blazeface])
+    np.testing.assert_allclose(refined.box_xyxy, predicted)
+
+
 class ScriptedDetector:
     """Returns the given boxes frame by frame, then nothing (the detector lost the face)."""
 

@@ -35,7 +35,7 @@ from face_anything_ros.runtime.face_score import (
     DETECTOR_BLAZEFACE_SHORT,
     DETECTOR_MODEL_TRACK,
 )
-from face_anything_ros.runtime.ids import overlap_of_smaller_matrix
+from face_anything_ros.runtime.ids import iou_matrix, overlap_of_smaller_matrix
 
 # A carried face needs its predicted mask to fill at least this share of what a face fills in its box
 # (a calibration chosen on the synthetic train split, not a setting: BENCHMARKS.md, "model tracking").
@@ -81,17 +81,22 @@ class ModelTrackedFaces:
         self._faces.clear()
 
     def refine_fallback_boxes(self, detections: list[Detection]) -> list[Detection]:
-        """``detections`` with each BlazeFace box blended towards the box predicted for the face it
-        overlaps most (by more than ``SAME_FACE_OVERLAP`` of the smaller box), where there is one."""
+        """``detections`` with each BlazeFace box blended towards the predicted box most like it (highest
+        IoU) where that one covers more than ``SAME_FACE_OVERLAP`` of the smaller box.
+
+        By IoU, not by the overlap of the smaller box: a large predicted box (a face carried off a false
+        detection) contains a real face's box wholly, and would otherwise take its place."""
         if self.pose_box_weight <= 0 or not self._faces:
             return detections
         predicted = np.stack([face.box_xyxy for face in self._faces.values()])
         refined = []
         for detection in detections:
             if detection.detector in (DETECTOR_BLAZEFACE_SHORT, DETECTOR_BLAZEFACE_FULL):
-                overlaps = overlap_of_smaller_matrix(detection.box_xyxy, predicted)[0]
-                best = int(np.argmax(overlaps))
-                if overlaps[best] > SAME_FACE_OVERLAP:
+                best = int(np.argmax(iou_matrix(detection.box_xyxy, predicted)[0]))
+                if (
+                    overlap_of_smaller_matrix(detection.box_xyxy, predicted[best : best + 1])[0, 0]
+                    > SAME_FACE_OVERLAP
+                ):
                     box = (
                         self.pose_box_weight * predicted[best]
                         + (1 - self.pose_box_weight) * detection.box_xyxy
