@@ -212,6 +212,35 @@ def test_tiled_search_runs_every_n_frames_on_four_overlapping_tiles_and_adds_onl
         TiledSearch(base, DetectionConfig(), every=0, searchers=[recorder])
 
 
+def test_fine_tile_search_adds_three_by_three_smaller_tiles_only_when_switched_on():
+    frame = np.zeros((160, 320, 3), dtype=np.uint8)
+    for on in (False, True):
+        coarse, fine = _TileRecorder(), _TileRecorder()
+        search = TiledSearch(
+            _ScriptedDetector([]),
+            DetectionConfig(max_faces=20, fine_tile_search=on),
+            every=1,
+            searchers=[coarse],
+            fine_searchers=[fine],
+        )
+        found = search.detect(frame)
+        assert coarse.tiles == [(100, 200)] * 4
+        assert fine.tiles == ([(64, 128)] * 9 if on else [])  # 0.4 of each side
+        # each tile reports a face at its own (4, 6); the coarse tiles start at x 0 / 120, y 0 / 60, the
+        # fine ones at x 0 / 96 / 192, y 0 / 48 / 96, and a face already found is not added twice
+        coarse_faces = {(4.0 + x, 6.0 + y) for x in (0, 120) for y in (0, 60)}
+        fine_faces = {(4.0 + x, 6.0 + y) for x in (0, 96, 192) for y in (0, 48, 96)}
+        fine_new = {
+            face
+            for face in fine_faces
+            if all(
+                abs(face[0] - c[0]) >= 10 or abs(face[1] - c[1]) >= 10 for c in coarse_faces
+            )  # 10 px boxes
+        }
+        assert {tuple(f.box_xyxy[:2]) for f in found} == coarse_faces | (fine_new if on else set())
+        assert len(fine_new) == 8  # all but the fine tile at the coarse tiles' origin
+
+
 def test_tiled_search_finds_a_small_face_beside_a_big_one_that_the_cascade_never_looks_for():
     from face_anything_ros.devtools.bench import compose_frames, detectable_face_patches
 

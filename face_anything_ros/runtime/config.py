@@ -66,6 +66,11 @@ class DetectionConfig:
     # found so are then carried (model_track_frames) and found again at the next search
     # (runtime/detection.py, TiledSearch).
     tile_search_every: int = 10
+    # The tiled search also looks at 3 x 3 finer tiles (each 0.4 of the frame's side, BlazeFace short range):
+    # faces down to ~15-20 px at 256 px, ~40 px at 640x480 (a person 2-3 m from a 60-degree camera). Off by
+    # default: +0.009 delta_avg on the 256 px train split, none on the test split, and 9 more passes per
+    # search cost 2 ms per frame at 640x480 (BENCHMARKS.md, session 11).
+    fine_tile_search: bool = False
 
     def validate(self) -> None:
         _check(self.model_track_frames >= 0, "detection.model_track_frames", ">= 0")

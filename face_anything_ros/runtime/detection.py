@@ -224,20 +224,42 @@ class CascadeDetector:
             detector.close()
 
 
-# TiledSearch: 2 x 2 tiles, each this fraction of the frame's side (neighbours overlap by a quarter)
-TILE_FRACTION = 0.625
+# TiledSearch levels: (tiles per side, tile side as a fraction of the frame's side). Coarse: 2 x 2 tiles
+# (neighbours overlap by a quarter), BlazeFace short and full range. Fine: 3 x 3 tiles of 0.4, short
+# range only (the full-range model found 6 of the 126 faces there at 2.6x the cost; train splits).
+COARSE_TILES = (2, 0.625)
+FINE_TILES = (3, 0.4)
+
+
+@dataclass(frozen=True)
+class TileLevel:
+    """One grid of overlapping tiles and the detectors run on each."""
+
+    per_side: int
+    fraction: float
+    searchers: list[FaceDetector]
+
+    def tiles(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
+        """(top, left, tile height, tile width) of each tile, spread evenly from border to border."""
+        side_y, side_x = round(self.fraction * height), round(self.fraction * width)
+        tops = np.linspace(0, height - side_y, self.per_side).round().astype(int)
+        lefts = np.linspace(0, width - side_x, self.per_side).round().astype(int)
+        return [(int(top), int(left), side_y, side_x) for top in tops for left in lefts]
 
 
 class TiledSearch:
-    """A detector plus, every ``every`` frames, BlazeFace (short and full range) on 2 x 2 overlapping
-    tiles of the frame, adding the faces that overlap no face already found.
+    """A detector plus, every ``every`` frames, BlazeFace on overlapping tiles of the frame (2 x 2 of
+    5/8 of its side, short and full range; with ``detection.fine_tile_search`` also 3 x 3 of 0.4,
+    short range), adding the faces that overlap no face already found.
 
-    Why: on a tile a face fills 1.6x more of BlazeFace's input, so faces too small for a whole-frame
-    pass are found; and the cascade stops at the face mesh, so small faces beside a big one are never
-    looked for. On the synthetic train splits' frames (static detection) the cascade finds 70 of 172
-    faces, with the tiles 120, for 10 boxes on no face (the network's mask check drops such boxes).
-    Eight BlazeFace passes cost a few milliseconds each, so the search runs every few frames and the
-    pipeline carries what it found in between (``detection.model_track_frames``).
+    Why: on a tile a face fills more of BlazeFace's input (1.6x on the coarse tiles, 2.5x on the fine
+    ones), so faces too small for a whole-frame pass are found; and the cascade stops at the face
+    mesh, so small faces beside a big one are never looked for. On the 256 px synthetic train split's
+    frames (static detection, every 4th frame) a whole-frame pass finds 75 of 180 faces, the coarse
+    tiles 106, coarse and fine 126 (faces under 30 px: 10, 37, 55 of 84), for 8 to 51 boxes on no face
+    (the network's mask check drops such boxes). The passes cost a few milliseconds each, so the search
+    runs every few frames and the pipeline carries what it found in between
+    (``detection.model_track_frames``).
     """
 
     def __init__(
@@ -246,18 +268,27 @@ class TiledSearch:
         config: DetectionConfig,
         every: int,
         searchers: list[FaceDetector] | None = None,
+        fine_searchers: list[FaceDetector] | None = None,
     ) -> None:
-        """``searchers`` (default: BlazeFace short and full range) run on each tile."""
+        """``searchers`` (default: BlazeFace short and full range) run on each coarse tile,
+        ``fine_searchers`` (default: BlazeFace short range; only with ``config.fine_tile_search``) on
+        each fine one."""
         if every < 1:
             raise ValueError(f"a tiled search needs every >= 1, got {every}")
         self._base = base
         self._every = every
         self._max_faces = min(config.max_faces, HARD_MAX_FACES)
         tile_config = replace(config, max_faces=HARD_MAX_FACES)
-        self._searchers = searchers or [
-            MediaPipeBoxDetector(replace(tile_config, long_range=False)),
-            MediaPipeBoxDetector(replace(tile_config, long_range=True)),
+        short = replace(tile_config, long_range=False)
+        self._levels = [
+            TileLevel(
+                *COARSE_TILES,
+                searchers
+                or [MediaPipeBoxDetector(short), MediaPipeBoxDetector(replace(tile_config, long_range=True))],
+            )
         ]
+        if config.fine_tile_search:
+            self._levels.append(TileLevel(*FINE_TILES, fine_searchers or [MediaPipeBoxDetector(short)]))
         self._frame = 0
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
@@ -271,13 +302,12 @@ class TiledSearch:
 
     def _search_tiles(self, rgb: np.ndarray) -> list[Detection]:
         height, width = rgb.shape[:2]
-        side_y, side_x = round(TILE_FRACTION * height), round(TILE_FRACTION * width)
         out = []
-        for top in (0, height - side_y):
-            for left in (0, width - side_x):
+        for level in self._levels:
+            for top, left, side_y, side_x in level.tiles(height, width):
                 tile = np.ascontiguousarray(rgb[top : top + side_y, left : left + side_x])
                 offset = np.array([left, top, left, top], dtype=np.float64)
-                for searcher in self._searchers:
+                for searcher in level.searchers:
                     out.extend(replace(d, box_xyxy=d.box_xyxy + offset) for d in searcher.detect(tile))
         return out
 
@@ -287,8 +317,9 @@ class TiledSearch:
 
     def close(self) -> None:
         self._base.close()
-        for searcher in self._searchers:
-            searcher.close()
+        for level in self._levels:
+            for searcher in level.searchers:
+                searcher.close()
 
 
 # union: a later detector's box is the same face as an earlier one when their intersection covers
