@@ -136,14 +136,20 @@ def track_fused(
 
 
 def track_ours_fused(
-    output, frames: np.ndarray, queries: np.ndarray, pipeline_config, input_size: int
+    output,
+    frames: np.ndarray,
+    queries: np.ndarray,
+    pipeline_config,
+    input_size: int,
+    lookup_offset: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Our fused tracks: canonical lookup on the pipeline's maps plus the mesh's landmarks, fused with flow.
 
     A query's canonical coordinate is read from the predicted map in its query frame and its face
     is the track id there (as for the lookup-only tracks); its place in the mesh is the barycentric
     position among its face's landmarks in the query frame, else that of its canonical coordinate
-    on the template.
+    on the template. ``lookup_offset`` (tuning only, ``lookup_bias.py``): canonical coordinates (N, 3)
+    -> image-pixel offsets (N, 2) added to every lookup, a network wrong consistently per point.
     """
     from face_anything_ros.core.face_template import load_face_template
     from face_anything_ros.core.sampling import sample_bilinear, sample_nearest
@@ -191,6 +197,8 @@ def track_ours_fused(
                 pixels[rows], distance[rows] = locate_canonical_distances(
                     output.canonical[t], weight, query_canonical[idx[rows]]
                 )
+                if lookup_offset is not None:
+                    pixels[rows] += lookup_offset(query_canonical[idx[rows]])
             scale = output.faces[t][face_id].crop_side_px / input_size
             cache[(t, face_id)] = lookup_measurement(
                 pixels, distance, sample_nearest(weight, pixels, fill=0.0), scale, max_distance, config
