@@ -12,8 +12,10 @@ from face_anything_ros.evaluation.tune_fusion import main as tune_main
 def test_tuning_scores_candidates_and_a_biased_lookup_scores_worse(tmp_path):
     data = tmp_path / "train"
     rc = cli_main(
-        ["synth", "--out", str(data), "--sequences", "1", "--frames", "6", "--size", "192"]
-        + ["--split", "train", "--seed", "41"]
+        [
+            *("synth", "--out", str(data), "--sequences", "1", "--frames", "6", "--size", "192"),
+            *("--split", "train", "--seed", "41"),
+        ]
     )
     assert rc == 0
     scores = {}
