@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from face_anything_ros.cli.main import main as cli_main
 from face_anything_ros.evaluation.tune_fusion import main as tune_main
 
@@ -28,3 +30,11 @@ def test_tuning_scores_candidates_and_a_biased_lookup_scores_worse(tmp_path):
         assert {"delta_avg", "epe_median_px"} <= set(result["history"][0])
         scores[bias] = result["history"][0]  # the defaults' score
     assert scores[6.0]["epe_median_px"] > scores[0.0]["epe_median_px"]
+
+
+@pytest.mark.parametrize("bad", ["-1", "nan"])
+def test_a_bad_lookup_bias_is_refused_before_any_work(tmp_path, bad, capsys):
+    with pytest.raises(SystemExit) as stop:
+        tune_main([str(tmp_path), "--out", str(tmp_path / "t.json"), "--lookup-bias-px", bad])
+    assert stop.value.code == 2
+    assert "--lookup-bias-px must be a finite number >= 0" in capsys.readouterr().err

@@ -18,6 +18,7 @@ import json
 import logging
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from face_anything_ros.evaluation import metrics as M
@@ -75,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    if not np.isfinite(args.lookup_bias_px) or args.lookup_bias_px < 0:
+        parser.error(f"--lookup-bias-px must be a finite number >= 0, got {args.lookup_bias_px}")
     lookup_offset = smooth_canonical_offsets(args.lookup_bias_px) if args.lookup_bias_px > 0 else None
     pipeline = make_pipeline(None)
     cached = []
