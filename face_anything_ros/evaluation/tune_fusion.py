@@ -18,7 +18,6 @@ import json
 import logging
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from face_anything_ros.evaluation import metrics as M
@@ -76,9 +75,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if not np.isfinite(args.lookup_bias_px) or args.lookup_bias_px < 0:
+    try:  # lookup_bias.py owns the check on the amplitude
+        offsets = smooth_canonical_offsets(args.lookup_bias_px)
+    except ValueError:
         parser.error(f"--lookup-bias-px must be a finite number >= 0, got {args.lookup_bias_px}")
-    lookup_offset = smooth_canonical_offsets(args.lookup_bias_px) if args.lookup_bias_px > 0 else None
+    lookup_offset = offsets if args.lookup_bias_px > 0 else None
     pipeline = make_pipeline(None)
     cached = []
     for folder in tqdm(discover_sequences([args.sequences]), desc="pipeline", unit="seq"):

@@ -279,16 +279,13 @@ class TiledSearch:
         self._every = every
         self._max_faces = min(config.max_faces, HARD_MAX_FACES)
         tile_config = replace(config, max_faces=HARD_MAX_FACES)
-        short = replace(tile_config, long_range=False)
-        self._levels = [
-            TileLevel(
-                *COARSE_TILES,
-                searchers
-                or [MediaPipeBoxDetector(short), MediaPipeBoxDetector(replace(tile_config, long_range=True))],
-            )
-        ]
+        short_range = None  # built once: the coarse and the fine tiles share it (BlazeFace keeps no state)
+        if not searchers or (config.fine_tile_search and not fine_searchers):
+            short_range = MediaPipeBoxDetector(replace(tile_config, long_range=False))
+        coarse = searchers or [short_range, MediaPipeBoxDetector(replace(tile_config, long_range=True))]
+        self._levels = [TileLevel(*COARSE_TILES, coarse)]
         if config.fine_tile_search:
-            self._levels.append(TileLevel(*FINE_TILES, fine_searchers or [MediaPipeBoxDetector(short)]))
+            self._levels.append(TileLevel(*FINE_TILES, fine_searchers or [short_range]))
         self._frame = 0
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
@@ -317,9 +314,9 @@ class TiledSearch:
 
     def close(self) -> None:
         self._base.close()
-        for level in self._levels:
-            for searcher in level.searchers:
-                searcher.close()
+        shared = {id(searcher): searcher for level in self._levels for searcher in level.searchers}
+        for searcher in shared.values():  # a detector on both levels is closed once
+            searcher.close()
 
 
 # union: a later detector's box is the same face as an earlier one when their intersection covers
