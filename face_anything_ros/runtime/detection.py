@@ -226,7 +226,8 @@ class CascadeDetector:
 
 # TiledSearch levels: (tiles per side, tile side as a fraction of the frame's side). Coarse: 2 x 2 tiles
 # (neighbours overlap by a quarter), BlazeFace short and full range. Fine: 3 x 3 tiles of 0.4, short
-# range only (the full-range model found 6 of the 126 faces there at 2.6x the cost; train splits).
+# range only (the full-range model on them too changed no accuracy figure and doubled the fine tiles' extra
+# time; 256 px train split, BENCHMARKS.md session 11).
 COARSE_TILES = (2, 0.625)
 FINE_TILES = (3, 0.4)
 
