@@ -39,6 +39,8 @@ CANDIDATES: dict[str, tuple] = {
     "bias_prior_fraction": (0.01, 0.02, 0.03, 0.05),
     "mesh_bias_prior_fraction": (0.01, 0.02, 0.03, 0.05),
     "bias_walk_fraction": (0.0003, 0.001, 0.003),
+    "adapt_bias_prior": (False, True),
+    "bias_prior_adapt_rate": (0.1, 0.2, 0.5, 1.0),
     "max_coast_frames": (0, 5, 10),
 }
 

@@ -246,6 +246,13 @@ class FusionConfig:
     bias_prior_fraction: float = 0.03
     mesh_bias_prior_fraction: float = 0.03  # face-mesh landmarks (chosen on the train split, like all here)
     bias_walk_fraction: float = 0.0003
+    # each source's bias prior re-estimated per face track from its learnt biases (empirical Bayes, at this
+    # rate per frame, within these factors of the stated sigma): the source that errs consistently differs
+    # between synthetic and real faces (runtime/fused_tracker.py, FusedPoints._adapt_bias_prior)
+    adapt_bias_prior: bool = True
+    bias_prior_adapt_rate: float = 0.5
+    bias_prior_scale_min: float = 0.1
+    bias_prior_scale_max: float = 4.0
     # a track alive in the previous frame whose face the detector misses is carried by flow alone on its
     # last face region for at most this many frames (0: held still until it is detected again)
     max_coast_frames: int = 10
@@ -272,6 +279,12 @@ class FusionConfig:
         _check(self.bias_walk_fraction >= 0, "fusion.bias_walk_fraction", ">= 0")
         _check(self.max_coast_frames >= 0, "fusion.max_coast_frames", ">= 0")
         _check(0.0 < self.noise_adapt_rate <= 1.0, "fusion.noise_adapt_rate", "in (0, 1]")
+        _check(0.0 < self.bias_prior_adapt_rate <= 1.0, "fusion.bias_prior_adapt_rate", "in (0, 1]")
+        _check(
+            0.0 < self.bias_prior_scale_min <= 1.0 <= self.bias_prior_scale_max,
+            "fusion.bias_prior_scale_min",
+            "<= 1 <= bias_prior_scale_max, > 0",
+        )
         _check(
             0.0 < self.noise_scale_min <= 1.0 <= self.noise_scale_max,
             "fusion.noise_scale_min",

@@ -25,7 +25,10 @@ slowly varying state (zero-mean prior, random walk; units of the face box side s
 scale changes) in the point's joint Kalman state, observable while the flow carries the position
 from a better-known past (a query pixel given exactly, the agreement of other sources); every
 measurement is fused as z - bias, and a re-acquisition lands on z - bias. Biases start at zero
-with the track.
+with the track. How large a source's biases are differs between faces (on our synthetic renders the
+network is right and the face mesh off by a pixel or two, on real faces the reverse), so each source's
+prior variance is re-estimated per track from the biases learnt so far (``adapt_bias_prior``, an
+empirical-Bayes step) instead of being fixed on one domain.
 
 A face the detector misses in a frame is carried by flow alone for at most ``max_coast_frames``
 (``FusedTracker.coast_undetected``).
@@ -149,6 +152,10 @@ class FusedPoints:
         # from its innovations against the flow prediction (adaptive measurement noise)
         self.noise_scale: list[float] = []
         self.bias = np.zeros((count, 0, 2))  # (N, sources, 2), units of the face box side
+        # per source: the prior variance of its biases (face box sides^2), stated at first sight, then
+        # re-estimated from the learnt biases (``_adapt_bias_prior``)
+        self.bias_prior_var: list[float] = []
+        self._stated_bias_prior_var: list[float] = []
         # joint covariance of (position px, bias_1, ..., bias_K face sides) per point
         self.covariance = np.zeros((count, 1, 1))
         self.covariance[:, 0, 0] = NO_PREDICTION_PX2
@@ -204,6 +211,8 @@ class FusedPoints:
             stated = measurements[k].bias_prior_fraction
             prior = stated if np.isfinite(stated) else self.config.bias_prior_fraction
             grown[:, 1 + k, 1 + k] = max(prior**2 - self.config.bias_walk_fraction**2, 0.0)
+            self.bias_prior_var.append(prior**2)
+            self._stated_bias_prior_var.append(prior**2)
         self.covariance = grown
 
     def propagate(self, flow: FlowResult | None) -> None:
@@ -304,6 +313,9 @@ class FusedPoints:
                 noise = np.where(valid, m.variance, 1.0) * self.noise_scale[k]
                 self._update(k, np.where(valid[:, None], m.positions, 0.0), noise, valid, side)
         self.frames_since_agreement = np.where(agreed, 0, self.frames_since_agreement + 1)
+        if side > 0 and config.adapt_bias_prior:
+            for k in range(len(measurements)):
+                self._adapt_bias_prior(k, usable[k] & agreed & ~reacquire)
         for m in measurements:  # no position yet: a best-effort one (not visible, infinite variance)
             fill = ~placed & finite_vectors(m.positions)
             self.positions[fill] = m.positions[fill]
@@ -354,6 +366,47 @@ class FusedPoints:
         self.positions[rows] += gain[:, :1] * residual
         self.bias[rows] += gain[:, 1:, None] * residual[:, None, :]
         self.covariance[rows] -= gain[:, :, None] * ph[:, None, :]
+
+    def _adapt_bias_prior(self, source: int, informed: np.ndarray) -> None:
+        """Re-estimate a source's bias prior variance from the biases learnt so far (empirical Bayes).
+
+        Which source errs consistently depends on the faces: on our synthetic renders the network is
+        right and the face mesh is off by a pixel or two per landmark, on real faces the reverse. A prior
+        fixed on one domain splits a disagreement wrongly on the other. The EM estimate of a zero-mean
+        prior's variance is the mean over points of (posterior mean^2 + posterior variance) of their
+        biases; it is averaged over frames (``bias_prior_adapt_rate``), bounded by ``bias_prior_scale_*``
+        times the stated sigma, and applied to every point's state as the change of prior precision it
+        is: a pseudo-measurement b = 0 with variance 1 / (1/new - 1/old) (negative where the prior
+        widens, which undoes part of the shrinkage).
+        """
+        config = self.config
+        if informed.sum() < MIN_POINTS_FOR_NOISE:
+            return
+        row = 1 + source
+        estimate = float(
+            np.mean(0.5 * squared_norms(self.bias[informed, source]) + self.covariance[informed, row, row])
+        )
+        stated = self._stated_bias_prior_var[source]
+        estimate = float(
+            np.clip(estimate, stated * config.bias_prior_scale_min**2, stated * config.bias_prior_scale_max**2)
+        )
+        old = self.bias_prior_var[source]
+        new = (1 - config.bias_prior_adapt_rate) * old + config.bias_prior_adapt_rate * estimate
+        self.bias_prior_var[source] = new
+        precision_change = 1.0 / new - 1.0 / old
+        if precision_change == 0.0:
+            return
+        spread = self.covariance[:, row, row]
+        # removing more precision than a bias has would make its variance negative: those keep theirs
+        apply = (spread > 0) & (spread * precision_change > -0.9)
+        if not apply.any():
+            return
+        ph = self.covariance[apply, :, row]  # (M, 1+K)
+        gain = ph / (spread[apply] + 1.0 / precision_change)[:, None]
+        residual = -self.bias[apply, source]  # (M, 2): the pseudo-measurement 0 minus the bias
+        self.positions[apply] += gain[:, :1] * residual
+        self.bias[apply] += gain[:, 1:, None] * residual[:, None, :]
+        self.covariance[apply] -= gain[:, :, None] * ph[:, None, :]
 
     def _learn_noise_factor(
         self, source: int, innovation: np.ndarray, spread: np.ndarray, noise: np.ndarray, usable: np.ndarray
