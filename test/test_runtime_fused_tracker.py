@@ -367,12 +367,12 @@ def test_a_consistent_lookup_offset_is_learnt_while_flow_is_good_and_removed_on_
 def test_the_adaptive_bias_prior_learns_a_real_face_sized_offset_even_from_a_tight_stated_prior():
     """On real faces the lookup is off by a few pixels, consistently per point (BENCHMARKS.md, session 11).
     A fixed 1 % prior (~1 px here) holds the learnt bias near zero and leaves much of a 3 px offset on
-    re-acquisition; re-estimated from the learnt biases (the default) the prior widens and removes it."""
-    assert FusionConfig().adapt_bias_prior and FusionConfig().bias_prior_fraction == 0.03
-    adaptive = reacquired_offset_error(FusionConfig(bias_prior_fraction=0.01))
-    fixed = reacquired_offset_error(FusionConfig(bias_prior_fraction=0.01, adapt_bias_prior=False))
+    re-acquisition; re-estimated from the learnt biases (``adapt_bias_prior``) the prior widens and removes it."""
+    assert FusionConfig().bias_prior_fraction == 0.03
+    adaptive = reacquired_offset_error(FusionConfig(bias_prior_fraction=0.01, adapt_bias_prior=True))
+    fixed = reacquired_offset_error(FusionConfig(bias_prior_fraction=0.01))
     assert adaptive < 0.75 * fixed  # 0.67 px against 1.01 px
-    assert reacquired_offset_error(FusionConfig()) < 0.8  # the default prior: 0.72 px
+    assert reacquired_offset_error(FusionConfig()) < 0.8  # the default 3 % prior: 0.74 px
 
 
 def two_source_points(config: FusionConfig, frames: int):
@@ -397,12 +397,12 @@ def two_source_points(config: FusionConfig, frames: int):
 
 
 def test_the_bias_prior_widens_for_the_source_that_errs_consistently_and_narrows_for_the_other():
-    points = two_source_points(FusionConfig(), 20)
+    points = two_source_points(FusionConfig(adapt_bias_prior=True), 20)
     offset_sigma, exact_sigma = np.sqrt(points.bias_prior_var) * PATCH  # face sides -> pixels
     stated = FusionConfig().bias_prior_fraction * PATCH  # 2.9 px
     assert offset_sigma > 0.6 * 3.0 and offset_sigma > exact_sigma
     assert exact_sigma < 0.5 * stated
-    fixed = two_source_points(FusionConfig(adapt_bias_prior=False), 20)
+    fixed = two_source_points(FusionConfig(), 20)
     truth = GRID + np.array([80.0, 60.0])
     # the exact source's bias is no longer credited with half the disagreement: the positions are nearer
     assert error(points, truth).mean() < 0.85 * error(fixed, truth).mean()  # 0.32 against 0.42 px
@@ -413,11 +413,11 @@ def test_changing_a_bias_prior_equals_recomputing_the_posterior_with_the_new_pri
     precision + (1/new - 1/old) on that bias, information vector unchanged (a zero-mean prior)."""
     from face_anything_ros.runtime.fused_tracker import FusedPoints
 
-    points = two_source_points(FusionConfig(adapt_bias_prior=False), 6)
+    points = two_source_points(FusionConfig(), 6)
     mean = np.concatenate([points.positions[:, None], points.bias], axis=1)  # (N, 3, 2)
     covariance = points.covariance.copy()
     old = points.bias_prior_var[0]
-    points.config = FusionConfig(bias_prior_adapt_rate=1.0, bias_prior_scale_max=4.0)
+    points.config = FusionConfig(adapt_bias_prior=True, bias_prior_adapt_rate=1.0)
     points.bias_prior_var[0] = old  # the stated variance is the old prior too
     informed = np.zeros(len(GRID), dtype=bool)
     informed[:] = True

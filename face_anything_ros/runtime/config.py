@@ -248,8 +248,10 @@ class FusionConfig:
     bias_walk_fraction: float = 0.0003
     # each source's bias prior re-estimated per face track from its learnt biases (empirical Bayes, at this
     # rate per frame, within these factors of the stated sigma): the source that errs consistently differs
-    # between synthetic and real faces (runtime/fused_tracker.py, FusedPoints._adapt_bias_prior)
-    adapt_bias_prior: bool = True
+    # between synthetic and real faces (runtime/fused_tracker.py, FusedPoints._adapt_bias_prior). Off by
+    # default: train splits +0.0013 / +0.0010 delta_avg (under the 0.0015 that counts), large gains only on
+    # simulated biased sources, and the real-texture set, measured after, lost 0.007 (BENCHMARKS.md, session 12)
+    adapt_bias_prior: bool = False
     bias_prior_adapt_rate: float = 0.5
     bias_prior_scale_min: float = 0.1
     bias_prior_scale_max: float = 4.0

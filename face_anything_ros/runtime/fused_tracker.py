@@ -27,8 +27,8 @@ from a better-known past (a query pixel given exactly, the agreement of other so
 measurement is fused as z - bias, and a re-acquisition lands on z - bias. Biases start at zero
 with the track. How large a source's biases are differs between faces (on our synthetic renders the
 network is right and the face mesh off by a pixel or two, on real faces the reverse), so each source's
-prior variance is re-estimated per track from the biases learnt so far (``adapt_bias_prior``, an
-empirical-Bayes step) instead of being fixed on one domain.
+prior variance can be re-estimated per track from the biases learnt so far (``adapt_bias_prior``, an
+empirical-Bayes step; off by default: it won on simulated biased sources, not on the real-texture set).
 
 A face the detector misses in a frame is carried by flow alone for at most ``max_coast_frames``
 (``FusedTracker.coast_undetected``).
@@ -387,9 +387,8 @@ class FusedPoints:
             np.mean(0.5 * squared_norms(self.bias[informed, source]) + self.covariance[informed, row, row])
         )
         stated = self._stated_bias_prior_var[source]
-        estimate = float(
-            np.clip(estimate, stated * config.bias_prior_scale_min**2, stated * config.bias_prior_scale_max**2)
-        )
+        lowest, highest = stated * config.bias_prior_scale_min**2, stated * config.bias_prior_scale_max**2
+        estimate = float(np.clip(estimate, lowest, highest))
         old = self.bias_prior_var[source]
         new = (1 - config.bias_prior_adapt_rate) * old + config.bias_prior_adapt_rate * estimate
         self.bias_prior_var[source] = new
