@@ -11,12 +11,8 @@ from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.evaluation.baselines.flow import FlowConfig, track_flow
 from face_anything_ros.evaluation.baselines.lk import track_lk
 from face_anything_ros.evaluation.baselines.mediapipe_mesh import landmarks_to_tracks
-from face_anything_ros.evaluation.baselines.template_depth import (
-    fit_template_pose,
-    render_depth,
-    template_depth,
-    template_points_m,
-)
+from face_anything_ros.evaluation.baselines.template_depth import render_depth, template_depth
+from face_anything_ros.runtime.landmark_distance import fit_template_pose, template_points_m
 
 SIZE = 128
 STEP = np.array([1.5, -0.75])  # px per frame

@@ -432,3 +432,25 @@ def test_carrying_lost_faces_uses_the_fitted_pose_not_the_smoothed_distance():
     np.testing.assert_allclose(observed[True], observed[False])
     np.testing.assert_allclose(observed[False], published[False])
     assert not np.allclose(published[True][1:], published[False][1:])  # the outputs are smoothed
+
+
+def test_landmark_distance_moves_faces_with_landmarks_to_the_templates_distance_and_skips_bad_ones():
+    from face_anything_ros.runtime.landmark_distance import fit_template_pose
+
+    good = _template_landmark_face()
+    nan_xy = good.landmarks.copy()
+    nan_xy[5] = np.nan
+    bad = Detection(box_xyxy=FACE_BOX + 100.0, score=0.9, landmarks=nan_xy, landmarks_z=good.landmarks_z)
+    results = {}
+    for weight in (0.0, 1.0):
+        config = {"backend": {"name": "eager"}, "geometry": {"landmark_distance_weight": weight}}
+        pipeline = FacePipeline(PipelineConfig.from_dict(config), model=EllipsoidFace())
+        results[weight] = pipeline.process(frame(), INTRINSICS, 0.0, detections=[good, bad]).faces
+    assert pipeline.landmark_distances_skipped == 1  # the NaN landmarks: the network's distance kept
+    template_distance = np.linalg.norm(fit_template_pose(good.landmarks, INTRINSICS)[1])
+    network, moved = results[0.0][0], results[1.0][0]
+    assert abs(np.linalg.norm(network.translation) / template_distance - 1) > 0.02  # there is a gap to close
+    assert np.linalg.norm(moved.translation) == pytest.approx(template_distance, rel=1e-6)
+    ratio = np.linalg.norm(moved.translation) / np.linalg.norm(network.translation)
+    assert moved.median_depth_m == pytest.approx(network.median_depth_m * ratio, rel=1e-6)
+    assert results[1.0][1].median_depth_m == pytest.approx(results[0.0][1].median_depth_m, rel=1e-9)

@@ -23,6 +23,8 @@ import numpy as np
 
 CANONICAL_UNIT_CM = 10.0
 CANONICAL_UNIT_M = CANONICAL_UNIT_CM / 100.0
+# canonical (y up, face towards +z) -> OpenCV camera axes (y down, z forward): a frontal face's rotation
+CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
 
 TEMPLATE_OBJ = "canonical_face_model.obj"
 

@@ -129,6 +129,9 @@ class GeometryConfig:
     # filter's cutoff rises with the speed of the distance change (log units per second) for little lag
     # when the face moves in depth. Chosen on the synthetic train splits (BENCHMARKS.md, session 10).
     distance_smoothing: bool = True
+    # where the detector is the face mesh, the share of the template posed on its 468 landmarks (PnP) in a
+    # log-average with the network's distance (runtime/landmark_distance.py; 0: the network's alone)
+    landmark_distance_weight: float = 0.0
     distance_min_cutoff_hz: float = 3.0
     distance_beta: float = 2.0
     distance_d_cutoff_hz: float = 1.0
@@ -138,6 +141,7 @@ class GeometryConfig:
         for name in ("distance_min_cutoff_hz", "distance_d_cutoff_hz"):
             _check(getattr(self, name) > 0, f"geometry.{name}", "> 0")
         _check(self.distance_beta >= 0, "geometry.distance_beta", ">= 0")
+        _check(0.0 <= self.landmark_distance_weight <= 1.0, "geometry.landmark_distance_weight", "in [0, 1]")
         _check(0.0 < self.default_hfov_deg < 180.0, "geometry.default_hfov_deg", "in (0, 180)")
         _check(0 < self.min_depth_m < self.max_depth_m, "geometry.min_depth_m", "in (0, max_depth_m)")
 

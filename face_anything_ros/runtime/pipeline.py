@@ -39,6 +39,7 @@ from face_anything_ros.runtime.geometry import (
     rescale_relief,
 )
 from face_anything_ros.runtime.ids import IdAssigner, Track
+from face_anything_ros.runtime.landmark_distance import landmark_distance_ratio, with_landmark_distance
 from face_anything_ros.runtime.mesh_points import point_front_facing, template_barycentric
 from face_anything_ros.runtime.mesh_prior import MeshPrior, PriorMaps, with_prior_channels
 from face_anything_ros.runtime.model_tracking import MIN_CARRIED_COVERAGE, ModelTrackedFaces
@@ -187,6 +188,8 @@ class FacePipeline:
         )
         self._stabilizer = BoxStabilizer(self.config.crop_deadband)
         self._distances = DistanceSmoother(self.config.geometry)
+        # faces with face-mesh landmarks whose landmark distance was not used (PnP failed or disagreed)
+        self.landmark_distances_skipped = 0
         self._warned_default_intrinsics = False
         # The face-mesh prior: an input of models trained with it (option a), and/or fused with the
         # network's maps after the model when mesh_prior.enabled (option b); one fit per face serves both.
@@ -310,6 +313,8 @@ class FacePipeline:
                 else invalid_geometry()
                 for c, w, k in zip(crops, weights, crop_intrinsics, strict=True)
             ]
+            if self.config.geometry.landmark_distance_weight > 0:
+                fitted = self._with_landmark_distances(fitted, detections, intrinsics)
             # the outputs get each track's smoothed distance; carrying lost faces predicts their boxes
             # from the fitted pose of this frame (a lagging distance would misplace them)
             carried_poses = [(g.rotation, g.translation) if g.pose_valid else None for g in fitted]
@@ -392,6 +397,20 @@ class FacePipeline:
                 tracking.anchor_max_residual,
                 tracking.anchor_min_landmarks,
             )
+
+    def _with_landmark_distances(
+        self, fitted: list[FaceGeometry], detections: list[Detection], intrinsics: Intrinsics
+    ) -> list[FaceGeometry]:
+        """Each face's distance log-averaged with the template posed on its face-mesh landmarks (where it
+        has them; ``geometry.landmark_distance_weight``)."""
+        weight = self.config.geometry.landmark_distance_weight
+        out = []
+        for geometry, detection in zip(fitted, detections, strict=True):
+            ratio = landmark_distance_ratio(geometry, detection.landmarks, intrinsics)
+            if detection.landmarks is not None and geometry.pose_valid and not np.isfinite(ratio):
+                self.landmark_distances_skipped += 1
+            out.append(with_landmark_distance(geometry, ratio, weight))
+        return out
 
     def _network_sees_face(
         self, detections: list[Detection], boxes: list[CropBox], crops: list[CropMaps]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from face_anything_ros.core.crop import CropBox, crop_box_from_face_box
-
-# canonical (y up, face towards +z) → OpenCV camera (y down, z forward) for a frontal face
-CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
+from face_anything_ros.core.face_template import CANONICAL_TO_CAMERA
 
 
 def rotation_from_euler(yaw_deg: np.ndarray, pitch_deg: np.ndarray, roll_deg: np.ndarray) -> np.ndarray:

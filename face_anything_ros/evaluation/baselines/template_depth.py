@@ -8,38 +8,12 @@ the neutral template (no identity, no expression), which is what it measures.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from face_anything_ros.core.camera import Intrinsics
-from face_anything_ros.core.face_template import CANONICAL_UNIT_M, load_face_template
+from face_anything_ros.core.face_template import load_face_template
+from face_anything_ros.runtime.landmark_distance import fit_template_pose, template_points_m
 from face_anything_ros.runtime.mesh_raster import rasterize_mesh
-
-# canonical (y up, z towards the viewer) to OpenCV camera axes (y down, z forward)
-CANONICAL_TO_CAMERA = np.diag([1.0, -1.0, -1.0])
-
-
-def template_points_m() -> np.ndarray:
-    """Template vertices in metres in a camera-aligned frontal orientation."""
-    return load_face_template().canonical.astype(np.float64) * CANONICAL_UNIT_M @ CANONICAL_TO_CAMERA.T
-
-
-def fit_template_pose(
-    landmarks_xy: np.ndarray, intrinsics: Intrinsics
-) -> tuple[np.ndarray, np.ndarray] | None:
-    """Rotation (3, 3) and translation (3,) putting the template onto the landmarks, or None."""
-    obj = template_points_m()
-    img = np.ascontiguousarray(np.asarray(landmarks_xy, dtype=np.float64)[:, :2])
-    guess_t = np.array([0.0, 0.0, 0.5])
-    ok, rvec, tvec = cv2.solvePnP(obj, img, intrinsics.matrix, None, flags=cv2.SOLVEPNP_EPNP)
-    if not ok:
-        return None
-    ok, rvec, tvec = cv2.solvePnP(
-        obj, img, intrinsics.matrix, None, rvec, tvec if tvec[2, 0] > 0 else guess_t.reshape(3, 1), True
-    )
-    if not ok or tvec[2, 0] <= 0:
-        return None
-    return cv2.Rodrigues(rvec)[0], tvec.ravel()
 
 
 def render_depth(
