@@ -110,20 +110,20 @@ def load_photo(name: str) -> np.ndarray:
 
 
 def face_landmarks(image: np.ndarray) -> np.ndarray:
-    """MediaPipe's 468 landmarks (x, y pixels) on a still photo; raises if no face is found."""
+    """MediaPipe's 468 landmarks (x, y pixels; z, a depth offset at the scale of x) on a still photo;
+    raises if no face is found."""
     from face_anything_ros.evaluation.baselines.mediapipe_mesh import MediaPipeConfig, detect_landmarks
 
     found = detect_landmarks(image[None], MediaPipeConfig(static_image_mode=True))[0]
     if not found:
         raise RuntimeError("no face found in the photo")
-    largest = max(found.values(), key=lambda lms: float(np.ptp(lms[:, 0])))
-    return largest[:, :2]
+    return max(found.values(), key=lambda lms: float(np.ptp(lms[:, 0])))
 
 
 def base_view(photo: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Square crop around the face resized to ``size``, and its landmarks in that crop."""
+    """Square crop around the face resized to ``size``, and its (468, 3) landmarks in that crop."""
     landmarks = face_landmarks(photo)
-    lo, hi = landmarks.min(axis=0), landmarks.max(axis=0)
+    lo, hi = landmarks[:, :2].min(axis=0), landmarks[:, :2].max(axis=0)
     centre = 0.5 * (lo + hi)
     side = BASE_CROP_SCALE * float(np.max(hi - lo))
     scale = size / side
@@ -133,7 +133,9 @@ def base_view(photo: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     image = cv2.warpAffine(
         photo, affine, (size, size), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT_101
     )
-    return image, landmarks @ affine[:, :2].T + affine[:, 2]
+    return image, np.column_stack(
+        [landmarks[:, :2] @ affine[:, :2].T + affine[:, 2], scale * landmarks[:, 2]]
+    )
 
 
 # ----------------------------------------------------------------------------- warp
@@ -308,17 +310,25 @@ def render_frame(
         source[:, 1].reshape(size, size),
         interpolation=cv2.INTER_LINEAR,
         borderMode=cv2.BORDER_REFLECT_101,
-    ).astype(np.float32)
-    clock = motion_time(spec, t)
-    phase = 2 * np.pi * clock / (2.0 * spec.motion_period_frames)
+    )
+    return light_and_occlude(frame, t, spec, occluder)
+
+
+def light_and_occlude(frame: np.ndarray, t: int, spec: MotionSpec, occluder: Occluder | None) -> np.ndarray:
+    """Frame ``t`` of a sequence under its lighting change (a moving gain ramp and a gamma), with the
+    occluder drawn over it: (S, S, 3) uint8 in, uint8 out."""
+    size = frame.shape[0]
+    ys, xs = np.mgrid[0:size, 0:size].astype(np.float64)
+    phase = 2 * np.pi * motion_time(spec, t) / (2.0 * spec.motion_period_frames)
     ramp = (xs * np.cos(phase) + ys * np.sin(phase)) / size - 0.5
     gain = 1.0 + spec.lighting * (ramp * np.sin(phase) - 0.3 * (1 - np.cos(phase)))
     gamma = 1.0 + 0.5 * spec.lighting * np.sin(phase)
-    frame = 255.0 * np.clip(frame / 255.0 * gain[..., None], 0, 1) ** gamma
+    lit = 255.0 * np.clip(frame.astype(np.float32) / 255.0 * gain[..., None], 0, 1) ** gamma
     if occluder is not None and occluder.centre(t) is not None:
+        grid = np.column_stack([xs.ravel(), ys.ravel()])
         cover = occluder.covers(t, grid).reshape(size, size)
-        frame[cover] = occluder.texture[cover]
-    return np.clip(frame, 0, 255).astype(np.uint8)
+        lit[cover] = occluder.texture[cover]
+    return np.clip(lit, 0, 255).astype(np.uint8)
 
 
 def sample_queries(
@@ -363,6 +373,7 @@ def make_sequence(
 ) -> RealTextureSequence:
     rng = np.random.default_rng(seed)
     base, landmarks = base_view(load_photo(photo_name), size)
+    landmarks = landmarks[:, :2]
     warp = build_warp(spec, landmarks, size, num_frames, rng)
     occluder = make_occluder(landmarks, size, num_frames, rng) if spec.occluder else None
     frames = np.stack([render_frame(base, warp, t, spec, occluder) for t in range(num_frames)])

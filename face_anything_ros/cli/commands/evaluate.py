@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 from face_anything_ros.runtime.config import DETECTION_METHODS
@@ -75,6 +76,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="build the real-texture test set (reserved photos moved by known warps) into DIR, then evaluate "
         "it if --out is given",
     )
+    parser.add_argument(
+        "--make-real-texture-3d",
+        type=Path,
+        metavar="DIR",
+        help="build the 3D real-texture test set (reserved photos as the texture of a face surface moved as a "
+        "head: parallax, self-occlusion, exact depth, mask and canonical coordinates) into DIR, then evaluate "
+        "it if --out is given",
+    )
     parser.add_argument("--frames", type=int, default=24, help="frames per real-texture sequence")
     parser.add_argument("--size", type=int, default=256, help="image size of real-texture sequences")
     parser.add_argument("--points", type=int, default=64, help="query points per real-texture sequence")
@@ -93,6 +102,20 @@ def _parse_baselines(text: str) -> tuple[str, ...]:
     return names
 
 
+def _real_texture_builders(args: argparse.Namespace) -> list[tuple[str, Path, Callable[..., list[Path]]]]:
+    """(label, folder, builder) of each real-texture set the command line asks for."""
+    builders: list[tuple[str, Path, Callable[..., list[Path]]]] = []
+    if args.make_real_texture is not None:
+        from face_anything_ros.evaluation.real_texture import build_real_texture_set
+
+        builders.append(("real-texture", args.make_real_texture, build_real_texture_set))
+    if args.make_real_texture_3d is not None:
+        from face_anything_ros.evaluation.real_texture_3d import build_real_texture_3d_set
+
+        builders.append(("3D real-texture", args.make_real_texture_3d, build_real_texture_3d_set))
+    return builders
+
+
 def run(args: argparse.Namespace) -> int:
     from face_anything_ros.evaluation.evaluate import EvaluateConfig, evaluate
     from face_anything_ros.evaluation.sequence_io import SequenceError, discover_sequences
@@ -106,23 +129,22 @@ def run(args: argparse.Namespace) -> int:
         print("error: --max-frames must be at least 2")
         return 2
     sequences = list(args.sequences)
-    if args.make_real_texture is not None:
-        from face_anything_ros.evaluation.real_texture import build_real_texture_set
-
-        if args.frames < 2 or args.size < 64 or args.points < 1:
-            print("error: real-texture sets need --frames >= 2, --size >= 64 and --points >= 1")
-            return 2
+    builders = _real_texture_builders(args)
+    if builders and (args.frames < 2 or args.size < 64 or args.points < 1):
+        print("error: real-texture sets need --frames >= 2, --size >= 64 and --points >= 1")
+        return 2
+    for label, folder, build in builders:
         try:
-            written = build_real_texture_set(args.make_real_texture, args.size, args.frames, args.points)
-        except (OSError, RuntimeError) as exc:
-            print(f"error: could not build the real-texture set: {exc}")
+            written = build(folder, args.size, args.frames, args.points)
+        except (OSError, RuntimeError, ValueError) as exc:
+            print(f"error: could not build the {label} set: {exc}")
             return 1
-        print(f"wrote {len(written)} real-texture sequences to {args.make_real_texture}")
-        if args.out is None:
-            return 0
-        sequences.append(args.make_real_texture)
+        print(f"wrote {len(written)} {label} sequences to {folder}")
+        sequences.append(folder)
+    if builders and args.out is None:
+        return 0
     if not sequences:
-        print("error: give at least one sequence folder (or --make-real-texture DIR)")
+        print("error: give at least one sequence folder (or --make-real-texture[-3d] DIR)")
         return 2
     if args.out is None:
         print("error: --out DIR is required")
