@@ -49,6 +49,22 @@ def test_depth_shape_mismatch_raises():
         M.depth_frame_samples(np.ones((2, 2)), np.ones((3, 3)))
 
 
+def test_canonical_error_on_ground_truth_face_pixels_with_coverage():
+    gt = np.full((1, 2, 3, 3), np.nan)
+    gt[0, 0] = [[0.1, 0.2, 0.3]] * 3  # three face pixels in the first row, none in the second
+    pred = np.zeros((1, 2, 3, 3))
+    pred[0, 0, 0] = [0.1, 0.2, 0.3]  # exact
+    pred[0, 0, 1] = [0.11, 0.18, 0.3]  # L1 0.03
+    pred[0, 0, 2] = np.nan  # not predicted: coverage, not error
+    s = M.summarize_canonical(M.CanonicalSamples.concat([M.canonical_samples(pred, gt)] * 2))
+    assert s["canonical_coverage"] == pytest.approx(2 / 3)
+    assert s["canonical_error_median"] == pytest.approx(0.015)
+    assert s["canonical_error_mean"] == pytest.approx(0.015)
+    assert M.summarize_canonical(M.CanonicalSamples()) == {}
+    with pytest.raises(ValueError, match="shapes differ"):
+        M.canonical_samples(pred[:, :1], gt)
+
+
 def _static_gt(num_frames=4, num_points=3):
     gt = np.zeros((num_frames, num_points, 2))
     gt[..., 0] = np.arange(num_points) * 10.0

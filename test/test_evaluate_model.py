@@ -28,11 +28,15 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     write_ground_truth(folder, seq.frames, seq.intrinsics, seq.queries, seq.tracks, seq.visible)
     (folder / "depth").mkdir()
     (folder / "mask").mkdir()
+    (folder / "canonical").mkdir()
+    canonical = np.full((SIZE, SIZE, 3), np.nan, np.float16)
+    canonical[30:100, 35:95] = 0.1  # ground-truth canonical coordinates on the "face"
     face = np.zeros((SIZE, SIZE), np.uint8)
     face[30:100, 35:95] = 255  # a box-shaped "face" mask: the ground-truth-box run uses it
     for t in range(NUM_FRAMES):  # a flat "face" at 0.6 m, so depth metrics run too
         np.save(folder / "depth" / f"{t:06d}.npy", np.full((SIZE, SIZE), 0.6, np.float32))
         cv2.imwrite(str(folder / "mask" / f"{t:06d}.png"), face)
+        np.save(folder / "canonical" / f"{t:06d}.npy", canonical)
     config = ModelConfig(name="tiny", embed_dim=48, depth=2, num_heads=2, decoder_dim=16, image_size=64)
     weights = save_model(FaceAnythingModel(config), tmp_path / "tiny.pt")
     out = tmp_path / "out"
@@ -64,6 +68,7 @@ def test_evaluate_with_a_model_writes_our_predictions_in_the_ground_truth_format
     assert ours["ms_per_frame"] > 0
     assert ours["stages_ms"]["model"] > 0  # the pipeline's own stage timings are reported
     assert ours["tracked_points"] > 0
+    assert 0.0 <= ours["canonical_coverage"] <= 1.0  # the canonical map is scored where the set has one
     assert (
         "absrel_aligned" in ours and "template" in json.loads((out / "metrics.json").read_text())["methods"]
     )

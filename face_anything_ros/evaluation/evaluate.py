@@ -72,6 +72,7 @@ class MethodResults:
 
     tracking: list[M.TrackingSamples] = field(default_factory=list)
     depth: list[M.DepthSamples] = field(default_factory=list)
+    canonical: list[M.CanonicalSamples] = field(default_factory=list)
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: list[dict[str, float]] = field(default_factory=list)  # per frame, pipeline runs only
 
@@ -81,6 +82,8 @@ class MethodResults:
             result.update(M.summarize_tracking(M.TrackingSamples.concat(self.tracking)))
         if self.depth:
             result.update(M.summarize_depth(M.DepthSamples.concat(self.depth)))
+        if self.canonical:
+            result.update(M.summarize_canonical(M.CanonicalSamples.concat(self.canonical)))
         result.update(M.summarize_speed(self.frame_ms))
         if self.stage_ms:
             stages = sorted({stage for frame in self.stage_ms for stage in frame})
@@ -97,6 +100,7 @@ class SequencePredictions:
     tracks: np.ndarray | None = None
     visible: np.ndarray | None = None
     depth: np.ndarray | None = None
+    canonical: np.ndarray | None = None  # (T, H, W, 3), NaN where none (the pipeline's rows only)
     frame_ms: list[float] = field(default_factory=list)
     stage_ms: list[dict[str, float]] = field(default_factory=list)
 
@@ -116,14 +120,17 @@ def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
 
 def score(
     seq: EvalSequence, pred: SequencePredictions
-) -> tuple[M.TrackingSamples | None, M.DepthSamples | None]:
+) -> tuple[M.TrackingSamples | None, M.DepthSamples | None, M.CanonicalSamples | None]:
     tracking = None
     if seq.tracks is not None and pred.tracks is not None:
         tracking = M.tracking_samples(
             pred.tracks, pred.visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw
         )
     depth = depth_samples(seq, pred.depth) if seq.depth is not None and pred.depth is not None else None
-    return tracking, depth
+    canonical = None
+    if seq.canonical is not None and pred.canonical is not None:
+        canonical = M.canonical_samples(pred.canonical, seq.canonical)
+    return tracking, depth, canonical
 
 
 def _timed(fn: Callable, num_frames: int):
@@ -212,7 +219,9 @@ def run_ours(
             f"ours: no face from {source} in {output.frames_without_face} of {len(seq.frames)} frames"
         )
     # the first frame warms the backend up; it is not part of the speed figure
-    pred = SequencePredictions(depth=output.depth, frame_ms=output.frame_ms[1:] or output.frame_ms)
+    pred = SequencePredictions(
+        depth=output.depth, canonical=output.canonical, frame_ms=output.frame_ms[1:] or output.frame_ms
+    )
     pred.stage_ms = output.stage_ms[1:] or output.stage_ms
     if seq.queries is None:
         return pred, None
@@ -331,15 +340,18 @@ class RunState:
         self.skipped[seq.name] = list(seq.skipped)
         self.per_sequence[seq.name] = {}
         for name, pred in predictions.items():
-            tracking, depth = score(seq, pred)
+            tracking, depth, canonical = score(seq, pred)
             single = MethodResults(frame_ms=list(pred.frame_ms), stage_ms=list(pred.stage_ms))
             if tracking is not None:
                 single.tracking.append(tracking)
             if depth is not None:
                 single.depth.append(depth)
+            if canonical is not None:
+                single.canonical.append(canonical)
             pooled = self.pooled.setdefault(name, MethodResults())
             pooled.tracking += single.tracking
             pooled.depth += single.depth
+            pooled.canonical += single.canonical
             pooled.frame_ms += single.frame_ms
             pooled.stage_ms += single.stage_ms
             self.per_sequence[seq.name][name] = single.summary()

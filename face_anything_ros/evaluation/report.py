@@ -34,6 +34,8 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("delta105_metric", "δ<1.05 metric ↑", "{:.3f}"),
     ("depth_coverage", "depth coverage ↑", "{:.3f}"),
     ("depth_flicker_pct", "depth flicker % ↓", "{:.2f}"),
+    ("canonical_error_median", "canonical error ↓", "{:.4f}"),
+    ("canonical_coverage", "canonical coverage ↑", "{:.3f}"),
     ("ms_per_frame", "ms/frame ↓", "{:.1f}"),
     ("fps", "fps ↑", "{:.1f}"),
 )
