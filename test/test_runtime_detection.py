@@ -212,6 +212,58 @@ def test_tiled_search_runs_every_n_frames_on_four_overlapping_tiles_and_adds_onl
         TiledSearch(base, DetectionConfig(), every=0, searchers=[recorder])
 
 
+class _SlowTileRecorder(_TileRecorder):
+    """A tile searcher that takes its time and records the thread it runs in."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.threads: set[str] = set()
+
+    def detect(self, rgb: np.ndarray) -> list[Detection]:
+        import threading
+        import time
+
+        time.sleep(0.01)
+        self.threads.add(threading.current_thread().name)
+        return super().detect(rgb)
+
+
+def test_delayed_tiled_search_adds_its_faces_exactly_delay_frames_later_from_a_worker():
+    frame = np.zeros((160, 320, 3), dtype=np.uint8)
+    recorder = _SlowTileRecorder()
+    base = _ScriptedDetector([det(300, 140, 310, 150)])  # one face the detector finds itself
+    search = TiledSearch(base, DetectionConfig(max_faces=8), every=4, searchers=[recorder], delay=2)
+    counts = [len(search.detect(frame)) for _ in range(11)]
+    # frame 0 (the stream's start) is searched at once; frames 4 and 8 arrive in frames 6 and 10, never earlier
+    assert counts == [5, 1, 1, 1, 1, 1, 5, 1, 1, 1, 5]
+    assert any(name.startswith("tile-search") for name in recorder.threads)  # the delayed ones
+    search.detect(frame)
+    search.detect(frame)  # frame 12 submits a search ...
+    search.reset()  # ... that the reset drops: it is not added after the reset
+    assert [len(search.detect(frame)) for _ in range(3)] == [5, 1, 1]
+    nothing = TiledSearch(_ScriptedDetector([]), DetectionConfig(max_faces=8), 2, [recorder], delay=1)
+    assert [len(nothing.detect(frame)) for _ in range(3)] == [4, 0, 4]  # no face found: searched at once
+    for closing in (search, nothing):
+        closing.close()
+    with pytest.raises(ValueError, match="delay"):
+        TiledSearch(base, DetectionConfig(), every=2, searchers=[recorder], delay=2)
+
+
+def test_make_detector_caps_the_delay_below_the_search_interval_and_never_delays_still_images():
+    config = DetectionConfig(tile_search_every=1, tile_search_delay_frames=2)
+    for static in (False, True):
+        detector = make_detector(config, static_images=static)
+        try:
+            assert detector._delay == 0
+        finally:
+            detector.close()
+    detector = make_detector(DetectionConfig(), static_images=False)
+    try:
+        assert detector._delay == DetectionConfig().tile_search_delay_frames
+    finally:
+        detector.close()
+
+
 def test_fine_tile_search_adds_three_by_three_smaller_tiles_only_when_switched_on():
     frame = np.zeros((160, 320, 3), dtype=np.uint8)
     for on in (False, True):

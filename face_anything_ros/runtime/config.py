@@ -66,6 +66,13 @@ class DetectionConfig:
     # found so are then carried (model_track_frames) and found again at the next search
     # (runtime/detection.py, TiledSearch).
     tile_search_every: int = 10
+    # The tiled search runs in a worker thread and its faces are added this many frames after the frame it
+    # searched (0: in that frame, blocking it). Why: one search is ~9 BlazeFace passes (~20-35 ms on the dev
+    # CPU), a spike in every tile_search_every-th frame; spread over the next frames it overlaps the rest of
+    # the pipeline. The delay is fixed (the worker is waited for if it is late), so results stay reproducible.
+    # At most tile_search_every - 1 (a search is added before the next starts); unrelated still images
+    # (static_images) are always searched in their own frame.
+    tile_search_delay_frames: int = 2
     # The tiled search also looks at 3 x 3 finer tiles (each 0.4 of the frame's side, BlazeFace short range):
     # faces down to ~15-20 px at 256 px, ~40 px at 640x480 (a person 2-3 m from a 60-degree camera). Off by
     # default: +0.009 delta_avg on the 256 px train split, none on the test split, and 9 more passes per
@@ -75,6 +82,7 @@ class DetectionConfig:
     def validate(self) -> None:
         _check(self.model_track_frames >= 0, "detection.model_track_frames", ">= 0")
         _check(self.tile_search_every >= 0, "detection.tile_search_every", ">= 0")
+        _check(self.tile_search_delay_frames >= 0, "detection.tile_search_delay_frames", ">= 0")
         _check(self.method in DETECTION_METHODS, "detection.method", f"one of {DETECTION_METHODS}")
         _check(1 <= self.max_faces <= HARD_MAX_FACES, "detection.max_faces", f"in [1, {HARD_MAX_FACES}]")
         for name in (

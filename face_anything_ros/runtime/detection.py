@@ -18,6 +18,7 @@ At most ``max_faces`` (<= HARD_MAX_FACES) faces are returned, largest first.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -260,7 +261,10 @@ class TiledSearch:
     tiles 106, coarse and fine 126 (faces under 30 px: 10, 37, 55 of 84), for 8 to 51 boxes on no face
     (the network's mask check drops such boxes). The passes cost a few milliseconds each, so the search
     runs every few frames and the pipeline carries what it found in between
-    (``detection.model_track_frames``).
+    (``detection.model_track_frames``). With ``delay`` > 0 a search runs in a worker thread and its
+    faces are added ``delay`` frames later (waited for if not done by then), so it overlaps the
+    pipeline's work instead of stalling one frame; the first frame after a reset and a frame in which
+    the detector found no face are still searched at once.
     """
 
     def __init__(
@@ -270,14 +274,20 @@ class TiledSearch:
         every: int,
         searchers: list[FaceDetector] | None = None,
         fine_searchers: list[FaceDetector] | None = None,
+        delay: int = 0,
     ) -> None:
         """``searchers`` (default: BlazeFace short and full range) run on each coarse tile,
         ``fine_searchers`` (default: BlazeFace short range; only with ``config.fine_tile_search``) on
         each fine one."""
         if every < 1:
             raise ValueError(f"a tiled search needs every >= 1, got {every}")
+        if not 0 <= delay < every:
+            raise ValueError(f"a tiled search's delay must be in [0, every = {every}), got {delay}")
         self._base = base
         self._every = every
+        self._delay = delay
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="tile-search") if delay else None
+        self._pending: tuple[int, Future] | None = None  # (frame that adds its faces, the search)
         self._max_faces = min(config.max_faces, HARD_MAX_FACES)
         tile_config = replace(config, max_faces=HARD_MAX_FACES)
         short_range = None  # built once: the coarse and the fine tiles share it (BlazeFace keeps no state)
@@ -291,10 +301,22 @@ class TiledSearch:
 
     def detect(self, rgb: np.ndarray) -> list[Detection]:
         found = list(self._base.detect(rgb))
+        searched: list[Detection] = []
         if self._frame % self._every == 0:
-            for detection in sorted(self._search_tiles(rgb), key=lambda d: -d.score):
-                if not _overlaps_any(detection.box_xyxy, found):
-                    found.append(detection)
+            # in its own frame: without a worker, at the stream's start (nothing is tracked yet) and where
+            # the detector found nothing (the frame has no other work to overlap)
+            if self._worker is None or self._frame == 0 or not found:
+                searched = self._search_tiles(rgb)
+            else:  # the worker gets its own copy: the caller may reuse the frame's buffer
+                self._pending = (
+                    self._frame + self._delay,
+                    self._worker.submit(self._search_tiles, rgb.copy()),
+                )
+        if self._pending is not None and self._pending[0] == self._frame:
+            searched, self._pending = self._pending[1].result(), None
+        for detection in sorted(searched, key=lambda d: -d.score):
+            if not _overlaps_any(detection.box_xyxy, found):
+                found.append(detection)
         self._frame += 1
         return found[: self._max_faces]
 
@@ -310,10 +332,20 @@ class TiledSearch:
         return out
 
     def reset(self) -> None:
+        self._drop_pending()
         self._frame = 0
         self._base.reset()
 
+    def _drop_pending(self) -> None:
+        """Forget a search still running (waited for: its detectors are not shared with a new one)."""
+        if self._pending is not None:
+            self._pending[1].result()
+            self._pending = None
+
     def close(self) -> None:
+        self._drop_pending()
+        if self._worker is not None:
+            self._worker.shutdown(wait=True)
         self._base.close()
         shared = {id(searcher): searcher for level in self._levels for searcher in level.searchers}
         for searcher in shared.values():  # a detector on both levels is closed once
@@ -357,7 +389,10 @@ def make_detector(config: DetectionConfig, static_images: bool | None = None) ->
     if not config.tile_search_every:
         return base
     static = config.static_images if static_images is None else static_images
-    return TiledSearch(base, config, 1 if static else config.tile_search_every)
+    if static:  # unrelated images: each searched in its own frame
+        return TiledSearch(base, config, 1)
+    delay = min(config.tile_search_delay_frames, config.tile_search_every - 1)
+    return TiledSearch(base, config, config.tile_search_every, delay=delay)
 
 
 def _method_detector(config: DetectionConfig, static_images: bool | None) -> FaceDetector:
