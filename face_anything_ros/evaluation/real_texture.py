@@ -22,6 +22,7 @@ iteration, the fields are contractive). Depth is unknown (no ``depth/`` folder).
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -380,8 +381,15 @@ def make_sequence(
     queries, tracks, visible = sample_queries(landmarks, warp, occluder, num_frames, num_points, rng)
     inside = (tracks >= 0).all(axis=-1) & (tracks <= size - 1).all(axis=-1)
     visible &= inside
+    return RealTextureSequence(
+        f"real_{photo_name}_{spec.name}", frames, pinhole_intrinsics(size), queries, tracks, visible
+    )
+
+
+def pinhole_intrinsics(size: int) -> dict[str, float]:
+    """The sets' camera: a square image of ``size`` pixels, focal FOCAL_PER_SIDE x size, centred."""
     focal = FOCAL_PER_SIDE * size
-    intrinsics = {
+    return {
         "fx": focal,
         "fy": focal,
         "cx": (size - 1) / 2,
@@ -389,7 +397,19 @@ def make_sequence(
         "width": size,
         "height": size,
     }
-    return RealTextureSequence(f"real_{photo_name}_{spec.name}", frames, intrinsics, queries, tracks, visible)
+
+
+def photo_motion_variants(
+    num_frames: int, specs: tuple[MotionSpec, ...] = MOTION_SPECS
+) -> Iterator[tuple[str, MotionSpec, int]]:
+    """(photo, motion spec, seed) of every sequence of a set; static start frames fit ``num_frames``."""
+    for p, photo in enumerate(PHOTOS):
+        for s, spec in enumerate(specs):
+            yield (
+                photo,
+                replace(spec, static_frames=min(spec.static_frames, max(num_frames - 2, 0))),
+                100 * p + s,
+            )
 
 
 def build_real_texture_set(
@@ -403,12 +423,10 @@ def build_real_texture_set(
     from face_anything_ros.evaluation.sequence_io import write_ground_truth
 
     written = []
-    for p, photo in enumerate(PHOTOS):
-        for s, spec in enumerate(specs):
-            spec = replace(spec, static_frames=min(spec.static_frames, max(num_frames - 2, 0)))
-            seq = make_sequence(photo, spec, size, num_frames, num_points, seed=100 * p + s)
-            folder = out_dir / seq.name
-            write_ground_truth(folder, seq.frames, seq.intrinsics, seq.queries, seq.tracks, seq.visible)
-            LOG.info("wrote %s (%d frames, %d queries)", folder, num_frames, num_points)
-            written.append(folder)
+    for photo, spec, seed in photo_motion_variants(num_frames, specs):
+        seq = make_sequence(photo, spec, size, num_frames, num_points, seed)
+        folder = out_dir / seq.name
+        write_ground_truth(folder, seq.frames, seq.intrinsics, seq.queries, seq.tracks, seq.visible)
+        LOG.info("wrote %s (%d frames, %d queries)", folder, num_frames, num_points)
+        written.append(folder)
     return written

@@ -27,7 +27,7 @@ favoured here; the depth of the real person is not known, only that of this surf
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -38,7 +38,6 @@ from face_anything_ros.core.sequence_format import SequenceData, write_sequence
 from face_anything_ros.evaluation.real_texture import (
     FOCAL_PER_SIDE,
     MOTION_SPECS,
-    PHOTOS,
     MotionSpec,
     Occluder,
     _oscillation,
@@ -47,6 +46,8 @@ from face_anything_ros.evaluation.real_texture import (
     load_photo,
     make_occluder,
     motion_time,
+    photo_motion_variants,
+    pinhole_intrinsics,
 )
 from face_anything_ros.runtime.landmark_fit import fit_landmarks, load_landmark_basis
 from face_anything_ros.runtime.mesh_raster import MeshFragments, interpolate_vertex_values, rasterize_mesh
@@ -305,8 +306,7 @@ def make_sequence_3d(
     rng = np.random.default_rng(seed)
     face = textured_face(load_photo(photo_name), size)
     motion = head_motion(face, spec, size, num_frames, rng)
-    focal = FOCAL_PER_SIDE * size
-    intrinsics = {"fx": focal, "fy": focal, "cx": (size - 1) / 2, "cy": (size - 1) / 2}
+    intrinsics = pinhole_intrinsics(size)
     occluder = make_occluder(face.landmarks_px, size, num_frames, rng) if spec.occluder else None
     cameras = [camera_vertices(face, motion, t) for t in range(num_frames)]
     rendered = [render(face, cameras[t], intrinsics, size, t, spec, occluder) for t in range(num_frames)]
@@ -317,7 +317,7 @@ def make_sequence_3d(
     depth, mask, canonical = (np.stack(m) for m in zip(*maps, strict=True))
     data = SequenceData(
         frames=np.stack([r.image for r in rendered]),
-        intrinsics={**intrinsics, "width": size, "height": size},
+        intrinsics=intrinsics,
         depth=depth,
         mask=mask,
         instances=mask.astype(np.uint8),
@@ -340,11 +340,9 @@ def build_real_texture_3d_set(
     """Write every photo x motion sequence to ``out_dir`` in the evaluation format (with depth, mask,
     canonical coordinates)."""
     written = []
-    for p, photo in enumerate(PHOTOS):
-        for s, spec in enumerate(specs):
-            spec = replace(spec, static_frames=min(spec.static_frames, max(num_frames - 2, 0)))
-            name, data = make_sequence_3d(photo, spec, size, num_frames, num_points, seed=100 * p + s)
-            folder = write_sequence(out_dir / name, data)
-            LOG.info("wrote %s (%d frames, %d queries)", folder, num_frames, num_points)
-            written.append(folder)
+    for photo, spec, seed in photo_motion_variants(num_frames, specs):
+        name, data = make_sequence_3d(photo, spec, size, num_frames, num_points, seed)
+        folder = write_sequence(out_dir / name, data)
+        LOG.info("wrote %s (%d frames, %d queries)", folder, num_frames, num_points)
+        written.append(folder)
     return written
