@@ -131,6 +131,35 @@ def test_cli_writes_sequences_and_a_contact_sheet(tmp_path, capsys):
 def test_cli_rejects_bad_arguments_with_one_line(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x"), "--frames", "0"]) != 0
     assert "error:" in capsys.readouterr().err
+    for bad in (["--max-faces", "4"], ["--distance", "0.5", "0.4"], ["--distance", "0.1", "0.4"]):
+        assert main(["synth", "--out", str(tmp_path / "x"), *bad]) == 2
+        assert "error: --" in capsys.readouterr().err
+
+
+def test_cli_near_single_faces_are_one_per_frame_and_larger(tmp_path):
+    """--max-faces 1 --distance: a split whose faces are as large as the real-texture sets' (one head near)."""
+    areas = {}
+    for name, extra in (("default", []), ("near", ["--max-faces", "1", "--distance", "0.3", "0.4"])):
+        out = tmp_path / name
+        args = [
+            "synth",
+            "--out",
+            str(out),
+            "--sequences",
+            "3",
+            "--frames",
+            "2",
+            "--size",
+            "96",
+            "--seed",
+            "4",
+        ]
+        assert main(args + extra) == 0
+        seqs = [read_sequence(out / f"seq_{i:04d}") for i in range(3)]
+        if name == "near":
+            assert all(len(np.unique(s.instances)) <= 2 for s in seqs)  # background + one face
+        areas[name] = np.median([s.mask[0].sum() / max(len(np.unique(s.instances)) - 1, 1) for s in seqs])
+    assert areas["near"] > 1.5 * areas["default"], areas
 
 
 def test_instances_label_each_head_on_its_face_pixels_only():
@@ -143,4 +172,3 @@ def test_instances_label_each_head_on_its_face_pixels_only():
     assert len(np.unique(instances)) > 2  # background and at least two heads
     assert not instances[~mask].any()  # off-face pixels belong to no head
     assert (instances[mask] > 0).mean() > 0.99  # (a face pixel whose centre sample missed the mesh: none)
-

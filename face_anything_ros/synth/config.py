@@ -26,6 +26,7 @@ class SynthConfig:
     fov_range_deg: tuple[float, float] = (35.0, 90.0)
     crop_distance_range_m: tuple[float, float] = (0.3, 1.6)
     sequence_distance_range_m: tuple[float, float] = (0.3, 2.5)
+    single_face_distance_range_m: tuple[float, float] = (0.35, 1.2)  # a sequence's only head sits nearer
     crop_center_jitter: float = 0.08  # fraction of the crop side
     crop_scale_jitter: tuple[float, float] = (0.85, 1.2)
     image_border_probability: float = 0.1  # crop reaches past the (virtual) image border → black

@@ -293,7 +293,9 @@ class FaceSequenceGenerator:
             person = self._sample_person()
             motion = sample_motion(rng, cfg, num_frames)
             distance = (
-                rng.uniform(*cfg.sequence_distance_range_m) if num_heads > 1 else rng.uniform(0.35, 1.2)
+                rng.uniform(*cfg.sequence_distance_range_m)
+                if num_heads > 1
+                else rng.uniform(*cfg.single_face_distance_range_m)
             )
             # spread faces across the image; a single face sits near the centre
             slot = (order[h] + 0.5) / num_heads

@@ -1,6 +1,7 @@
 """``face-anything synth``: write synthetic face sequences in the evaluation format.
 
     face-anything synth --out DIR --sequences N --frames T --size S [--seed K] [--split test]
+                        [--max-faces N] [--distance MIN MAX]
 
 writes DIR/seq_0000/ … (frames/, depth/, mask/, canonical/, intrinsics.json, tracks.npz,
 query_canonical.npy) and DIR/contact_sheet.png (frames with visible tracks, canonical
@@ -30,6 +31,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--split", choices=("train", "test"), default="train", help="identity split (default train)"
     )
+    parser.add_argument(
+        "--max-faces", type=int, default=3, help="at most this many faces per sequence, 1 to 3 (default 3)"
+    )
+    parser.add_argument(
+        "--distance",
+        type=float,
+        nargs=2,
+        metavar=("MIN", "MAX"),
+        help="camera distance range of every head, metres (default 0.35-1.2 for a single face, 0.3-2.5 "
+        "with several); e.g. 0.3 0.45 for faces as large as the real-texture sets'",
+    )
     parser.add_argument("--bench", action="store_true", help="measure frames/s instead of writing data")
     parser.set_defaults(func=run)
 
@@ -55,8 +67,15 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--sequences and --frames must be at least 1")
     if height < 32 or width < 32 or height > 4096 or width > 4096:
         return _fail("frame size must be between 32 and 4096 pixels")
+    if not 1 <= args.max_faces <= 3:
+        return _fail(f"--max-faces must be 1, 2 or 3, got {args.max_faces}")
+    if args.distance is not None and not 0.2 <= args.distance[0] < args.distance[1] <= 10.0:
+        return _fail(
+            f"--distance needs 0.2 <= MIN < MAX <= 10 metres, got {args.distance[0]:g} {args.distance[1]:g}"
+        )
 
     import time
+    from dataclasses import replace
     from pathlib import Path
 
     import cv2
@@ -71,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _fail(f"cannot create {out}: {exc}")
-    gen = FaceSequenceGenerator(SynthConfig(), seed=args.seed, split=args.split)
+    config = SynthConfig(max_faces_per_frame=args.max_faces)
+    if args.distance is not None:
+        distance = (float(args.distance[0]), float(args.distance[1]))
+        config = replace(config, sequence_distance_range_m=distance, single_face_distance_range_m=distance)
+    gen = FaceSequenceGenerator(config, seed=args.seed, split=args.split)
     start = time.perf_counter()
     sheet_sequences = []
     num_queries = 0
