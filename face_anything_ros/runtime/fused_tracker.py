@@ -198,8 +198,13 @@ class FusedPoints:
         self.covariance[select, :, 0] = 0.0
         self.covariance[select, 0, 0] = NO_PREDICTION_PX2
 
-    def _add_sources(self, measurements: list[Measurement]) -> None:
-        """Zero biases with their prior variance for sources seen for the first time."""
+    def _add_sources(self, measurements: list[Measurement], side: float) -> None:
+        """Zero biases with their prior variance for sources seen for the first time.
+
+        The prior is a share of the face box side plus a floor in pixels (``bias_prior_floor_px``, added
+        in quadrature at the face's size ``side`` when the source is first seen): part of a measurement's
+        consistent error scales with the face (millimetres of the network's canonical error), part does
+        not (the image's own pixels, blur and aliasing on a small face)."""
         have, sources = self.bias.shape[1], len(measurements)
         if sources <= have:
             return
@@ -209,10 +214,12 @@ class FusedPoints:
         grown[:, : 1 + have, : 1 + have] = self.covariance
         for k in range(have, sources):  # the prior at the first measurement, after that frame's random walk
             stated = measurements[k].bias_prior_fraction
-            prior = stated if np.isfinite(stated) else self.config.bias_prior_fraction
-            grown[:, 1 + k, 1 + k] = max(prior**2 - self.config.bias_walk_fraction**2, 0.0)
-            self.bias_prior_var.append(prior**2)
-            self._stated_bias_prior_var.append(prior**2)
+            fraction = stated if np.isfinite(stated) else self.config.bias_prior_fraction
+            floor = self.config.bias_prior_floor_px / side if side > 0 else 0.0
+            prior_var = fraction**2 + floor**2
+            grown[:, 1 + k, 1 + k] = max(prior_var - self.config.bias_walk_fraction**2, 0.0)
+            self.bias_prior_var.append(prior_var)
+            self._stated_bias_prior_var.append(prior_var)
         self.covariance = grown
 
     def propagate(self, flow: FlowResult | None) -> None:
@@ -255,12 +262,12 @@ class FusedPoints:
         """
         config = self.config
         count = len(self.positions)
-        self._add_sources(measurements)
+        side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
+        self._add_sources(measurements, side)
         self.propagate(flow)
         if self.bias.shape[1]:  # each bias drifts a little per frame (a slowly varying offset)
             sources = np.arange(1, 1 + self.bias.shape[1])
             self.covariance[:, sources, sources] += config.bias_walk_fraction**2
-        side = face_side_px if config.learn_bias and np.isfinite(face_side_px) and face_side_px > 0 else 0.0
         placed = finite_vectors(self.positions)
         self.positions[~placed] = 0.0  # no position yet: any finite start (its variance is unbounded)
         usable = [m.usable for m in measurements]
