@@ -21,8 +21,8 @@ from face_anything_ros.runtime.fused_tracker import FusedTracker, Measurement, b
 
 WIDTH, HEIGHT = 320, 240
 PATCH = 96  # face side, pixels
-# a 3 px consistent lookup offset left after re-acquisition with the default prior (1 % + 0.8 px: 0.75 px;
-# the earlier 3 %: 0.74 px) against ~3 px without bias states
+# a 3 px consistent lookup offset left after re-acquisition with the default 3 % prior (0.74 px; 1 % + 0.8 px:
+# 0.75 px) against ~3 px without bias states
 DEFAULT_PRIOR_REACQUIRED_PX = 0.8
 NOISE_PX = 1.5  # absolute measurement noise (standard deviation)
 
