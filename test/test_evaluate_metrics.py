@@ -65,6 +65,27 @@ def test_canonical_error_on_ground_truth_face_pixels_with_coverage():
         M.canonical_samples(pred[:, :1], gt)
 
 
+def test_delta_avg_per_face_size_uses_the_face_under_each_point():
+    """Two faces in a 256 px frame, 20 px and 100 px on a side: a point on each, wrong by 3 px."""
+    labels = np.full((2, 256, 256), -1)
+    labels[:, 10:30, 10:30] = 0  # 20 x 20: √400 = 20 px
+    labels[:, 100:200, 100:200] = 1  # 100 px
+    gt = np.array([[[15.0, 15.0], [150.0, 150.0], [250.0, 5.0]]] * 2)  # the third point on no face
+    sides = M.point_face_sides(labels, gt)
+    np.testing.assert_allclose(sides, [[20.0, 100.0, np.nan]] * 2)
+    pred = gt.copy()
+    pred[:, 1, 0] += 3.0  # only the large face's point is off (3 px: inside 4, 8 and 16 px)
+    visible = np.ones((2, 3), bool)
+    s = M.summarize_tracking(
+        M.tracking_samples(pred, visible, gt, visible, np.zeros(3, int), (256, 256), sides)
+    )
+    assert s["delta_avg_faces_lt40"] == 1.0
+    assert s["delta_avg_faces_ge80"] == pytest.approx(3 / 5)
+    assert "delta_avg_faces_40_80" not in s  # no point on a face of that size
+    with pytest.raises(ValueError, match="face sizes"):
+        M.tracking_samples(pred, visible, gt, visible, np.zeros(3, int), (256, 256), sides[:, :2])
+
+
 def _static_gt(num_frames=4, num_points=3):
     gt = np.zeros((num_frames, num_points, 2))
     gt[..., 0] = np.arange(num_points) * 10.0

@@ -123,8 +123,9 @@ def score(
 ) -> tuple[M.TrackingSamples | None, M.DepthSamples | None, M.CanonicalSamples | None]:
     tracking = None
     if seq.tracks is not None and pred.tracks is not None:
+        sides = M.point_face_sides(seq.face_labels, seq.tracks) if seq.face_labels is not None else None
         tracking = M.tracking_samples(
-            pred.tracks, pred.visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw
+            pred.tracks, pred.visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw, sides
         )
     depth = depth_samples(seq, pred.depth) if seq.depth is not None and pred.depth is not None else None
     canonical = None

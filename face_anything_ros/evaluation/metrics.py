@@ -17,6 +17,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 TAPVID_THRESHOLDS_PX: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 16.0)
+# δ_avg is also reported per face size (√ of the face's ground-truth pixels, at 256 px scale): the same error in
+# millimetres is a larger pixel error on a larger face, and sets differ mostly in this (BENCHMARKS.md, session 13)
+FACE_SIZE_BINS_256: tuple[tuple[str, float, float], ...] = (
+    ("faces_lt40", 0.0, 40.0),
+    ("faces_40_80", 40.0, 80.0),
+    ("faces_ge80", 80.0, float("inf")),
+)
 TAPVID_IMAGE_SIZE = 256
 DEPTH_DELTA_THRESHOLD = 1.05
 # A ground-truth point is "static" between two frames when it moves less than this (px).
@@ -200,6 +207,8 @@ class TrackingSamples:
     # visible again after having been occluded since the query frame (re-detection test)
     after_occlusion: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))
     jitter_px: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    # side of the point's face at 256 px scale (NaN: unknown, e.g. a set without masks)
+    face_side_256: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @staticmethod
     def concat(parts: list[TrackingSamples]) -> TrackingSamples:
@@ -215,6 +224,7 @@ class TrackingSamples:
                     "pred_visible",
                     "after_occlusion",
                     "jitter_px",
+                    "face_side_256",
                 )
             }
         )
@@ -252,12 +262,14 @@ def tracking_samples(
     gt_visible: np.ndarray,
     query_frames: np.ndarray,
     image_hw: tuple[int, int],
+    face_side_256: np.ndarray | None = None,
 ) -> TrackingSamples:
     """Samples for TAP-Vid metrics and jitter of one sequence.
 
     Tracks are (T, N, 2) pixel positions (x, y), visibilities (T, N) bool. Errors at
     256 px scale x and y separately (TAP-Vid resizes every video to 256 x 256).
-    Non-finite predicted positions count as infinitely wrong.
+    Non-finite predicted positions count as infinitely wrong. ``face_side_256`` (T, N): the size of
+    each point's face (``point_face_sides``), for δ_avg per face size.
     """
     pred = np.asarray(pred_tracks, dtype=np.float64)
     gt = np.asarray(gt_tracks, dtype=np.float64)
@@ -275,6 +287,9 @@ def tracking_samples(
     scored = evaluation_mask(query_frames, gt.shape[0])
     static = static_pairs(gt, gt_vis)
     jitter = np.linalg.norm(np.diff(pred, axis=0), axis=-1)[static]
+    sides = np.full(gt.shape[:2], np.nan) if face_side_256 is None else np.asarray(face_side_256, np.float64)
+    if sides.shape != gt.shape[:2]:
+        raise ValueError(f"face sizes {sides.shape} do not match the tracks {gt.shape[:2]}")
     return TrackingSamples(
         error_px=error_px[scored],
         error_256=error_256[scored],
@@ -282,7 +297,26 @@ def tracking_samples(
         pred_visible=pred_vis[scored],
         after_occlusion=(occluded_since_query(gt_vis, query_frames) & gt_vis)[scored],
         jitter_px=jitter[np.isfinite(jitter)],
+        face_side_256=sides[scored],
     )
+
+
+def point_face_sides(labels: np.ndarray, gt_tracks: np.ndarray) -> np.ndarray:
+    """(T, N) side (√ pixels, at 256 px scale) of the ground-truth face under each point; NaN where the
+    point lies on no labelled face. ``labels`` (T, H, W): face k on its pixels, -1 elsewhere."""
+    labels = np.asarray(labels)
+    num_frames, height, width = labels.shape
+    scale = TAPVID_IMAGE_SIZE / np.sqrt(height * width)
+    pixel = np.rint(np.nan_to_num(np.asarray(gt_tracks, dtype=np.float64), nan=-1.0)).astype(np.int64)
+    inside = (pixel[..., 0] >= 0) & (pixel[..., 0] < width) & (pixel[..., 1] >= 0) & (pixel[..., 1] < height)
+    sides = np.full(pixel.shape[:2], np.nan)
+    for t in range(num_frames):
+        area = np.bincount(labels[t][labels[t] >= 0].ravel(), minlength=1).astype(np.float64)
+        point = np.clip(pixel[t], 0, [width - 1, height - 1])
+        face = np.where(inside[t], labels[t][point[:, 1], point[:, 0]], -1)
+        on_face = face >= 0
+        sides[t, on_face] = np.sqrt(area[face[on_face]]) * scale
+    return sides
 
 
 def summarize_tracking(samples: TrackingSamples) -> dict[str, float]:
@@ -312,6 +346,11 @@ def summarize_tracking(samples: TrackingSamples) -> dict[str, float]:
         else float("nan")
     )
     result["points_after_occlusion"] = int(reappeared.size)
+    sized = samples.gt_visible & np.isfinite(samples.face_side_256)
+    for name, low, high in FACE_SIZE_BINS_256:
+        errors = samples.error_256[sized & (samples.face_side_256 >= low) & (samples.face_side_256 < high)]
+        if errors.size:
+            result[f"delta_avg_{name}"] = float(np.mean([np.mean(errors < t) for t in TAPVID_THRESHOLDS_PX]))
     result["jitter_px"] = float(np.mean(samples.jitter_px)) if samples.jitter_px.size else float("nan")
     result["tracked_points"] = int(samples.gt_visible.size)
     result["static_pairs"] = int(samples.jitter_px.size)
