@@ -7,14 +7,14 @@ import functools
 
 import numpy as np
 
-from face_anything_ros.evaluation.real_texture import MotionSpec, load_photo
+from face_anything_ros.core.camera import Intrinsics
+from face_anything_ros.evaluation.real_texture import MotionSpec, load_photo, pinhole_intrinsics
 from face_anything_ros.evaluation.real_texture_3d import (
-    FOCAL_PER_SIDE,
     HeadMotion,
     camera_vertices,
     head_motion,
     make_sequence_3d,
-    project,
+    screen_points,
     textured_face,
     track_points,
 )
@@ -30,15 +30,14 @@ def astronaut_face():
     return textured_face(load_photo("astronaut"), SIZE)
 
 
-def intrinsics() -> dict[str, float]:
-    focal = FOCAL_PER_SIDE * SIZE
-    return {"fx": focal, "fy": focal, "cx": (SIZE - 1) / 2, "cy": (SIZE - 1) / 2}
+def camera() -> Intrinsics:
+    return Intrinsics.from_mapping(pinhole_intrinsics(SIZE))
 
 
 def test_frame_zero_puts_the_surface_where_the_photo_has_the_face():
     face = astronaut_face()
-    motion = head_motion(face, MotionSpec(name="slow"), SIZE, NUM_FRAMES, np.random.default_rng(0))
-    screen = project(camera_vertices(face, motion, 0), intrinsics())
+    motion = head_motion(face, MotionSpec(name="slow"), camera(), NUM_FRAMES, np.random.default_rng(0))
+    screen = screen_points(camera_vertices(face, motion, 0), camera())
     error = np.linalg.norm(screen[:, :2] - face.landmarks_px, axis=1)
     face_side = np.ptp(face.landmarks_px[:, 0])
     # the fit's own residual plus perspective: a few percent of the face
@@ -67,7 +66,7 @@ def test_tracks_land_on_their_canonical_coordinate_and_depth_is_the_surface():
 def test_nose_hides_the_far_cheek_and_the_near_one_stays():
     """Parallax and self-occlusion (what the planar set cannot show): a strongly turned head."""
     face = astronaut_face()
-    still = head_motion(face, MotionSpec(name="s", yaw_deg=0.0), SIZE, 1, np.random.default_rng(0))
+    still = head_motion(face, MotionSpec(name="s", yaw_deg=0.0), camera(), 1, np.random.default_rng(0))
     turned = HeadMotion(
         rotations=np.array([np.array(_yaw(70.0))]),
         centres_m=still.centres_m,
@@ -80,8 +79,8 @@ def test_nose_hides_the_far_cheek_and_the_near_one_stays():
     seen = {}
     for name, motion in (("still", still), ("turned", turned)):
         vertices = camera_vertices(face, motion, 0)
-        fragments = rasterize_mesh(project(vertices, intrinsics()), _faces(), SIZE, SIZE, perspective=True)
-        seen[name] = track_points(vertices, intrinsics(), fragments, triangles, bary)[1]
+        fragments = rasterize_mesh(screen_points(vertices, camera()), _faces(), SIZE, SIZE, perspective=True)
+        seen[name] = track_points(vertices, camera(), fragments, triangles, bary)[1]
     x = face.shape_cm[:, 0] - face.shape_cm[NOSE_TIP, 0]
     far, near = x < -4.0, x > 4.0  # cheeks 4 cm left / right of the nose tip (template frame)
     side_seen = sorted([seen["turned"][far].mean(), seen["turned"][near].mean()])

@@ -278,6 +278,11 @@ class Occluder:
         d = (points - centre) / np.array(self.axes)
         return np.sum(d**2, axis=1) <= 1.0
 
+    def covered_pixels(self, t: int, height: int, width: int) -> np.ndarray:
+        """(H, W) bool: the pixels (centres at integers) the occluder covers in frame ``t``."""
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+        return self.covers(t, np.column_stack([xs.ravel(), ys.ravel()])).reshape(height, width)
+
 
 def make_occluder(landmarks: np.ndarray, size: int, num_frames: int, rng: np.random.Generator) -> Occluder:
     face_centre = landmarks.mean(axis=0)
@@ -326,8 +331,7 @@ def light_and_occlude(frame: np.ndarray, t: int, spec: MotionSpec, occluder: Occ
     gamma = 1.0 + 0.5 * spec.lighting * np.sin(phase)
     lit = 255.0 * np.clip(frame.astype(np.float32) / 255.0 * gain[..., None], 0, 1) ** gamma
     if occluder is not None and occluder.centre(t) is not None:
-        grid = np.column_stack([xs.ravel(), ys.ravel()])
-        cover = occluder.covers(t, grid).reshape(size, size)
+        cover = occluder.covered_pixels(t, size, size)
         lit[cover] = occluder.texture[cover]
     return np.clip(lit, 0, 255).astype(np.uint8)
 

@@ -33,10 +33,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from face_anything_ros.core.camera import Intrinsics, project
 from face_anything_ros.core.face_template import load_face_template
 from face_anything_ros.core.sequence_format import SequenceData, write_sequence
 from face_anything_ros.evaluation.real_texture import (
-    FOCAL_PER_SIDE,
     MOTION_SPECS,
     MotionSpec,
     Occluder,
@@ -117,10 +117,10 @@ class HeadMotion:
 
 
 def head_motion(
-    face: TexturedFace, spec: MotionSpec, size: int, num_frames: int, rng: np.random.Generator
+    face: TexturedFace, spec: MotionSpec, camera: Intrinsics, num_frames: int, rng: np.random.Generator
 ) -> HeadMotion:
     """The planar set's motion spec as a head's motion; frame 0 shows the face where the photo has it."""
-    focal = FOCAL_PER_SIDE * size
+    focal, size = camera.fx, camera.width
     distance = focal / (100.0 * face.px_per_cm)  # metres at which the face appears at the photo's size
     centre_px = face.landmarks_px.mean(axis=0)
     centre0 = np.array([*(centre_px - (size - 1) / 2) * distance / focal, distance])
@@ -153,45 +153,31 @@ def camera_vertices(face: TexturedFace, motion: HeadMotion, t: int) -> np.ndarra
     return centred @ (motion.rotations[t] @ face.photo_rotation).T + motion.centres_m[t]
 
 
-def project(vertices: np.ndarray, intrinsics: dict[str, float]) -> np.ndarray:
-    """(V, 3) screen (u, v, z) of camera-frame points."""
-    z = vertices[:, 2]
-    u = intrinsics["fx"] * vertices[:, 0] / z + intrinsics["cx"]
-    v = intrinsics["fy"] * vertices[:, 1] / z + intrinsics["cy"]
-    return np.column_stack([u, v, z])
-
-
-def _scaled(intrinsics: dict[str, float], factor: int) -> dict[str, float]:
-    """Intrinsics of the same camera at ``factor`` x the resolution (pixel centres at integers)."""
-    return {
-        "fx": intrinsics["fx"] * factor,
-        "fy": intrinsics["fy"] * factor,
-        "cx": (intrinsics["cx"] + 0.5) * factor - 0.5,
-        "cy": (intrinsics["cy"] + 0.5) * factor - 0.5,
-    }
+def screen_points(points: np.ndarray, camera: Intrinsics) -> np.ndarray:
+    """(V, 3) screen (u, v, z) of camera-frame points: the rasteriser's input."""
+    return np.column_stack([project(points, camera), points[:, 2]])
 
 
 @dataclass(frozen=True)
 class RenderedFrame:
     image: np.ndarray  # (S, S, 3) uint8, lighting and occluder applied
     fragments: MeshFragments  # at the output size
-    screen: np.ndarray  # (468, 3) u, v, z at the output size
 
 
 def render(
     face: TexturedFace,
     vertices: np.ndarray,
-    intrinsics: dict[str, float],
-    size: int,
+    camera: Intrinsics,
     t: int,
     spec: MotionSpec,
     occluder: Occluder | None,
 ) -> RenderedFrame:
     """Frame ``t``: the textured surface over the still background, rendered at 2x and downsampled."""
     faces = load_face_template().faces
+    size = camera.width
     big = size * SUPERSAMPLE
     fine = rasterize_mesh(
-        project(vertices, _scaled(intrinsics, SUPERSAMPLE)), faces, big, big, perspective=True
+        screen_points(vertices, camera.scaled_to(big, big)), faces, big, big, perspective=True
     )
     uv = interpolate_vertex_values(fine, faces, face.texture_uv).astype(np.float32)
     sampled = cv2.remap(
@@ -201,9 +187,8 @@ def render(
     covered = fine.triangle >= 0
     composite = np.where(covered[..., None], sampled, background)
     image = cv2.resize(composite, (size, size), interpolation=cv2.INTER_AREA)
-    screen = project(vertices, intrinsics)
-    fragments = rasterize_mesh(screen, faces, size, size, perspective=True)
-    return RenderedFrame(light_and_occlude(image, t, spec, occluder), fragments, screen)
+    fragments = rasterize_mesh(screen_points(vertices, camera), faces, size, size, perspective=True)
+    return RenderedFrame(light_and_occlude(image, t, spec, occluder), fragments)
 
 
 def surface_points(fragments: MeshFragments, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -213,8 +198,8 @@ def surface_points(fragments: MeshFragments, pixels: np.ndarray) -> tuple[np.nda
 
 
 def track_points(
-    camera: np.ndarray,
-    intrinsics: dict[str, float],
+    vertices: np.ndarray,
+    camera: Intrinsics,
     fragments: MeshFragments,
     triangles: np.ndarray,
     bary: np.ndarray,
@@ -222,9 +207,9 @@ def track_points(
     """Image positions (N, 2) of surface points in one frame and whether each is seen: in the image,
     on a triangle facing the camera and not behind another part of the surface."""
     corners = load_face_template().faces[triangles]  # (N, 3)
-    points = np.einsum("nk,nkd->nd", bary, camera[corners])
-    screen = project(points, intrinsics)
-    a, b, c = (camera[corners[:, k]] for k in range(3))
+    points = np.einsum("nk,nkd->nd", bary, vertices[corners])
+    screen = screen_points(points, camera)
+    a, b, c = (vertices[corners[:, k]] for k in range(3))
     # outward (counter-clockwise) triangles face the camera where their normal points towards it
     facing = np.einsum("nd,nd->n", np.cross(b - a, c - a), -points) > 0
     height, width = fragments.triangle.shape
@@ -238,8 +223,8 @@ def track_points(
 
 def sample_surface_queries(
     rendered: list[RenderedFrame],
-    cameras: list[np.ndarray],
-    intrinsics: dict[str, float],
+    vertices: list[np.ndarray],
+    camera: Intrinsics,
     occluder: Occluder | None,
     num_points: int,
     rng: np.random.Generator,
@@ -264,15 +249,16 @@ def sample_surface_queries(
     tracks = np.zeros((num_frames, num_points, 2))
     visible = np.zeros((num_frames, num_points), dtype=bool)
     for t in range(num_frames):
-        tracks[t], visible[t] = track_points(cameras[t], intrinsics, rendered[t].fragments, triangles, bary)
+        tracks[t], visible[t] = track_points(vertices[t], camera, rendered[t].fragments, triangles, bary)
         if occluder is not None:
             visible[t] &= ~occluder.covers(t, tracks[t])
     # a query is where its point is in its own frame (the pixel centre it was drawn from, up to rounding)
     queries = np.column_stack([query_frames, tracks[query_frames, np.arange(num_points)]])
     visible[query_frames, np.arange(num_points)] = True
-    canonical = load_face_template().canonical.astype(np.float64)
-    corners = load_face_template().faces[triangles]
-    query_canonical = np.einsum("nk,nkd->nd", bary, canonical[corners])
+    template = load_face_template()
+    query_canonical = np.einsum(
+        "nk,nkd->nd", bary, template.canonical.astype(np.float64)[template.faces[triangles]]
+    )
     return queries, tracks, visible, query_canonical
 
 
@@ -282,11 +268,8 @@ def ground_truth_maps(
     """Depth (m, NaN off the seen face), face mask and canonical coordinates (NaN off-face) of a frame."""
     fragments = rendered.fragments
     mask = fragments.triangle >= 0
-    if occluder is not None and occluder.centre(t) is not None:
-        height, width = mask.shape
-        ys, xs = np.mgrid[0:height, 0:width]
-        grid = np.column_stack([xs.ravel(), ys.ravel()]).astype(np.float64)
-        mask &= ~occluder.covers(t, grid).reshape(height, width)
+    if occluder is not None:
+        mask &= ~occluder.covered_pixels(t, *mask.shape)
     template = load_face_template()
     canonical = interpolate_vertex_values(fragments, template.faces, template.canonical.astype(np.float64))
     depth = np.where(mask, fragments.depth, np.nan)
@@ -305,13 +288,14 @@ def make_sequence_3d(
     """One photo x motion sequence with its exact ground truth."""
     rng = np.random.default_rng(seed)
     face = textured_face(load_photo(photo_name), size)
-    motion = head_motion(face, spec, size, num_frames, rng)
     intrinsics = pinhole_intrinsics(size)
+    camera = Intrinsics.from_mapping(intrinsics)
+    motion = head_motion(face, spec, camera, num_frames, rng)
     occluder = make_occluder(face.landmarks_px, size, num_frames, rng) if spec.occluder else None
-    cameras = [camera_vertices(face, motion, t) for t in range(num_frames)]
-    rendered = [render(face, cameras[t], intrinsics, size, t, spec, occluder) for t in range(num_frames)]
+    vertices = [camera_vertices(face, motion, t) for t in range(num_frames)]
+    rendered = [render(face, vertices[t], camera, t, spec, occluder) for t in range(num_frames)]
     queries, tracks, visible, query_canonical = sample_surface_queries(
-        rendered, cameras, intrinsics, occluder, num_points, rng
+        rendered, vertices, camera, occluder, num_points, rng
     )
     maps = [ground_truth_maps(rendered[t], t, occluder) for t in range(num_frames)]
     depth, mask, canonical = (np.stack(m) for m in zip(*maps, strict=True))
