@@ -118,12 +118,20 @@ def depth_samples(seq: EvalSequence, depth: np.ndarray) -> M.DepthSamples:
     return pooled
 
 
+def point_face_sides(seq: EvalSequence) -> np.ndarray | None:
+    """(T, N) size of the ground-truth face under each track point (None without tracks or masks): the same
+    for every method, so computed once per sequence."""
+    if seq.tracks is None or seq.face_labels is None:
+        return None
+    return M.point_face_sides(seq.face_labels, seq.tracks)
+
+
 def score(
-    seq: EvalSequence, pred: SequencePredictions
+    seq: EvalSequence, pred: SequencePredictions, sides: np.ndarray | None = None
 ) -> tuple[M.TrackingSamples | None, M.DepthSamples | None, M.CanonicalSamples | None]:
+    """``sides``: ``point_face_sides(seq)``, for δ_avg per face size."""
     tracking = None
     if seq.tracks is not None and pred.tracks is not None:
-        sides = M.point_face_sides(seq.face_labels, seq.tracks) if seq.face_labels is not None else None
         tracking = M.tracking_samples(
             pred.tracks, pred.visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw, sides
         )
@@ -340,8 +348,9 @@ class RunState:
     def add(self, seq: EvalSequence, predictions: dict[str, SequencePredictions]) -> None:
         self.skipped[seq.name] = list(seq.skipped)
         self.per_sequence[seq.name] = {}
+        sides = point_face_sides(seq)
         for name, pred in predictions.items():
-            tracking, depth, canonical = score(seq, pred)
+            tracking, depth, canonical = score(seq, pred, sides)
             single = MethodResults(frame_ms=list(pred.frame_ms), stage_ms=list(pred.stage_ms))
             if tracking is not None:
                 single.tracking.append(tracking)
