@@ -131,7 +131,12 @@ def test_cli_writes_sequences_and_a_contact_sheet(tmp_path, capsys):
 def test_cli_rejects_bad_arguments_with_one_line(tmp_path, capsys):
     assert main(["synth", "--out", str(tmp_path / "x"), "--frames", "0"]) != 0
     assert "error:" in capsys.readouterr().err
-    for bad in (["--max-faces", "4"], ["--distance", "0.5", "0.4"], ["--distance", "0.1", "0.4"]):
+    for bad in (
+        ["--max-faces", "4"],
+        ["--distance", "0.5", "0.4"],
+        ["--distance", "0.1", "0.4"],
+        ["--passing-occluders", "1.5"],
+    ):
         assert main(["synth", "--out", str(tmp_path / "x"), *bad]) == 2
         assert "error: --" in capsys.readouterr().err
 

@@ -57,7 +57,8 @@ def score(cached, pipeline, config, lookup_offset=None) -> dict[str, float]:
             M.tracking_samples(tracks, visible, seq.tracks, seq.visible, seq.queries[:, 0], seq.image_hw)
         )
     summary = M.summarize_tracking(M.TrackingSamples.concat(samples))
-    return {k: float(summary[k]) for k in ("delta_avg", "epe_median_px", "occlusion_accuracy")}
+    keys = ("delta_avg", "epe_median_px", "occlusion_accuracy", "delta_avg_after_occlusion")
+    return {k: float(summary[k]) for k in keys}
 
 
 def main(argv: list[str] | None = None) -> int:

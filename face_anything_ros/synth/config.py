@@ -32,6 +32,10 @@ class SynthConfig:
     image_border_probability: float = 0.1  # crop reaches past the (virtual) image border → black
     # appearance
     occluder_probability: float = 0.25
+    # share of full-frame sequences with an object (a hand, a cup) crossing a face on its own straight path
+    # in the image, not moving with the head (synth/occluders.py, PassingOccluder); 0 keeps the default
+    # splits as they were
+    passing_occluder_probability: float = 0.0
     glasses_probability: float = 0.15
     beard_probability: float = 0.25
     makeup_probability: float = 0.3

@@ -38,6 +38,7 @@ from face_anything_ros.synth.occluders import (
     draw_occluders,
     sample_back_hair,
     sample_occluders,
+    sample_passing_occluder,
 )
 from face_anything_ros.synth.occlusion import vertex_ambient_occlusion
 from face_anything_ros.synth.render import MeshRenderer, RenderedFrames
@@ -52,6 +53,7 @@ IDENTITY_RANGES = {"train": (0, 1_000_000_000), "test": (1_000_000_000, 1_000_10
 IDENTITY_STREAM = 0x1D
 OPTICS_STREAM = 0x0E  # skin optics of a person (its own stream: adding them changed no earlier draw)
 CAMERA_OPTICS_STREAM = 0x55  # supersampling and light tints per generator (likewise)
+PASSING_STREAM = 0x9A55  # passing occluders (likewise: a sequence with one is the same sequence plus it)
 # the head rotates about a point behind the face, roughly the head centre (template cm)
 HEAD_PIVOT_CM = np.array([0.0, -1.0, -3.0])
 VIRTUAL_IMAGE_WIDTHS = (480, 2000)  # training crops come from images this wide (pixels)
@@ -90,6 +92,7 @@ class FaceSequenceGenerator:
         stream = SPLITS[split]
         self._rng = np.random.default_rng([self.seed, stream, 11])
         self._optics_rng = np.random.default_rng([self.seed, stream, CAMERA_OPTICS_STREAM])
+        self._passing_rng = np.random.default_rng([self.seed, stream, PASSING_STREAM])
         self._mesh = build_render_mesh(self.config.subdivisions)
         self._basis = build_deformation_basis(self.config.subdivisions)
         texture_rng = np.random.default_rng([stream, 0x7E])  # texture space is per split, not per seed
@@ -331,6 +334,11 @@ class FaceSequenceGenerator:
         images = np.zeros((num_frames, height, width, 3), np.uint8)
         num_faces = len(self._mesh.faces)
         covered_all = np.zeros((num_frames, height, width), bool)
+        passing = None
+        if self._passing_rng.random() < cfg.passing_occluder_probability:
+            crossed = int(self._passing_rng.integers(num_heads))
+            landmarks = project(verts[:, crossed, :num_lm], cam)
+            passing = sample_passing_occluder(self._passing_rng, landmarks, num_frames)
         for t in range(num_frames):
             display = frames.rgb[t]
             covered = covered_all[t]
@@ -338,6 +346,8 @@ class FaceSequenceGenerator:
                 head_pixels = (frames.triangle[t] >= 0) & (frames.triangle[t] // num_faces == h)
                 draw_occluders(display, covered, persons[h].occluders, project(verts[t, h, :num_lm], cam), t,
                                float(motions[h].yaw[t]), head_pixels)  # fmt: skip
+            if passing is not None:  # in front of every head
+                passing.draw(display, covered, t)
             images[t] = degrade(display, deg, rng)
             self._clear_gt(frames, t, covered)
         queries, tracks, visible, query_canonical = self._sample_tracks(verts, cam, frames, (height, width))

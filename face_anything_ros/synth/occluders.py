@@ -6,7 +6,9 @@ exception where the face shows through: only the frames (and sunglasses' opaque 
 face; a transparent lens keeps the face ground truth under it and only changes how it looks (tint,
 a reflection streak, a darker rim), which is what real glasses look like to a camera. Each
 occluder is sampled once per face and drawn every frame relative to the face's
-projected landmarks, so it moves with the face (or drifts, for hands/objects).
+projected landmarks, so it moves with the face (or drifts, for hands/objects). A ``PassingOccluder``
+(full-frame sequences only) is the other kind: a textured object crossing a face on its own path in the
+image, the way a hand or a cup passes in front of someone; dense flow under it follows it, not the face.
 """
 
 from __future__ import annotations
@@ -133,6 +135,79 @@ def _draw_lens(
 
 def _pt(p: np.ndarray) -> tuple[int, int]:
     return round(float(p[0]) * 16), round(float(p[1]) * 16)  # 4-bit sub-pixel for cv2 shift=4
+
+
+PASSING_TEXTURE_PX = 64  # side of the passing object's texture tile (pixels, scaled to the object)
+
+
+@dataclass(frozen=True)
+class PassingOccluder:
+    """A textured ellipse moving in a straight line across a face from frame ``first`` to ``last``."""
+
+    start: np.ndarray  # (2,) centre at ``first`` (image pixels)
+    end: np.ndarray  # (2,) centre at ``last``
+    axes: tuple[float, float]  # ellipse half-axes, pixels
+    angle_deg: float
+    first: int
+    last: int
+    texture: np.ndarray  # (S, S, 3) float RGB in [0, 1]; it moves with the object
+
+    def centre(self, t: int) -> np.ndarray | None:
+        if not self.first <= t <= self.last:
+            return None
+        a = (t - self.first) / max(self.last - self.first, 1)
+        return (1 - a) * self.start + a * self.end
+
+    def draw(self, image: np.ndarray, covered: np.ndarray, t: int) -> None:
+        """Draw the object as it is in frame ``t`` into ``image`` (H, W, 3 float) and ``covered``, in place."""
+        centre = self.centre(t)
+        if centre is None:
+            return
+        layer = np.zeros(covered.shape, np.uint8)
+        axes = (int(self.axes[0] * 16), int(self.axes[1] * 16))
+        cv2.ellipse(layer, _pt(centre), axes, self.angle_deg, 0, 360, 255, -1, cv2.LINE_AA, 4)
+        hit = layer > 127
+        if not hit.any():
+            return
+        ys, xs = np.nonzero(hit)
+        side = 2.0 * max(self.axes)
+        size = len(self.texture)
+        u = np.clip(((xs - centre[0]) / side + 0.5) * (size - 1), 0, size - 1).astype(np.int64)
+        v = np.clip(((ys - centre[1]) / side + 0.5) * (size - 1), 0, size - 1).astype(np.int64)
+        image[ys, xs] = self.texture[v, u]
+        covered |= hit
+
+
+def sample_passing_occluder(
+    rng: np.random.Generator, landmarks_px: np.ndarray, num_frames: int
+) -> PassingOccluder | None:
+    """An object crossing the face whose landmarks (T, 468, 2) are given, during a third to half of the
+    sequence, in a random direction through the face's centre at the middle of its pass; None for
+    sequences too short for a pass (fewer than 4 frames)."""
+    if num_frames < 4:
+        return None
+    duration = int(rng.integers(max(2, num_frames // 3), max(3, num_frames // 2) + 1))
+    first = int(rng.integers(1, max(2, num_frames - duration)))
+    last = min(first + duration, num_frames - 1)
+    middle = landmarks_px[(first + last) // 2]
+    lo, hi = middle.min(axis=0), middle.max(axis=0)
+    centre, extent = 0.5 * (lo + hi), float(np.max(hi - lo))
+    direction = rng.normal(size=2)
+    direction /= max(float(np.linalg.norm(direction)), 1e-9)
+    reach = rng.uniform(0.6, 1.0) * extent
+    size = rng.uniform(0.25, 0.45) * extent
+    noise = cv2.GaussianBlur(rng.uniform(0, 1, (PASSING_TEXTURE_PX, PASSING_TEXTURE_PX, 3)), (0, 0), 2.0)
+    tone = rng.uniform(0.2, 0.9, 3)
+    texture = np.clip(0.6 * tone + 0.8 * (noise - 0.5) + 0.2, 0, 1).astype(np.float32)
+    return PassingOccluder(
+        start=centre - reach * direction,
+        end=centre + reach * direction,
+        axes=(size, size * rng.uniform(0.5, 1.0)),
+        angle_deg=float(rng.uniform(0, 180)),
+        first=first,
+        last=last,
+        texture=texture,
+    )
 
 
 def draw_occluders(

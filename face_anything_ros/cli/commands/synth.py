@@ -1,7 +1,7 @@
 """``face-anything synth``: write synthetic face sequences in the evaluation format.
 
     face-anything synth --out DIR --sequences N --frames T --size S [--seed K] [--split test]
-                        [--max-faces N] [--distance MIN MAX]
+                        [--max-faces N] [--distance MIN MAX] [--passing-occluders P]
 
 writes DIR/seq_0000/ … (frames/, depth/, mask/, canonical/, intrinsics.json, tracks.npz,
 query_canonical.npy) and DIR/contact_sheet.png (frames with visible tracks, canonical
@@ -42,6 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="camera distance range of every head, metres (default 0.35-1.2 for a single face, 0.3-2.5 "
         "with several); e.g. 0.3 0.45 for faces as large as the real-texture sets'",
     )
+    parser.add_argument(
+        "--passing-occluders",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="share of sequences with an object crossing a face on its own path, not moving with the head "
+        "(0 to 1; default 0)",
+    )
     parser.add_argument("--bench", action="store_true", help="measure frames/s instead of writing data")
     parser.set_defaults(func=run)
 
@@ -74,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
             f"--distance needs 0.2 <= MIN < MAX <= 10 metres, got {args.distance[0]:g} {args.distance[1]:g}"
         )
 
+    if not 0.0 <= args.passing_occluders <= 1.0:
+        return _fail(f"--passing-occluders must be in [0, 1], got {args.passing_occluders:g}")
+
     import time
     from dataclasses import replace
     from pathlib import Path
@@ -90,7 +101,9 @@ def run(args: argparse.Namespace) -> int:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return _fail(f"cannot create {out}: {exc}")
-    config = SynthConfig(max_faces_per_frame=args.max_faces)
+    config = SynthConfig(
+        max_faces_per_frame=args.max_faces, passing_occluder_probability=args.passing_occluders
+    )
     if args.distance is not None:
         distance = (float(args.distance[0]), float(args.distance[1]))
         config = replace(config, sequence_distance_range_m=distance, single_face_distance_range_m=distance)
